@@ -1,0 +1,3 @@
+"""The AI-usage auditor."""
+
+__version__ = "0.1.0"

