@@ -35,7 +35,7 @@ class _Section(BaseModel):
 class DatabaseSettings(_Section):
     url: str = Field(
         default="sqlite:///.auditor/auditor.db",
-        description="Any SQLAlchemy URL; a relative SQLite path is relative to the working directory.",
+        description="Any SQLAlchemy URL; a relative SQLite path is relative to the working dir.",
     )
 
 
@@ -130,7 +130,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _tiers_consistent(self) -> Settings:
         if self.tiers.light_max_active_days >= self.tiers.heavy_min_active_days:
-            raise ValueError("tiers.light_max_active_days must be below tiers.heavy_min_active_days")
+            raise ValueError(
+                "tiers.light_max_active_days must be below tiers.heavy_min_active_days"
+            )
         return self
 
     @classmethod

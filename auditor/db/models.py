@@ -196,15 +196,14 @@ class Decision(Base):
     """A policy verdict for one interaction and rule (`violation` or `not_evaluated`)."""
 
     __tablename__ = "decisions"
-    __table_args__ = (
-        Index("ix_decisions_interaction_rule", "interaction_id", "rule_id"),
-    )
+    __table_args__ = (Index("ix_decisions_interaction_rule", "interaction_id", "rule_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"))
     rule_id: Mapped[str] = mapped_column(String(128))
     verdict: Mapped[str] = mapped_column(String(32))
     severity: Mapped[str | None] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(255), default="")
     message: Mapped[str] = mapped_column(String(1000))
     entity_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     policy_revision: Mapped[str] = mapped_column(String(64))

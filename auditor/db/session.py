@@ -27,7 +27,8 @@ def make_engine(url: str) -> Engine:
     try:
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
+        # hide_parameters: SQL errors must never echo prompt text bound as a parameter.
+        engine = create_engine(url, hide_parameters=True)
     except (ArgumentError, ImportError) as exc:
         raise ConfigError(f"database.url cannot be used: {exc}") from None
     if engine.dialect.name == "sqlite":

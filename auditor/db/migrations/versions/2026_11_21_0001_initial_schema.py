@@ -2,14 +2,13 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 04:31:52.676182
+Create Date: 2026-11-21 04:34:19.660996
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = "0001"
 down_revision = None
@@ -161,6 +160,7 @@ def upgrade() -> None:
         sa.Column("rule_id", sa.String(length=128), nullable=False),
         sa.Column("verdict", sa.String(length=32), nullable=False),
         sa.Column("severity", sa.String(length=16), nullable=True),
+        sa.Column("title", sa.String(length=255), nullable=False),
         sa.Column("message", sa.String(length=1000), nullable=False),
         sa.Column("entity_types", sa.JSON(), nullable=False),
         sa.Column("policy_revision", sa.String(length=64), nullable=False),

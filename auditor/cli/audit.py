@@ -1,0 +1,160 @@
+"""`auditor run`, `auditor demo`, `auditor report` and the single-stage commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from auditor.cli._common import (
+    EXIT_FINDINGS,
+    PeriodOption,
+    console,
+    db_session,
+    err_console,
+    open_engine,
+    settings_from,
+)
+from auditor.cli.ingest import print_file_results
+from auditor.pipeline import Components, RunResult, render_report, run_audit, run_demo
+
+
+def _progress(message: str) -> None:
+    err_console.print(f"[dim]{message}[/dim]", highlight=False)
+
+
+def _print_run(result: RunResult) -> None:
+    if result.files:
+        print_file_results(result.files)
+    table = Table(
+        "period",
+        "sample",
+        "drawn",
+        "scanned",
+        "detections",
+        "violations",
+        "findings",
+        "open",
+        "report",
+    )
+    for p in result.periods:
+        table.add_row(
+            p.period,
+            p.sample_id,
+            f"{p.sample_size} of {p.population}",
+            str(p.scan.fields_scanned if p.scan else 0),
+            str(p.scan.detections if p.scan else 0),
+            str(p.evaluation.violations if p.evaluation else 0),
+            str(p.findings.total if p.findings else 0),
+            str(p.open_findings),
+            str(p.report_path or ""),
+        )
+    console.print(table)
+
+
+def run_cmd(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Log files or folders.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Log format, or `auto`.")] = "auto",
+    period: Annotated[
+        list[str] | None,
+        typer.Option("--period", "-p", help="Period(s) to audit (default: all the logs cover)."),
+    ] = None,
+    people: Annotated[Path | None, typer.Option(help="People directory CSV to load first.")] = None,
+) -> None:
+    """The scheduled job: ingest what is new, sample, scan, evaluate, report. Idempotent.
+
+    Exits 3 when findings await review, so a scheduler can alert.
+    """
+    settings = settings_from(ctx)
+    engine = open_engine(settings, migrate=True)
+    try:
+        result = run_audit(
+            engine,
+            settings,
+            paths,
+            fmt=fmt,
+            periods=period,
+            people_csv=people,
+            progress=_progress,
+        )
+    finally:
+        engine.dispose()
+    _print_run(result)
+    for p in result.periods:
+        if p.report_path:
+            console.print(f"report: {p.report_path}")
+    if result.open_findings:
+        err_console.print(f"{result.open_findings} finding(s) await review: `auditor review list`")
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def demo_cmd(
+    ctx: typer.Context,
+    people: Annotated[int, typer.Option(help="Employees of the fictional bank.")] = 300,
+    period: Annotated[str, typer.Option(help="Month to generate, YYYY-MM.")] = "2026-10",
+) -> None:
+    """Generate a synthetic month of a fictional bank's AI use and audit it end to end."""
+    settings = settings_from(ctx)
+    result = run_demo(settings, period=period, people=people, progress=_progress)
+    _print_run(result)
+    for p in result.periods:
+        if p.report_path:
+            console.print(f"report: {p.report_path.resolve()}")
+
+
+def report_cmd(
+    ctx: typer.Context,
+    period: PeriodOption,
+    output_dir: Annotated[
+        Path | None, typer.Option("--output-dir", "-o", help="Folder (default: report.output_dir).")
+    ] = None,
+) -> None:
+    """Render the period's audit report as one self-contained HTML file."""
+    settings = settings_from(ctx)
+    with db_session(settings) as session:
+        path = render_report(session, period, settings, output_dir=output_dir)
+    console.print(f"report: {path}")
+
+
+def sample_scan_cmd(
+    ctx: typer.Context,
+    sample_id: Annotated[str, typer.Option("--sample", help="Sample id.")],
+) -> None:
+    """Scan a sample's prompts and outputs for personal and client data."""
+    from auditor.scan.stage import scan_sample
+
+    settings = settings_from(ctx)
+    components = Components(settings)
+    with db_session(settings) as session:
+        stats = scan_sample(session, components.scanner, sample_id, settings.scan.fields)
+    console.print(stats)
+
+
+def evaluate_cmd(
+    ctx: typer.Context,
+    sample_id: Annotated[str, typer.Option("--sample", help="Sample id.")],
+) -> None:
+    """Evaluate a scanned sample against the policies and build findings."""
+    from auditor.findings import build_findings
+    from auditor.policy.evaluate import evaluate_sample
+
+    settings = settings_from(ctx)
+    components = Components(settings)
+    with db_session(settings) as session:
+        stats = evaluate_sample(session, components.policy, sample_id)
+        found = build_findings(session, sample_id, components.policy.revision)
+    console.print(stats)
+    console.print(found)
+
+
+def tiers_cmd(ctx: typer.Context, period: PeriodOption) -> None:
+    """Compute usage tiers for a period (frequency only; never a finding on its own)."""
+    from auditor.tiers import compute_tiers
+
+    settings = settings_from(ctx)
+    with db_session(settings) as session:
+        counts = compute_tiers(session, period, settings.tiers)
+    console.print(", ".join(f"{tier}: {n}" for tier, n in counts.items()))

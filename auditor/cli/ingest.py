@@ -1,0 +1,59 @@
+"""`auditor ingest` and `auditor formats`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from auditor.cli._common import console, db_session, err_console, settings_from
+from auditor.ingest.registry import available
+from auditor.ingest.stage import FileResult, ingest_paths
+
+MAX_REJECTIONS_SHOWN = 20
+
+
+def print_file_results(results: list[FileResult]) -> None:
+    table = Table("file", "format", "records", "loaded", "duplicate", "rejected", "note")
+    for r in results:
+        note = "already ingested" if r.already_ingested else ""
+        table.add_row(
+            str(r.path),
+            r.source_format,
+            str(r.total),
+            str(r.loaded),
+            str(r.duplicate),
+            str(r.rejected),
+            note,
+        )
+    console.print(table)
+    for r in results:
+        for line_no, reason in r.rejections[:MAX_REJECTIONS_SHOWN]:
+            err_console.print(f"{r.path}:{line_no}: rejected: {reason}", highlight=False)
+        if len(r.rejections) > MAX_REJECTIONS_SHOWN:
+            more = len(r.rejections) - MAX_REJECTIONS_SHOWN
+            err_console.print(f"{r.path}: … and {more} more rejected records", highlight=False)
+
+
+def ingest_cmd(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Log files or folders.")],
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="Log format, or `auto` to detect per file.")
+    ] = "auto",
+) -> None:
+    """Read log files into normalized interactions; bad records are counted, not fatal."""
+    settings = settings_from(ctx)
+    with db_session(settings, migrate=True) as session:
+        results = ingest_paths(session, paths, fmt, max_line_bytes=settings.ingest.max_line_bytes)
+    print_file_results(results)
+
+
+def formats_cmd() -> None:
+    """List the log formats the ingest understands."""
+    table = Table("format", "description")
+    for name, cls in available().items():
+        table.add_row(name, cls.description)
+    console.print(table)

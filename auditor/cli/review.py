@@ -1,0 +1,97 @@
+"""`auditor review`: the review queue."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from auditor.cli._common import console, db_session, settings_from
+from auditor.review import DISPOSITIONS, STATUSES, history, list_findings, resolve
+
+app = typer.Typer(help="Review findings.", no_args_is_help=True)
+
+
+def _default_reviewer() -> str:
+    return os.environ.get("AUDITOR_REVIEWER") or getpass.getuser()
+
+
+@app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(help=f"Status to show (repeatable): {', '.join(STATUSES)}, or all."),
+    ] = None,
+    severity: Annotated[str | None, typer.Option(help="critical, high, medium or low.")] = None,
+    manager: Annotated[
+        str | None, typer.Option(help="Only findings of this manager's reporting line.")
+    ] = None,
+    rule: Annotated[str | None, typer.Option(help="Only this rule id.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 100,
+) -> None:
+    """List findings awaiting review (open by default), most severe first."""
+    statuses = status or ["open"]
+    if "all" in statuses:
+        statuses = []
+    with db_session(settings_from(ctx)) as session:
+        items = list_findings(
+            session,
+            statuses=statuses,
+            severity=severity,
+            manager_id=manager,
+            rule_id=rule,
+            limit=limit,
+        )
+    table = Table("id", "severity", "rule", "status", "department", "tool", "when (UTC)", "excerpt")
+    for it in items:
+        table.add_row(
+            it.id[:12],
+            it.severity,
+            it.rule_id,
+            it.status,
+            it.department or "unknown",
+            it.tool or "",
+            it.occurred_at.isoformat(timespec="minutes"),
+            Text(it.masked_excerpt or ""),
+        )
+    console.print(table)
+    console.print(f"{len(items)} finding(s)")
+
+
+@app.command("resolve")
+def resolve_cmd(
+    ctx: typer.Context,
+    finding_id: Annotated[str, typer.Argument(help="Finding id or a unique prefix (≥ 6 chars).")],
+    disposition: Annotated[str, typer.Option(help=f"One of: {', '.join(DISPOSITIONS)}.")],
+    note: Annotated[str, typer.Option(help="Why: recorded in the review history.")],
+    reviewer: Annotated[
+        str | None, typer.Option(help="Who decides (default: $AUDITOR_REVIEWER or login name).")
+    ] = None,
+) -> None:
+    """Record a disposition on a finding (appended to its history)."""
+    with db_session(settings_from(ctx)) as session:
+        event = resolve(session, finding_id, disposition, note, reviewer or _default_reviewer())
+        fid = event.finding_id
+    console.print(
+        f"finding {fid[:12]}: {disposition} by {event.reviewer} at {event.at:%Y-%m-%d %H:%M} UTC"
+    )
+
+
+@app.command("history")
+def history_cmd(
+    ctx: typer.Context, finding_id: Annotated[str, typer.Argument(help="Finding id or prefix.")]
+) -> None:
+    """Show a finding's review history."""
+    with db_session(settings_from(ctx)) as session:
+        events = history(session, finding_id)
+    table = Table("when (UTC)", "reviewer", "disposition", "note")
+    for e in events:
+        table.add_row(
+            e.at.isoformat(timespec="seconds"), Text(e.reviewer), e.disposition, Text(e.note)
+        )
+    console.print(table)

@@ -1,0 +1,85 @@
+"""`auditor sample`: draw, list, show and re-perform samples."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from auditor.cli._common import PeriodOption, console, db_session, err_console, settings_from
+from auditor.db.models import Sample
+from auditor.sample.selection import draw_sample, load_manifest, reperform
+
+app = typer.Typer(help="Samples and their manifests.", no_args_is_help=True)
+
+
+@app.command("draw")
+def draw_cmd(
+    ctx: typer.Context,
+    period: PeriodOption,
+    size: Annotated[int | None, typer.Option(help="Items to draw (default: sample.size).")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed (default: sample.seed or OS entropy).")
+    ] = None,
+    new: Annotated[bool, typer.Option("--new", help="Draw anew even if a sample exists.")] = False,
+) -> None:
+    """Draw a seeded simple random sample of a period's interactions."""
+    settings = settings_from(ctx)
+    with db_session(settings) as session:
+        sample, created = draw_sample(
+            session,
+            period,
+            size or settings.sample.size,
+            seed if seed is not None else settings.sample.seed,
+            reuse=not new,
+        )
+    verb = "drew" if created else "reusing"
+    console.print(
+        f"{verb} sample {sample.id}: {sample.size} of {sample.population_count} interactions, "
+        f"seed {sample.seed} ({sample.seed_source})"
+    )
+
+
+@app.command("list")
+def list_cmd(ctx: typer.Context) -> None:
+    """List samples, newest first."""
+    with db_session(settings_from(ctx)) as session:
+        samples = list(session.scalars(select(Sample).order_by(Sample.created_at.desc())))
+    table = Table("id", "period", "size", "population", "seed source", "created (UTC)")
+    for s in samples:
+        table.add_row(
+            s.id,
+            s.period,
+            str(s.size),
+            str(s.population_count),
+            s.seed_source,
+            s.created_at.isoformat(timespec="seconds"),
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show_cmd(ctx: typer.Context, sample_id: Annotated[str, typer.Argument()]) -> None:
+    """Print a sample's manifest as JSON (ids only, no content)."""
+    with db_session(settings_from(ctx)) as session:
+        manifest = load_manifest(session, sample_id)
+    console.print_json(json.dumps(manifest.as_dict()))
+
+
+@app.command("verify")
+def verify_cmd(ctx: typer.Context, sample_id: Annotated[str, typer.Argument()]) -> None:
+    """Draw the sample again from its manifest and say whether the listing matches."""
+    with db_session(settings_from(ctx)) as session:
+        check = reperform(session, sample_id)
+    console.print(
+        f"population digest: {'matches' if check.population_matches else 'DIFFERS'} "
+        f"({check.population_count_now} interactions now)\n"
+        f"listing:           {'matches' if check.listing_matches else 'DIFFERS'}\n"
+        f"manifest digest:   {'matches' if check.manifest_matches else 'DIFFERS'}"
+    )
+    if not check.ok:
+        err_console.print(f"sample {sample_id} could not be re-performed")
+        raise typer.Exit(1)

@@ -1,0 +1,136 @@
+"""People directory: load an HR extract so findings roll up by department and reach managers.
+
+`people.csv` needs at least `user_id,email,name,department,manager_id,region`; any further
+columns are kept as attributes (and reported as such, so nothing is silently dropped).
+Loading is an upsert by `user_id`: loading the same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from auditor.db.models import Person
+from auditor.errors import InputError
+
+REQUIRED_COLUMNS = ("user_id", "email", "name", "department", "manager_id", "region")
+
+
+@dataclass
+class DirectoryResult:
+    path: Path
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    extra_columns: list[str] = field(default_factory=list)
+    unknown_managers: int = 0
+
+    @property
+    def reconciles(self) -> bool:
+        return self.rows == self.inserted + self.updated + self.unchanged + len(self.rejected)
+
+
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def load_people(session: Session, path: Path) -> DirectoryResult:
+    """Upsert people from a CSV file. Raises InputError if the file or its header is unusable;
+    a bad row is rejected with its line number and the rest still loads."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: not valid UTF-8 (byte {exc.start})", "export the directory as UTF-8 CSV"
+        ) from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise InputError(
+            f"{path}: missing column(s) {', '.join(missing)}",
+            f"the header needs at least: {','.join(REQUIRED_COLUMNS)}",
+        )
+    reader.fieldnames = header
+    result = DirectoryResult(
+        path=path, extra_columns=[h for h in header if h not in REQUIRED_COLUMNS]
+    )
+    existing = {p.user_id: p for p in session.scalars(select(Person))}
+    seen: set[str] = set()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows: list[tuple[int, dict[str, str | None]]] = []
+    for row in reader:
+        result.rows += 1
+        line_no = reader.line_num
+        if None in row:  # more fields than header columns
+            result.rejected.append((line_no, "more fields than header columns"))
+            continue
+        values = {k: _clean(v) for k, v in row.items()}
+        uid = values.get("user_id")
+        if not uid:
+            result.rejected.append((line_no, "user_id is empty"))
+            continue
+        if uid in seen:
+            result.rejected.append((line_no, f"user_id {uid} appears twice"))
+            continue
+        seen.add(uid)
+        rows.append((line_no, values))
+    ids = set(existing) | seen
+    for _, values in rows:
+        uid = values["user_id"] or ""
+        attrs = {k: v for k, v in values.items() if k in result.extra_columns and v is not None}
+        fields = {
+            "email": values["email"].lower() if values["email"] else None,
+            "name": values["name"],
+            "department": values["department"],
+            "manager_id": values["manager_id"],
+            "region": values["region"],
+            "attributes": attrs,
+        }
+        if fields["manager_id"] and fields["manager_id"] not in ids:
+            result.unknown_managers += 1
+        person = existing.get(uid)
+        if person is None:
+            session.add(Person(user_id=uid, loaded_at=now, **fields))
+            result.inserted += 1
+        elif any(getattr(person, k) != v for k, v in fields.items()):
+            for k, v in fields.items():
+                setattr(person, k, v)
+            person.loaded_at = now
+            result.updated += 1
+        else:
+            result.unchanged += 1
+    session.flush()
+    return result
+
+
+def reporting_line(session: Session, manager_id: str) -> set[str]:
+    """Everyone who reports to `manager_id`, directly or indirectly (not the manager)."""
+    children: dict[str, list[str]] = {}
+    for uid, mid in session.execute(select(Person.user_id, Person.manager_id)):
+        if mid:
+            children.setdefault(mid, []).append(uid)
+    out: set[str] = set()
+    stack = list(children.get(manager_id, []))
+    while stack:
+        uid = stack.pop()
+        if uid in out or uid == manager_id:
+            continue
+        out.add(uid)
+        stack.extend(children.get(uid, []))
+    return out

@@ -1,0 +1,112 @@
+"""Findings: one per policy violation and offending value, with an identity that survives re-runs.
+
+A finding's id hashes the interaction's stable key, the rule id, the entity type and the
+value hash — no offsets, scores or run ids — so a re-run finds the same finding and the
+review it already has carries over (as detect-secrets merges labels onto a fresh scan).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from auditor.db.models import Decision, Detection, Finding, Interaction, SampleItem
+from auditor.sample.selection import stable_key
+
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+OPEN = "open"
+
+
+def finding_id(interaction_key: str, rule_id: str, entity_type: str, value_hash: str) -> str:
+    """The stable id: first 32 hex chars of SHA-256 over the identifying fields."""
+    material = "\x1f".join((interaction_key, rule_id, entity_type, value_hash))
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+@dataclass
+class FindingStats:
+    decisions: int = 0
+    created: int = 0
+    seen_again: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.created + self.seen_again
+
+
+def build_findings(session: Session, sample_id: str, policy_revision: str) -> FindingStats:
+    """Create or refresh findings from the violation decisions on a sample's interactions.
+
+    A violation that names entity types yields one finding per distinct value of those types
+    in the interaction; one that names none (a tool rule) yields one finding for the
+    interaction. Existing findings keep their status and review history.
+    """
+    now = datetime.now(UTC).replace(tzinfo=None)
+    stats = FindingStats()
+    rows = session.execute(
+        select(Decision, Interaction.source_format, Interaction.event_id)
+        .join(Interaction, Interaction.id == Decision.interaction_id)
+        .join(SampleItem, SampleItem.interaction_id == Decision.interaction_id)
+        .where(
+            SampleItem.sample_id == sample_id,
+            Decision.verdict == "violation",
+            Decision.policy_revision == policy_revision,
+        )
+        .order_by(Decision.id)
+    )
+    decisions = list(rows)
+    if not decisions:
+        return stats
+    interaction_ids = {d.interaction_id for d, _, _ in decisions}
+    detections: dict[int, dict[str, list[Detection]]] = defaultdict(lambda: defaultdict(list))
+    for det in session.scalars(
+        select(Detection)
+        .where(Detection.interaction_id.in_(interaction_ids))
+        .order_by(Detection.interaction_id, Detection.field, Detection.start)
+    ):
+        detections[det.interaction_id][det.entity_type].append(det)
+
+    for decision, fmt, event_id in decisions:
+        stats.decisions += 1
+        key = stable_key(fmt, event_id)
+        targets: list[tuple[str, str, str | None]] = []
+        for entity_type in decision.entity_types or []:
+            firsts: dict[str, Detection] = {}
+            for det in detections[decision.interaction_id].get(entity_type, []):
+                firsts.setdefault(det.value_hash, det)
+            targets.extend((entity_type, h, d.masked_excerpt) for h, d in firsts.items())
+        if not targets:
+            targets.append(("", "", None))
+        for entity_type, value_hash, excerpt in targets:
+            fid = finding_id(key, decision.rule_id, entity_type, value_hash)
+            existing = session.get(Finding, fid)
+            if existing is not None:
+                existing.last_seen = now
+                existing.severity = decision.severity or existing.severity
+                stats.seen_again += 1
+                continue
+            session.add(
+                Finding(
+                    id=fid,
+                    interaction_id=decision.interaction_id,
+                    rule_id=decision.rule_id,
+                    entity_type=entity_type,
+                    value_hash=value_hash,
+                    severity=decision.severity or "low",
+                    title=decision.title or decision.rule_id,
+                    message=decision.message,
+                    masked_excerpt=excerpt,
+                    status=OPEN,
+                    first_seen=now,
+                    last_seen=now,
+                )
+            )
+            session.flush()
+            stats.created += 1
+    session.flush()
+    return stats

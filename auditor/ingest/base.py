@@ -1,0 +1,88 @@
+"""The reader contract and the shared JSON Lines plumbing readers build on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from auditor.normalize import InteractionRecord
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """A parsed record and where it came from (line number, or record number for non-line files)."""
+
+    line_no: int
+    obj: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A record that could not be parsed. `reason` never quotes the record's content."""
+
+    line_no: int
+    reason: str
+
+
+class Reader:
+    """A log format: how to split a file into raw records and normalize each one.
+
+    Subclasses set `name` and `description`, implement `records` and `normalize`, and may
+    override `sniff` for `--format auto`. Register with `@register` in `auditor.ingest.registry`.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+
+    def sniff(self, head: bytes) -> bool:
+        """Whether the first bytes of a file look like this format (for `--format auto`)."""
+        return False
+
+    def records(self, path: Path, *, max_line_bytes: int) -> Iterator[RawRecord | Rejected]:
+        raise NotImplementedError
+
+    def normalize(self, raw: RawRecord) -> InteractionRecord:
+        """Raise `auditor.normalize.RecordError` for a record that cannot be used."""
+        raise NotImplementedError
+
+
+def iter_json_lines(path: Path, *, max_line_bytes: int) -> Iterator[RawRecord | Rejected]:
+    """Yield each non-blank line of a JSONL file as a parsed object, or why it was rejected.
+
+    Reads bytes so that one line of bad encoding is rejected alone and the rest still lands.
+    """
+    with path.open("rb") as fh:
+        line_no = 0
+        while True:
+            line = fh.readline(max_line_bytes + 1)
+            if not line:
+                break
+            line_no += 1
+            if len(line) > max_line_bytes and not line.endswith(b"\n"):
+                # Skip the rest of the over-long line, then reject it as a whole.
+                while line and not line.endswith(b"\n"):
+                    line = fh.readline(max_line_bytes + 1)
+                yield Rejected(line_no, f"line is longer than {max_line_bytes} bytes")
+                continue
+            if not line.strip():
+                continue
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield Rejected(line_no, f"not valid UTF-8 (byte {exc.start} of the line)")
+                continue
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield Rejected(line_no, f"not valid JSON: {exc.msg} at column {exc.colno}")
+                continue
+            except RecursionError:
+                yield Rejected(line_no, "JSON nested too deeply")
+                continue
+            if not isinstance(obj, dict):
+                yield Rejected(line_no, f"expected a JSON object, got {type(obj).__name__}")
+                continue
+            yield RawRecord(line_no, obj)

@@ -1,0 +1,329 @@
+"""The one place that knows the order of the stages: ingest, sample, scan, evaluate, findings,
+tiers, report. Library code: returns what happened, never prints."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+import auditor
+from auditor.config import DatabaseSettings, SampleSettings, Settings
+from auditor.db.models import (
+    Decision,
+    Finding,
+    Interaction,
+    ReportRecord,
+    SampleItem,
+    ScanRecord,
+    SourceFile,
+)
+from auditor.db.session import session_scope, upgrade
+from auditor.directory import DirectoryResult, load_people
+from auditor.findings import FindingStats, build_findings
+from auditor.ingest.stage import FileResult, ingest_paths
+from auditor.sample.selection import draw_sample, period_bounds
+
+if TYPE_CHECKING:
+    from auditor.policy.engine import PolicyEngine
+    from auditor.scan.engine import Scanner
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def make_pseudonymizer(key: bytes) -> Callable[[str | None], str]:
+    """A keyed, stable pseudonym for a user id: `P-` and 10 hex characters."""
+
+    def pseudonym(user_id: str | None) -> str:
+        if not user_id:
+            return "P-unknown"
+        digest = hmac.new(key, b"person\x00" + user_id.encode(), hashlib.sha256).hexdigest()
+        return f"P-{digest[:10]}"
+
+    return pseudonym
+
+
+@dataclass
+class PeriodResult:
+    period: str
+    sample_id: str
+    sample_created: bool
+    sample_size: int
+    population: int
+    scan: Any = None
+    evaluation: Any = None
+    findings: FindingStats | None = None
+    tiers: dict[str, int] = field(default_factory=dict)
+    report_path: Path | None = None
+    open_findings: int = 0
+
+
+@dataclass
+class RunResult:
+    files: list[FileResult] = field(default_factory=list)
+    directory: DirectoryResult | None = None
+    periods: list[PeriodResult] = field(default_factory=list)
+
+    @property
+    def loaded(self) -> int:
+        return sum(f.loaded for f in self.files)
+
+    @property
+    def open_findings(self) -> int:
+        return sum(p.open_findings for p in self.periods)
+
+
+def _months_between(first: datetime, last: datetime) -> list[str]:
+    out = []
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+def periods_of_files(session: Session, files: Sequence[FileResult]) -> list[str]:
+    """Every calendar month holding an interaction from these files (new or ingested before)."""
+    shas = [f.sha256 for f in files]
+    if not shas:
+        return []
+    first, last = session.execute(
+        select(func.min(Interaction.occurred_at), func.max(Interaction.occurred_at))
+        .join(SourceFile, SourceFile.id == Interaction.source_file_id)
+        .where(SourceFile.sha256.in_(shas))
+    ).one()
+    if first is None:
+        return []
+    return _months_between(first, last)
+
+
+@dataclass
+class Components:
+    """Built lazily: loading spaCy and compiling policies only when a stage needs them."""
+
+    settings: Settings
+    _scanner: Scanner | None = None
+    _policy: PolicyEngine | None = None
+
+    @property
+    def scanner(self) -> Scanner:
+        if self._scanner is None:
+            from auditor.scan.engine import build_scanner
+
+            self._scanner = build_scanner(self.settings.scan, self.settings.hash_key_bytes())
+        return self._scanner
+
+    @property
+    def policy(self) -> PolicyEngine:
+        if self._policy is None:
+            from auditor.policy.engine import build_engine
+
+            self._policy = build_engine(self.settings.policy)
+        return self._policy
+
+
+def audit_period(
+    session: Session,
+    period: str,
+    components: Components,
+    *,
+    write_report: bool = True,
+    progress: Progress = _quiet,
+) -> PeriodResult:
+    """Sample, scan, evaluate, build findings and tiers, and report one period."""
+    from auditor.policy.evaluate import evaluate_sample
+    from auditor.scan.stage import scan_sample
+    from auditor.tiers import compute_tiers
+
+    settings = components.settings
+    period_bounds(period)  # validates the period
+    sample, created = draw_sample(session, period, settings.sample.size, settings.sample.seed)
+    progress(f"{period}: sample {sample.id} ({sample.size} of {sample.population_count})")
+    result = PeriodResult(
+        period=period,
+        sample_id=sample.id,
+        sample_created=created,
+        sample_size=sample.size,
+        population=sample.population_count,
+    )
+    progress(f"{period}: scanning with {settings.scan.model}")
+    result.scan = scan_sample(session, components.scanner, sample.id, settings.scan.fields)
+    progress(f"{period}: evaluating policies ({components.policy.name})")
+    result.evaluation = evaluate_sample(session, components.policy, sample.id)
+    result.findings = build_findings(session, sample.id, components.policy.revision)
+    result.tiers = compute_tiers(session, period, settings.tiers)
+    result.open_findings = (
+        session.scalar(
+            select(func.count(Finding.id))
+            .join(SampleItem, SampleItem.interaction_id == Finding.interaction_id)
+            .where(SampleItem.sample_id == sample.id, Finding.status == "open")
+        )
+        or 0
+    )
+    if write_report:
+        result.report_path = render_report(session, period, settings)
+    return result
+
+
+def _revisions(session: Session, period: str) -> tuple[str | None, str | None]:
+    """(policy revision, scanner revision) last used on the period's interactions."""
+    start, end = period_bounds(period)
+    in_period = select(Interaction.id).where(
+        Interaction.occurred_at >= start, Interaction.occurred_at < end
+    )
+    policy = session.scalar(
+        select(Decision.policy_revision)
+        .where(Decision.interaction_id.in_(in_period))
+        .order_by(Decision.evaluated_at.desc())
+        .limit(1)
+    )
+    scanner = session.scalar(
+        select(ScanRecord.scanner_revision)
+        .where(ScanRecord.interaction_id.in_(in_period))
+        .order_by(ScanRecord.scanned_at.desc())
+        .limit(1)
+    )
+    return policy, scanner
+
+
+def render_report(
+    session: Session,
+    period: str,
+    settings: Settings,
+    *,
+    output_dir: Path | None = None,
+) -> Path:
+    """Render the period's HTML report and record its digest. Returns the file's path.
+
+    Raises NotFoundError if the period has no interactions."""
+    from auditor.report.context import build_report_context
+    from auditor.report.render import write_report
+
+    policy_revision, scanner_revision = _revisions(session, period)
+    context = build_report_context(
+        session,
+        period,
+        pseudonymize=make_pseudonymizer(settings.hash_key_bytes()),
+        settings=settings,
+        generated_at=datetime.now(UTC),
+        auditor_version=auditor.__version__,
+        policy_revision=policy_revision,
+        scanner_revision=scanner_revision,
+        reidentify=settings.report.reidentify,
+    )
+    path = write_report(context, output_dir or settings.report.output_dir)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    record = session.scalars(
+        select(ReportRecord).where(ReportRecord.period == period, ReportRecord.path == str(path))
+    ).first()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    if record is None:
+        session.add(ReportRecord(period=period, path=str(path), sha256=digest, created_at=now))
+    else:
+        record.sha256, record.created_at = digest, now
+    session.flush()
+    return path
+
+
+def run_audit(
+    engine: Engine,
+    settings: Settings,
+    paths: Sequence[Path],
+    *,
+    fmt: str = "auto",
+    periods: Sequence[str] | None = None,
+    people_csv: Path | None = None,
+    progress: Progress = _quiet,
+    components: Components | None = None,
+) -> RunResult:
+    """The scheduled job: migrate, load the directory, ingest what is new, then audit each
+    period the logs cover (or the periods given). Idempotent: a second run over the same logs
+    adds no interactions, samples, detections, decisions or findings."""
+    upgrade(engine)
+    components = components or Components(settings)
+    result = RunResult()
+    with session_scope(engine) as session:
+        if people_csv is not None:
+            result.directory = load_people(session, people_csv)
+            progress(f"directory: {result.directory.rows} people")
+        result.files = ingest_paths(
+            session, paths, fmt, max_line_bytes=settings.ingest.max_line_bytes
+        )
+        progress(f"ingest: {result.loaded} new interactions from {len(result.files)} file(s)")
+    todo = list(periods) if periods else None
+    if todo is None:
+        with session_scope(engine) as session:
+            todo = periods_of_files(session, result.files)
+    for period in todo:
+        with session_scope(engine) as session:
+            result.periods.append(audit_period(session, period, components, progress=progress))
+    return result
+
+
+DEMO_SEED = 20261031
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The demo's own database and a fixed sample seed, so it never mixes with real data."""
+    demo_dir = settings.data_dir / "demo"
+    return settings.model_copy(
+        update={
+            "database": DatabaseSettings(url=f"sqlite:///{demo_dir / 'auditor.db'}"),
+            "sample": SampleSettings(size=settings.sample.size, seed=DEMO_SEED),
+        }
+    )
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    period: str = "2026-10",
+    people: int = 300,
+    progress: Progress = _quiet,
+    engine_factory: Callable[[str], Engine] | None = None,
+) -> RunResult:
+    """Generate a synthetic month of a fictional bank's AI use and audit it end to end."""
+    from auditor.db.session import make_engine
+    from auditor.demo.generator import generate_demo
+
+    settings = demo_settings(settings)
+    out_dir = settings.data_dir / "demo" / "data"
+    files = generate_demo(out_dir, period=period, seed=7, people=people)
+    progress(f"demo: {files.interactions} interactions for {people} people written to {out_dir}")
+    engine = (engine_factory or make_engine)(settings.database.url)
+    try:
+        return run_audit(
+            engine,
+            settings,
+            files.log_files,
+            fmt="openai-chat",
+            periods=[period],
+            people_csv=files.people_csv,
+            progress=progress,
+        )
+    finally:
+        engine.dispose()
+
+
+__all__ = [
+    "Components",
+    "PeriodResult",
+    "RunResult",
+    "audit_period",
+    "demo_settings",
+    "make_pseudonymizer",
+    "render_report",
+    "run_audit",
+    "run_demo",
+]
