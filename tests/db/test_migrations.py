@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import inspect
+
+from auditor.db.models import Base
+from auditor.db.session import alembic_config, ensure_current, make_engine, upgrade
+from auditor.errors import AuditorError, ConfigError
+
+
+def test_models_and_migrations_agree(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    upgrade(engine)
+    command.check(alembic_config(engine))  # raises if autogenerate would emit anything
+    assert set(inspect(engine).get_table_names()) >= set(Base.metadata.tables)
+
+
+def test_upgrade_is_idempotent_and_ensure_current_passes(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'nested' / 'm.db'}")
+    upgrade(engine)
+    upgrade(engine)
+    ensure_current(engine)
+
+
+def test_unmigrated_database_is_refused_with_a_hint(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    with pytest.raises(AuditorError) as info:
+        ensure_current(engine)
+    assert "auditor db upgrade" in (info.value.hint or "")
+
+
+def test_unusable_url_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="database.url"):
+        make_engine("nosuchdialect://x")
