@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
 import typer
 from alembic.runtime.migration import MigrationContext
 
-from auditor.cli._common import console, settings_from
+from auditor.cli._common import console, db_session, settings_from
+from auditor.db.retention import purge_raw_text
 from auditor.db.session import make_engine, upgrade
 
 app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -24,3 +28,20 @@ def upgrade_cmd(ctx: typer.Context) -> None:
         engine.dispose()
     url = engine.url.render_as_string(hide_password=True)
     console.print(f"database at revision {revision} ({url})")
+
+
+@app.command("purge")
+def purge_cmd(
+    ctx: typer.Context,
+    days: Annotated[
+        int | None,
+        typer.Option(help="Keep raw text this many days (default: ingest.retention_days)."),
+    ] = None,
+) -> None:
+    """Delete raw prompt and output text older than the retention period (findings stay)."""
+    settings = settings_from(ctx)
+    keep = days if days is not None else settings.ingest.retention_days
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with db_session(settings) as session:
+        count = purge_raw_text(session, now - timedelta(days=keep), now=now)
+    console.print(f"purged raw text of {count} interaction(s) older than {keep} days")
