@@ -193,7 +193,8 @@ class Detection(Base):
 
 
 class Decision(Base):
-    """A policy verdict for one interaction and rule (`violation` or `not_evaluated`)."""
+    """A policy verdict for one interaction and rule: `violation`, `pass` (rule id `*`: no rule
+    fired) or `not_evaluated` (with the reason, never a silent pass)."""
 
     __tablename__ = "decisions"
     __table_args__ = (Index("ix_decisions_interaction_rule", "interaction_id", "rule_id"),)

@@ -1,0 +1,280 @@
+"""Evaluate a sample: one policy input per sampled interaction, one decision row per verdict.
+
+Rego decides; this module only gathers the facts, counts, and records. Every evaluated
+interaction gets at least one decision, so "no violation" is recorded (`*`, `pass`) rather
+than implied, and a failure is recorded as `not_evaluated` with its reason.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, defer
+
+from auditor.db.models import (
+    Decision,
+    Detection,
+    Interaction,
+    Person,
+    Sample,
+    SampleItem,
+    ScanRecord,
+)
+from auditor.errors import AuditorError, NotFoundError
+from auditor.policy.engine import PolicyEngine
+from auditor.policy.input import build_policy_input
+
+ALL_RULES = "*"
+PASS = "pass"
+VIOLATION = "violation"
+NOT_EVALUATED = "not_evaluated"
+SCANNED_STATUSES = frozenset({"scanned", "partial"})
+MESSAGE_MAX = 1000
+CHUNK = 500
+
+
+@dataclass
+class EvaluateStats:
+    """What one run did. `items == evaluated + skipped_already_done + not_evaluated`."""
+
+    items: int = 0
+    evaluated: int = 0
+    skipped_already_done: int = 0
+    violations: int = 0
+    not_evaluated: int = 0
+
+
+def evaluate_sample(
+    session: Session,
+    engine: PolicyEngine,
+    sample_id: str,
+    *,
+    require_scanned: Collection[str] = ("prompt",),
+    now: datetime | None = None,
+) -> EvaluateStats:
+    """Evaluate every interaction of a sample with `engine` and add Decision rows.
+
+    Interactions that already have decisions for this policy revision are skipped, unless
+    one of them is `not_evaluated` (then they are replaced: a retry). A field named in
+    `require_scanned` that holds text but has no successful scan record makes the
+    interaction `not_evaluated` (tool rules are still recorded), never a silent pass.
+    Does not commit. Raises NotFoundError if the sample does not exist.
+    """
+    if session.get(Sample, sample_id) is None:
+        raise NotFoundError(f"sample {sample_id} does not exist", "draw a sample first")
+    moment = now or datetime.now(UTC)
+    # Stored naive UTC; a naive `now` is taken to be UTC already.
+    evaluated_at = moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    interaction_ids = list(
+        session.scalars(
+            select(SampleItem.interaction_id)
+            .where(SampleItem.sample_id == sample_id)
+            .order_by(SampleItem.draw_order)
+        )
+    )
+    stats = EvaluateStats(items=len(interaction_ids))
+    for chunk in _chunks(interaction_ids, CHUNK):
+        _evaluate_chunk(session, engine, chunk, set(require_scanned), evaluated_at, stats)
+    return stats
+
+
+def _chunks(ids: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _evaluate_chunk(
+    session: Session,
+    engine: PolicyEngine,
+    ids: Sequence[int],
+    require_scanned: set[str],
+    evaluated_at: datetime,
+    stats: EvaluateStats,
+) -> None:
+    existing: dict[int, set[str]] = defaultdict(set)
+    for iid, verdict in session.execute(
+        select(Decision.interaction_id, Decision.verdict).where(
+            Decision.interaction_id.in_(ids), Decision.policy_revision == engine.revision
+        )
+    ):
+        existing[iid].add(verdict)
+    todo = [iid for iid in ids if not existing.get(iid) or NOT_EVALUATED in existing[iid]]
+    stats.skipped_already_done += len(ids) - len(todo)
+    if not todo:
+        return
+    retry = [iid for iid in todo if existing.get(iid)]
+    if retry:
+        session.execute(
+            delete(Decision).where(
+                Decision.interaction_id.in_(retry), Decision.policy_revision == engine.revision
+            )
+        )
+
+    # Prompt and output text are never loaded here; only whether they are there.
+    interactions = {
+        row.id: row
+        for row in session.scalars(
+            select(Interaction)
+            .where(Interaction.id.in_(todo))
+            .options(
+                defer(Interaction.prompt_text, raiseload=True),
+                defer(Interaction.output_text, raiseload=True),
+            )
+        )
+    }
+    has_text: dict[int, set[str]] = defaultdict(set)
+    for iid, has_prompt, has_output in session.execute(
+        select(
+            Interaction.id,
+            Interaction.prompt_text.is_not(None),
+            Interaction.output_text.is_not(None),
+        ).where(Interaction.id.in_(todo))
+    ):
+        if has_prompt:
+            has_text[iid].add("prompt")
+        if has_output:
+            has_text[iid].add("output")
+    people = _people_for(session, list(interactions.values()))
+    scans = _latest_scans(session, todo)
+    detections: dict[int, dict[str, list[Detection]]] = defaultdict(lambda: defaultdict(list))
+    for det in session.scalars(
+        select(Detection).where(Detection.interaction_id.in_(todo)).order_by(Detection.id)
+    ):
+        detections[det.interaction_id][det.scanner_revision].append(det)
+
+    titles = {rule.rule_id: rule.title for rule in engine.rules()}
+    for iid in todo:
+        interaction = interactions[iid]
+        revision, field_status = scans.get(iid, (None, {}))
+        by_revision = detections.get(iid, {})
+        if revision is None:
+            # No scan record: use whatever detections exist (normally none).
+            found = [d for ds in by_revision.values() for d in ds]
+        else:
+            # Only the newest scan counts, so a re-scan does not double the counts.
+            found = by_revision.get(revision, [])
+        scanned = [f for f, status in field_status.items() if status in SCANNED_STATUSES]
+        notes = _notes(interaction.content_status, field_status)
+        unscanned = sorted(
+            f
+            for f in require_scanned & has_text[iid]
+            if field_status.get(f) not in SCANNED_STATUSES
+        )
+        if interaction.content_status != "present":
+            unscanned = []
+        rows = _decide(
+            engine,
+            build_args=(interaction, people.get(iid), found, scanned),
+            notes=notes,
+            unscanned=unscanned,
+        )
+        for rule_id, verdict, severity, message, entity_types in rows:
+            session.add(
+                Decision(
+                    interaction_id=iid,
+                    rule_id=rule_id,
+                    verdict=verdict,
+                    severity=severity,
+                    title=titles.get(rule_id, ""),
+                    message=message[:MESSAGE_MAX],
+                    entity_types=list(entity_types),
+                    policy_revision=engine.revision,
+                    engine=engine.name,
+                    evaluated_at=evaluated_at,
+                )
+            )
+        verdicts = [row[1] for row in rows]
+        stats.violations += verdicts.count(VIOLATION)
+        if NOT_EVALUATED in verdicts:
+            stats.not_evaluated += 1
+        else:
+            stats.evaluated += 1
+
+
+_Row = tuple[str, str, str | None, str, Sequence[str]]
+
+
+def _decide(
+    engine: PolicyEngine,
+    *,
+    build_args: tuple[Interaction, Person | None, list[Detection], list[str]],
+    notes: list[str],
+    unscanned: list[str],
+) -> list[_Row]:
+    interaction, person, found, scanned = build_args
+    try:
+        doc = build_policy_input(interaction, person, found, fields_scanned=scanned)
+        violations = engine.evaluate(doc)
+    except AuditorError as exc:
+        return [(ALL_RULES, NOT_EVALUATED, None, f"policy evaluation failed: {exc}", ())]
+    except Exception as exc:  # any failure must become a recorded not_evaluated
+        # The type only: an unexpected error's text is not known to be free of content.
+        return [
+            (ALL_RULES, NOT_EVALUATED, None, f"policy evaluation failed: {type(exc).__name__}", ())
+        ]
+    suffix = f" ({'; '.join(notes)})" if notes else ""
+    rows: list[_Row] = [
+        (v.rule_id, VIOLATION, v.severity, v.message + suffix, v.entity_types) for v in violations
+    ]
+    if unscanned:
+        rows.append(
+            (
+                ALL_RULES,
+                NOT_EVALUATED,
+                None,
+                f"{' and '.join(unscanned)} not scanned: data rules could not apply; "
+                "tool and account rules were evaluated" + suffix,
+                (),
+            )
+        )
+    elif not rows:
+        rows.append((ALL_RULES, PASS, None, "no rule violated" + suffix, ()))
+    return rows
+
+
+def _notes(content_status: str, field_status: dict[str, str]) -> list[str]:
+    notes = []
+    if content_status != "present":
+        notes.append(f"content {content_status}: only tool and account rules could apply")
+    notes += [
+        f"{field} scanned only in part" for field, s in field_status.items() if s == "partial"
+    ]
+    return notes
+
+
+def _people_for(session: Session, interactions: list[Interaction]) -> dict[int, Person]:
+    """Each interaction's directory entry: by user id, else by e-mail (case-insensitive)."""
+    user_ids = {i.user_id for i in interactions if i.user_id}
+    by_id = {
+        p.user_id: p for p in session.scalars(select(Person).where(Person.user_id.in_(user_ids)))
+    }
+    emails = {i.user_email.lower() for i in interactions if i.user_id not in by_id and i.user_email}
+    by_email: dict[str, Person] = {}
+    if emails:
+        for p in session.scalars(
+            select(Person).where(func.lower(Person.email).in_(emails)).order_by(Person.user_id)
+        ):
+            by_email.setdefault((p.email or "").lower(), p)
+    people: dict[int, Person] = {}
+    for i in interactions:
+        person = by_id.get(i.user_id or "") or by_email.get((i.user_email or "").lower())
+        if person is not None:
+            people[i.id] = person
+    return people
+
+
+def _latest_scans(session: Session, ids: Sequence[int]) -> dict[int, tuple[str, dict[str, str]]]:
+    """Per interaction: the newest scanner revision and each field's status under it."""
+    records: dict[int, list[ScanRecord]] = defaultdict(list)
+    for rec in session.scalars(select(ScanRecord).where(ScanRecord.interaction_id.in_(ids))):
+        records[rec.interaction_id].append(rec)
+    latest: dict[int, tuple[str, dict[str, str]]] = {}
+    for iid, recs in records.items():
+        newest = max(recs, key=lambda r: (r.scanned_at, r.id))
+        status = {r.field: r.status for r in recs if r.scanner_revision == newest.scanner_revision}
+        latest[iid] = (newest.scanner_revision, status)
+    return latest

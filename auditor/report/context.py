@@ -1,0 +1,1019 @@
+"""Report context: plain frozen dataclasses built by SQL aggregation over the store.
+
+Templates and writers see only these dataclasses, never ORM objects and never raw prompt or
+output text: the queries here select ids, counts, hashes, masked excerpts and directory fields,
+and people are shown through the `pseudonymize` function the caller passes in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import PurePath
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, distinct, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from auditor.config import Settings
+from auditor.db.models import (
+    Decision,
+    Detection,
+    Finding,
+    IngestRejection,
+    Interaction,
+    Person,
+    ReviewEvent,
+    Sample,
+    SampleItem,
+    ScanRecord,
+    SourceFile,
+    UsageTier,
+)
+from auditor.errors import AuditorError, NotFoundError
+
+# Canonical orders; values found in the store outside these lists are appended, never dropped.
+SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")
+STATUSES: tuple[str, ...] = ("open", "confirmed", "false_positive", "accepted_risk")
+TIERS: tuple[str, ...] = ("non_user", "light", "regular", "heavy")
+UNKNOWN = "unknown"
+LISTING_PREVIEW = 20
+SHORT_ID_CHARS = 12
+
+# English month names, fixed so that the report does not depend on the host's locale.
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+_PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+Pseudonymize = Callable[[str | None], str]
+
+
+# --------------------------------------------------------------------------- dataclasses
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    """One labelled count, e.g. ("critical", 3)."""
+
+    key: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class CrossRow:
+    """One row of a cross table: a label, one count per column, and the row total."""
+
+    label: str
+    counts: tuple[int, ...]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class CrossTable:
+    """A label × column table (department × tier, severity × status)."""
+
+    row_header: str
+    columns: tuple[str, ...]
+    rows: tuple[CrossRow, ...]
+    column_totals: tuple[int, ...]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class Population:
+    interactions: int
+    users: int
+    people_in_directory: int
+    departments: int
+
+
+@dataclass(frozen=True, slots=True)
+class SummarySection:
+    period: str
+    period_label: str
+    population: Population
+    sample_id: str | None
+    sample_size: int | None
+    sample_population_count: int | None
+    items_with_detection: int | None
+    items_with_violation: int | None
+    items_confirmed: int | None
+    findings_total: int
+    findings_open: int
+    findings_by_status: tuple[Count, ...]
+    findings_by_severity: tuple[Count, ...]
+    raw_flag_rate: float | None
+    confirmed_rate: float | None
+    conclusion: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolUsage:
+    tool: str
+    interactions: int
+    users: int
+    models: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class UsageSection:
+    people_tiered: int
+    tiers: tuple[Count, ...]
+    department_tiers: CrossTable
+    tools: tuple[ToolUsage, ...]
+    content_status: tuple[Count, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCount:
+    rule_id: str
+    title: str
+    count: int
+    open: int
+
+
+@dataclass(frozen=True, slots=True)
+class FindingsSection:
+    total: int
+    by_severity: tuple[Count, ...]
+    by_rule: tuple[RuleCount, ...]
+    by_department: tuple[Count, ...]
+    by_tool: tuple[Count, ...]
+    severity_status: CrossTable
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewEntry:
+    at: datetime
+    reviewer: str
+    disposition: str
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFinding:
+    """The one normalized finding every writer (HTML now; JSON, CSV, OCSF later) shares."""
+
+    id: str
+    short_id: str
+    rule_id: str
+    title: str
+    severity: str
+    status: str
+    message: str
+    who: str
+    department: str
+    manager: str | None
+    occurred_at: datetime
+    tool: str
+    workflow: str | None
+    entity_type: str
+    masked_excerpt: str | None
+    first_seen: datetime
+    last_seen: datetime
+    reviews: tuple[ReviewEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceSection:
+    total: int
+    shown: int
+    limit: int
+    reidentified: bool
+    findings: tuple[ReportFinding, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SampleManifest:
+    id: str
+    method: str
+    seed: str
+    seed_source: str
+    generator: str
+    population_filter: tuple[tuple[str, str], ...]
+    population_count: int
+    population_sha256: str
+    requested_size: int
+    size: int
+    manifest_sha256: str
+    created_at: datetime
+    verify_command: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListingEntry:
+    draw_order: int
+    event_id: str
+    stratum: str
+
+
+@dataclass(frozen=True, slots=True)
+class MethodSection:
+    manifest: SampleManifest | None
+    listing: tuple[ListingEntry, ...]
+    listing_total: int
+    scan_status: tuple[Count, ...]
+    scanner_revisions_seen: tuple[str, ...]
+    policy_revisions_seen: tuple[str, ...]
+    not_evaluated_decisions: int
+    not_evaluated_interactions: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFileRow:
+    name: str
+    source_format: str
+    sha256: str
+    sha256_short: str
+    records_total: int
+    records_loaded: int
+    records_duplicate: int
+    records_rejected: int
+    ingested_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageSection:
+    source_files: tuple[SourceFileRow, ...]
+    records_total: int
+    records_loaded: int
+    records_duplicate: int
+    records_rejected: int
+    rejections_logged: int
+    sample_size: int | None
+    sampled_content_status: tuple[Count, ...]
+    fields_not_scanned: tuple[Count, ...]
+    sampled_without_scan: int
+    interactions_not_evaluated: int
+    fully_covered: int | None
+    coverage_rate: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DataSource:
+    name: str
+    source_format: str
+    records: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProvenanceSection:
+    auditor_version: str
+    config_digest: str
+    policy_revision: str | None
+    scanner_revision: str | None
+    spacy_model: str
+    generated_at: str
+    data_sources: tuple[DataSource, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportContext:
+    """Everything a report shows, in sections; the only thing templates and writers see."""
+
+    period: str
+    summary: SummarySection
+    usage: UsageSection
+    findings: FindingsSection
+    evidence: EvidenceSection
+    method: MethodSection
+    coverage: CoverageSection
+    provenance: ProvenanceSection
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What every section query filters on: the period's window and its sample, if any."""
+
+    period: str
+    start: datetime
+    end: datetime
+    sample: Sample | None
+
+    def in_period(self) -> ColumnElement[bool]:
+        return and_(Interaction.occurred_at >= self.start, Interaction.occurred_at < self.end)
+
+    def sampled_ids(self) -> Any:
+        """A subquery of the interaction ids in the sample (empty when there is no sample)."""
+        sample_id = self.sample.id if self.sample is not None else None
+        return select(SampleItem.interaction_id).where(SampleItem.sample_id == sample_id)
+
+
+def parse_period(period: str) -> tuple[datetime, datetime]:
+    """The [start, end) window of a "YYYY-MM" period as naive UTC datetimes.
+
+    Raises AuditorError if the period is not a valid "YYYY-MM" month.
+    """
+    match = _PERIOD_RE.match(period)
+    if match is None or not 1 <= int(match.group(2)) <= 12:
+        raise AuditorError(f"period {period!r} is not a month", "write it as YYYY-MM, e.g. 2026-10")
+    year, month = int(match.group(1)), int(match.group(2))
+    start = datetime(year, month, 1)
+    end = datetime(year + 1, 1, 1) if month == 12 else datetime(year, month + 1, 1)
+    return start, end
+
+
+def period_label(period: str) -> str:
+    """ "2026-10" -> "October 2026"."""
+    start, _ = parse_period(period)
+    return f"{_MONTHS[start.month - 1]} {start.year}"
+
+
+def _ordered_counts(rows: Iterable[Sequence[Any]], order: Sequence[str]) -> tuple[Count, ...]:
+    """Counts in canonical order (zeros included), then any unexpected keys, sorted."""
+    found: dict[str, int] = {}
+    for key, n in rows:
+        label = UNKNOWN if key is None else str(key)
+        found[label] = found.get(label, 0) + int(n)
+    extra = sorted(k for k in found if k not in order)
+    return tuple(Count(k, found.get(k, 0)) for k in (*order, *extra))
+
+
+def _ranked_counts(rows: Iterable[Sequence[Any]]) -> tuple[Count, ...]:
+    """Counts, largest first, ties by label."""
+    counts = [Count(UNKNOWN if k is None else str(k), int(n)) for k, n in rows]
+    return tuple(sorted(counts, key=lambda c: (-c.count, c.key)))
+
+
+def _cross_table(
+    rows: Iterable[Sequence[Any]],
+    *,
+    row_header: str,
+    columns: Sequence[str],
+    row_order: Sequence[str] | None = None,
+) -> CrossTable:
+    """Build a CrossTable from (row label, column label, count) rows."""
+    cells: dict[tuple[str, str], int] = {}
+    for row_key, col_key, n in rows:
+        r = UNKNOWN if row_key is None else str(row_key)
+        c = UNKNOWN if col_key is None else str(col_key)
+        cells[(r, c)] = cells.get((r, c), 0) + int(n)
+    cols = (*columns, *sorted({c for _, c in cells if c not in columns}))
+    labels = {r for r, _ in cells}
+    # A fixed row order (severities) lists every row, zeros included; otherwise rows found.
+    if row_order is not None:
+        ordered = [*row_order, *sorted(labels - set(row_order))]
+    else:
+        ordered = sorted(labels)
+    table_rows = []
+    for r in ordered:
+        counts = tuple(cells.get((r, c), 0) for c in cols)
+        table_rows.append(CrossRow(r, counts, sum(counts)))
+    column_totals = tuple(sum(row.counts[i] for row in table_rows) for i in range(len(cols)))
+    return CrossTable(row_header, tuple(cols), tuple(table_rows), column_totals, sum(column_totals))
+
+
+def _rate(numerator: int | None, denominator: int | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+def _scalar(session: Session, stmt: Any) -> int:
+    return int(session.scalar(stmt) or 0)
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+def _percent(rate: float) -> str:
+    return f"{rate * 100:.1f}%"
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _population(session: Session, scope: _Scope) -> Population:
+    interactions = _scalar(
+        session, select(func.count()).select_from(Interaction).where(scope.in_period())
+    )
+    users = _scalar(
+        session, select(func.count(distinct(Interaction.user_id))).where(scope.in_period())
+    )
+    people = _scalar(session, select(func.count()).select_from(Person))
+    departments = _scalar(session, select(func.count(distinct(Person.department))))
+    return Population(interactions, users, people, departments)
+
+
+def _period_findings(scope: _Scope) -> ColumnElement[bool]:
+    """Findings of the period are those whose interaction occurred in the period."""
+    return Finding.interaction_id.in_(select(Interaction.id).where(scope.in_period()))
+
+
+def _conclusion(
+    summary_period: str,
+    population: Population,
+    sample_size: int | None,
+    with_violation: int | None,
+    confirmed: int | None,
+    raw_rate: float | None,
+    open_by_severity: dict[str, int],
+    not_evaluated: int,
+) -> str:
+    """One plain-text paragraph that states the period's figures in words."""
+    parts = [
+        f"In {period_label(summary_period)}, {_plural(population.users, 'person', 'people')} "
+        f"used AI tools in {_plural(population.interactions, 'recorded interaction')}."
+    ]
+    if sample_size is None:
+        parts.append("No sample has been drawn for this period, so no content was examined.")
+    else:
+        parts.append(
+            f"A sample of {_plural(sample_size, 'interaction')} was examined; "
+            f"{with_violation or 0:,} of them broke at least one policy rule"
+            + (f" (raw flag rate {_percent(raw_rate)})" if raw_rate is not None else "")
+            + f" and {confirmed or 0:,} had a finding confirmed by a reviewer."
+        )
+    open_total = sum(open_by_severity.values())
+    if open_total:
+        pieces = [f"{open_by_severity[s]:,} {s}" for s in SEVERITIES if open_by_severity.get(s)] + [
+            f"{n:,} {s}" for s, n in sorted(open_by_severity.items()) if s not in SEVERITIES and n
+        ]
+        verb = "awaits" if open_total == 1 else "await"
+        parts.append(f"{_plural(open_total, 'finding')} {verb} review ({', '.join(pieces)}).")
+    else:
+        parts.append("No findings await review.")
+    if not_evaluated:
+        parts.append(
+            f"{_plural(not_evaluated, 'sampled interaction')} could not be evaluated against the "
+            "policies and must be treated as unexamined."
+        )
+    return " ".join(parts)
+
+
+def _summary(session: Session, scope: _Scope, population: Population) -> SummarySection:
+    sample = scope.sample
+    by_status_rows = session.execute(
+        select(Finding.status, func.count()).where(_period_findings(scope)).group_by(Finding.status)
+    ).all()
+    by_severity_rows = session.execute(
+        select(Finding.severity, func.count())
+        .where(_period_findings(scope))
+        .group_by(Finding.severity)
+    ).all()
+    open_rows = session.execute(
+        select(Finding.severity, func.count())
+        .where(_period_findings(scope), Finding.status == "open")
+        .group_by(Finding.severity)
+    ).all()
+    by_status = _ordered_counts(by_status_rows, STATUSES)
+    by_severity = _ordered_counts(by_severity_rows, SEVERITIES)
+    open_by_severity = {str(s): int(n) for s, n in open_rows}
+
+    with_detection = with_violation = confirmed = None
+    not_evaluated = 0
+    if sample is not None:
+        ids = scope.sampled_ids()
+        with_detection = _scalar(
+            session,
+            select(func.count(distinct(Detection.interaction_id))).where(
+                Detection.interaction_id.in_(ids)
+            ),
+        )
+        with_violation = _scalar(
+            session,
+            select(func.count(distinct(Decision.interaction_id))).where(
+                Decision.interaction_id.in_(ids), Decision.verdict == "violation"
+            ),
+        )
+        confirmed = _scalar(
+            session,
+            select(func.count(distinct(Finding.interaction_id))).where(
+                Finding.interaction_id.in_(ids), Finding.status == "confirmed"
+            ),
+        )
+        not_evaluated = _not_evaluated_interactions(session, scope)
+    raw_rate = _rate(with_violation, sample.size if sample else None)
+    confirmed_rate = _rate(confirmed, sample.size if sample else None)
+    return SummarySection(
+        period=scope.period,
+        period_label=period_label(scope.period),
+        population=population,
+        sample_id=sample.id if sample else None,
+        sample_size=sample.size if sample else None,
+        sample_population_count=sample.population_count if sample else None,
+        items_with_detection=with_detection,
+        items_with_violation=with_violation,
+        items_confirmed=confirmed,
+        findings_total=sum(c.count for c in by_status),
+        findings_open=sum(open_by_severity.values()),
+        findings_by_status=by_status,
+        findings_by_severity=by_severity,
+        raw_flag_rate=raw_rate,
+        confirmed_rate=confirmed_rate,
+        conclusion=_conclusion(
+            scope.period,
+            population,
+            sample.size if sample else None,
+            with_violation,
+            confirmed,
+            raw_rate,
+            open_by_severity,
+            not_evaluated,
+        ),
+    )
+
+
+def _usage(session: Session, scope: _Scope) -> UsageSection:
+    tier_rows = session.execute(
+        select(UsageTier.tier, func.count())
+        .where(UsageTier.period == scope.period)
+        .group_by(UsageTier.tier)
+    ).all()
+    tiers = _ordered_counts(tier_rows, TIERS)
+    department = func.coalesce(UsageTier.department, UNKNOWN)
+    dept_rows = session.execute(
+        select(department, UsageTier.tier, func.count())
+        .where(UsageTier.period == scope.period)
+        .group_by(department, UsageTier.tier)
+    ).all()
+
+    tool = func.coalesce(Interaction.tool, UNKNOWN)
+    tool_rows = session.execute(
+        select(tool, func.count(), func.count(distinct(Interaction.user_id)))
+        .where(scope.in_period())
+        .group_by(tool)
+    ).all()
+    model_rows = session.execute(
+        select(tool, Interaction.model)
+        .where(scope.in_period(), Interaction.model.is_not(None))
+        .group_by(tool, Interaction.model)
+    ).all()
+    models: dict[str, list[str]] = {}
+    for t, m in model_rows:
+        models.setdefault(str(t), []).append(str(m))
+    tools = tuple(
+        sorted(
+            (
+                ToolUsage(str(t), int(n), int(u), tuple(sorted(models.get(str(t), []))))
+                for t, n, u in tool_rows
+            ),
+            key=lambda x: (-x.interactions, x.tool),
+        )
+    )
+    status_rows = session.execute(
+        select(Interaction.content_status, func.count())
+        .where(scope.in_period())
+        .group_by(Interaction.content_status)
+    ).all()
+    return UsageSection(
+        people_tiered=sum(c.count for c in tiers),
+        tiers=tiers,
+        department_tiers=_cross_table(dept_rows, row_header="Department", columns=TIERS),
+        tools=tools,
+        content_status=_ordered_counts(status_rows, ("present", "redacted", "not_stored")),
+    )
+
+
+def _findings(session: Session, scope: _Scope) -> FindingsSection:
+    in_period = _period_findings(scope)
+    by_severity = _ordered_counts(
+        session.execute(
+            select(Finding.severity, func.count()).where(in_period).group_by(Finding.severity)
+        ).all(),
+        SEVERITIES,
+    )
+    rule_rows = session.execute(
+        select(
+            Finding.rule_id,
+            func.max(Finding.title),
+            func.count(),
+            func.sum(case((Finding.status == "open", 1), else_=0)),
+        )
+        .where(in_period)
+        .group_by(Finding.rule_id)
+    ).all()
+    by_rule = tuple(
+        sorted(
+            (RuleCount(str(r), str(t), int(n), int(o or 0)) for r, t, n, o in rule_rows),
+            key=lambda x: (-x.count, x.rule_id),
+        )
+    )
+    department = func.coalesce(Person.department, UNKNOWN)
+    dept_rows = session.execute(
+        select(department, func.count())
+        .select_from(Finding)
+        .join(Interaction, Interaction.id == Finding.interaction_id)
+        .outerjoin(Person, Person.user_id == Interaction.user_id)
+        .where(scope.in_period())
+        .group_by(department)
+    ).all()
+    tool = func.coalesce(Interaction.tool, UNKNOWN)
+    tool_rows = session.execute(
+        select(tool, func.count())
+        .select_from(Finding)
+        .join(Interaction, Interaction.id == Finding.interaction_id)
+        .where(scope.in_period())
+        .group_by(tool)
+    ).all()
+    cross_rows = session.execute(
+        select(Finding.severity, Finding.status, func.count())
+        .where(in_period)
+        .group_by(Finding.severity, Finding.status)
+    ).all()
+    return FindingsSection(
+        total=sum(c.count for c in by_severity),
+        by_severity=by_severity,
+        by_rule=by_rule,
+        by_department=_ranked_counts(dept_rows),
+        by_tool=_ranked_counts(tool_rows),
+        severity_status=_cross_table(
+            cross_rows, row_header="Severity", columns=STATUSES, row_order=SEVERITIES
+        ),
+    )
+
+
+def _evidence(
+    session: Session,
+    scope: _Scope,
+    *,
+    pseudonymize: Pseudonymize,
+    limit: int,
+    reidentify: bool,
+) -> EvidenceSection:
+    manager = aliased(Person)
+    severity_rank = case(
+        {s: i for i, s in enumerate(SEVERITIES)}, value=Finding.severity, else_=len(SEVERITIES)
+    )
+    rows = session.execute(
+        select(
+            Finding.id,
+            Finding.rule_id,
+            Finding.title,
+            Finding.severity,
+            Finding.status,
+            Finding.message,
+            Finding.entity_type,
+            Finding.masked_excerpt,
+            Finding.first_seen,
+            Finding.last_seen,
+            Interaction.user_id,
+            Interaction.occurred_at,
+            Interaction.tool,
+            Interaction.workflow,
+            Person.name,
+            Person.department,
+            Person.manager_id,
+            manager.name,
+        )
+        .select_from(Finding)
+        .join(Interaction, Interaction.id == Finding.interaction_id)
+        .outerjoin(Person, Person.user_id == Interaction.user_id)
+        .outerjoin(manager, manager.user_id == Person.manager_id)
+        .where(scope.in_period())
+        .order_by(severity_rank, Finding.first_seen, Finding.id)
+        .limit(limit)
+    ).all()
+    total = _scalar(
+        session, select(func.count()).select_from(Finding).where(_period_findings(scope))
+    )
+    reviews: dict[str, list[ReviewEntry]] = {}
+    ids = [row[0] for row in rows]
+    if ids:
+        for event in session.scalars(
+            select(ReviewEvent)
+            .where(ReviewEvent.finding_id.in_(ids))
+            .order_by(ReviewEvent.finding_id, ReviewEvent.at, ReviewEvent.id)
+        ):
+            reviews.setdefault(event.finding_id, []).append(
+                ReviewEntry(event.at, event.reviewer, event.disposition, event.note)
+            )
+
+    findings = []
+    for (
+        fid,
+        rule_id,
+        title,
+        severity,
+        status,
+        message,
+        entity_type,
+        excerpt,
+        first_seen,
+        last_seen,
+        user_id,
+        occurred_at,
+        tool,
+        workflow,
+        name,
+        department,
+        manager_id,
+        manager_name,
+    ) in rows:
+        if reidentify:
+            who = name or user_id or UNKNOWN
+            boss = manager_name or manager_id
+        else:
+            who = pseudonymize(user_id)
+            boss = pseudonymize(manager_id) if manager_id is not None else None
+        findings.append(
+            ReportFinding(
+                id=fid,
+                short_id=fid[:SHORT_ID_CHARS],
+                rule_id=rule_id,
+                title=title,
+                severity=severity,
+                status=status,
+                message=message,
+                who=who,
+                department=department or UNKNOWN,
+                manager=boss,
+                occurred_at=occurred_at,
+                tool=tool or UNKNOWN,
+                workflow=workflow,
+                entity_type=entity_type,
+                masked_excerpt=excerpt,
+                first_seen=first_seen,
+                last_seen=last_seen,
+                reviews=tuple(reviews.get(fid, ())),
+            )
+        )
+    return EvidenceSection(
+        total=total,
+        shown=len(findings),
+        limit=limit,
+        reidentified=reidentify,
+        findings=tuple(findings),
+    )
+
+
+def _not_evaluated_interactions(session: Session, scope: _Scope) -> int:
+    return _scalar(
+        session,
+        select(func.count(distinct(Decision.interaction_id))).where(
+            Decision.interaction_id.in_(scope.sampled_ids()), Decision.verdict == "not_evaluated"
+        ),
+    )
+
+
+def _method(session: Session, scope: _Scope) -> MethodSection:
+    sample = scope.sample
+    if sample is None:
+        return MethodSection(None, (), 0, (), (), (), 0, 0)
+    manifest = SampleManifest(
+        id=sample.id,
+        method=sample.method,
+        seed=sample.seed,
+        seed_source=sample.seed_source,
+        generator=sample.generator,
+        population_filter=tuple(
+            (str(k), str(v)) for k, v in sorted((sample.population_filter or {}).items())
+        ),
+        population_count=sample.population_count,
+        population_sha256=sample.population_sha256,
+        requested_size=sample.requested_size,
+        size=sample.size,
+        manifest_sha256=sample.manifest_sha256,
+        created_at=sample.created_at,
+        verify_command=f"auditor sample verify {sample.id}",
+    )
+    listing = tuple(
+        ListingEntry(int(order), str(event_id), str(stratum))
+        for order, event_id, stratum in session.execute(
+            select(SampleItem.draw_order, Interaction.event_id, SampleItem.stratum)
+            .join(Interaction, Interaction.id == SampleItem.interaction_id)
+            .where(SampleItem.sample_id == sample.id)
+            .order_by(SampleItem.draw_order)
+            .limit(LISTING_PREVIEW)
+        )
+    )
+    listing_total = _scalar(
+        session,
+        select(func.count()).select_from(SampleItem).where(SampleItem.sample_id == sample.id),
+    )
+    ids = scope.sampled_ids()
+    scan_status = _ranked_counts(
+        session.execute(
+            select(ScanRecord.status, func.count())
+            .where(ScanRecord.interaction_id.in_(ids))
+            .group_by(ScanRecord.status)
+        ).all()
+    )
+    scanner_revisions = tuple(
+        session.scalars(
+            select(ScanRecord.scanner_revision)
+            .where(ScanRecord.interaction_id.in_(ids))
+            .distinct()
+            .order_by(ScanRecord.scanner_revision)
+        )
+    )
+    policy_revisions = tuple(
+        session.scalars(
+            select(Decision.policy_revision)
+            .where(Decision.interaction_id.in_(ids))
+            .distinct()
+            .order_by(Decision.policy_revision)
+        )
+    )
+    not_evaluated_decisions = _scalar(
+        session,
+        select(func.count())
+        .select_from(Decision)
+        .where(Decision.interaction_id.in_(ids), Decision.verdict == "not_evaluated"),
+    )
+    return MethodSection(
+        manifest=manifest,
+        listing=listing,
+        listing_total=listing_total,
+        scan_status=scan_status,
+        scanner_revisions_seen=scanner_revisions,
+        policy_revisions_seen=policy_revisions,
+        not_evaluated_decisions=not_evaluated_decisions,
+        not_evaluated_interactions=_not_evaluated_interactions(session, scope),
+    )
+
+
+def _source_files(session: Session, scope: _Scope) -> list[SourceFile]:
+    """Files that fed this period, plus files none of whose records loaded at all.
+
+    A file whose every record was rejected cannot be attributed to any period; it is listed in
+    every report so that a wholesale ingest failure is never hidden.
+    """
+    fed_period = SourceFile.id.in_(
+        select(Interaction.source_file_id).where(
+            scope.in_period(), Interaction.source_file_id.is_not(None)
+        )
+    )
+    loaded_nothing = SourceFile.records_loaded == 0
+    return list(
+        session.scalars(
+            select(SourceFile).where(or_(fed_period, loaded_nothing)).order_by(SourceFile.path)
+        )
+    )
+
+
+def _coverage(session: Session, scope: _Scope, files: list[SourceFile]) -> CoverageSection:
+    rows = tuple(
+        SourceFileRow(
+            name=PurePath(f.path).name,
+            source_format=f.source_format,
+            sha256=f.sha256,
+            sha256_short=f.sha256[:SHORT_ID_CHARS],
+            records_total=f.records_total,
+            records_loaded=f.records_loaded,
+            records_duplicate=f.records_duplicate,
+            records_rejected=f.records_rejected,
+            ingested_at=f.ingested_at,
+        )
+        for f in files
+    )
+    file_ids = [f.id for f in files]
+    rejections = (
+        _scalar(
+            session,
+            select(func.count())
+            .select_from(IngestRejection)
+            .where(IngestRejection.source_file_id.in_(file_ids)),
+        )
+        if file_ids
+        else 0
+    )
+    sample = scope.sample
+    content_status: tuple[Count, ...] = ()
+    not_scanned: tuple[Count, ...] = ()
+    without_scan = not_evaluated = 0
+    fully_covered = None
+    if sample is not None:
+        ids = scope.sampled_ids()
+        content_status = _ordered_counts(
+            session.execute(
+                select(Interaction.content_status, func.count())
+                .where(Interaction.id.in_(ids))
+                .group_by(Interaction.content_status)
+            ).all(),
+            ("present", "redacted", "not_stored"),
+        )
+        not_scanned = _ranked_counts(
+            session.execute(
+                select(ScanRecord.status, func.count())
+                .where(ScanRecord.interaction_id.in_(ids), ScanRecord.status != "scanned")
+                .group_by(ScanRecord.status)
+            ).all()
+        )
+        without_scan = _scalar(
+            session,
+            select(func.count(distinct(SampleItem.interaction_id))).where(
+                SampleItem.sample_id == sample.id,
+                ~exists().where(ScanRecord.interaction_id == SampleItem.interaction_id),
+            ),
+        )
+        not_evaluated = _not_evaluated_interactions(session, scope)
+        # Fully covered: every field record says "scanned" and no rule went unevaluated.
+        fully_covered = _scalar(
+            session,
+            select(func.count(distinct(SampleItem.interaction_id))).where(
+                SampleItem.sample_id == sample.id,
+                exists().where(ScanRecord.interaction_id == SampleItem.interaction_id),
+                ~exists().where(
+                    ScanRecord.interaction_id == SampleItem.interaction_id,
+                    ScanRecord.status != "scanned",
+                ),
+                ~exists().where(
+                    Decision.interaction_id == SampleItem.interaction_id,
+                    Decision.verdict == "not_evaluated",
+                ),
+            ),
+        )
+    return CoverageSection(
+        source_files=rows,
+        records_total=sum(r.records_total for r in rows),
+        records_loaded=sum(r.records_loaded for r in rows),
+        records_duplicate=sum(r.records_duplicate for r in rows),
+        records_rejected=sum(r.records_rejected for r in rows),
+        rejections_logged=rejections,
+        sample_size=sample.size if sample else None,
+        sampled_content_status=content_status,
+        fields_not_scanned=not_scanned,
+        sampled_without_scan=without_scan,
+        interactions_not_evaluated=not_evaluated,
+        fully_covered=fully_covered,
+        coverage_rate=_rate(fully_covered, sample.size if sample else None),
+    )
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def build_report_context(
+    session: Session,
+    period: str,
+    *,
+    pseudonymize: Pseudonymize,
+    settings: Settings,
+    generated_at: datetime,
+    auditor_version: str,
+    policy_revision: str | None,
+    scanner_revision: str | None,
+    reidentify: bool = False,
+) -> ReportContext:
+    """Aggregate the store into the context of the report for `period` ("YYYY-MM").
+
+    Raises AuditorError if the period is malformed and NotFoundError if it has no interactions.
+    """
+    start, end = parse_period(period)
+    has_any = session.scalar(
+        select(Interaction.id)
+        .where(Interaction.occurred_at >= start, Interaction.occurred_at < end)
+        .limit(1)
+    )
+    if has_any is None:
+        raise NotFoundError(
+            f"no interactions in period {period}",
+            "ingest the logs for that month first, or pick another period (auditor db status)",
+        )
+    sample = session.scalars(
+        select(Sample)
+        .where(Sample.period == period)
+        .order_by(Sample.created_at.desc(), Sample.id.desc())
+        .limit(1)
+    ).first()
+    scope = _Scope(period, start, end, sample)
+
+    population = _population(session, scope)
+    files = _source_files(session, scope)
+    return ReportContext(
+        period=period,
+        summary=_summary(session, scope, population),
+        usage=_usage(session, scope),
+        findings=_findings(session, scope),
+        evidence=_evidence(
+            session,
+            scope,
+            pseudonymize=pseudonymize,
+            limit=settings.report.max_evidence,
+            reidentify=reidentify,
+        ),
+        method=_method(session, scope),
+        coverage=_coverage(session, scope, files),
+        provenance=ProvenanceSection(
+            auditor_version=auditor_version,
+            config_digest=settings.digest(),
+            policy_revision=policy_revision,
+            scanner_revision=scanner_revision,
+            spacy_model=settings.scan.model,
+            generated_at=generated_at.isoformat(),
+            data_sources=tuple(
+                DataSource(PurePath(f.path).name, f.source_format, f.records_total, f.sha256)
+                for f in files
+            ),
+        ),
+    )

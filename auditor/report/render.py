@@ -1,0 +1,114 @@
+"""Render the report context to one self-contained HTML file.
+
+HTML is produced only through Jinja2 with autoescape and StrictUndefined: every value a
+reviewer or a log could influence (notes, excerpts, tool names) is escaped, and a template
+that names a field the context lacks fails loudly instead of printing an empty cell.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, Undefined, select_autoescape
+
+from auditor.errors import AuditorError
+from auditor.report.context import ReportContext
+
+DASH = "—"
+
+
+def _defined(value: Any) -> Any:
+    """Fail on an undefined value inside a filter, as StrictUndefined does everywhere else.
+
+    A filter that formats its argument would otherwise turn a misspelt field into a TypeError
+    (or, with a lenient Undefined, a blank cell) instead of the UndefinedError naming it.
+    """
+    if isinstance(value, Undefined):
+        str(value)  # StrictUndefined raises UndefinedError here
+        return None
+    return value
+
+
+def _dash(value: Any) -> Any:
+    """Show a missing value as a dash rather than "None" or an empty cell."""
+    value = _defined(value)
+    return DASH if value is None or value == "" else value
+
+
+def _num(value: int | None) -> str:
+    value = _defined(value)
+    return DASH if value is None else f"{value:,}"
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    value = _defined(value)
+    return DASH if value is None else f"{value * 100:.{digits}f}%"
+
+
+def _when(value: datetime | None) -> str:
+    """Timestamps are naive UTC in the store; say so once per value, to the minute."""
+    value = _defined(value)
+    return DASH if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _label(value: str) -> str:
+    """Machine vocabulary to words: "false_positive" -> "false positive"."""
+    return str(_defined(value)).replace("_", " ")
+
+
+def make_environment() -> Environment:
+    """The one Jinja2 environment reports are rendered with (templates from the package)."""
+    env = Environment(
+        loader=PackageLoader("auditor.report", "templates"),
+        autoescape=select_autoescape(["html"], default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(dash=_dash, num=_num, pct=_pct, when=_when, label=_label)
+    return env
+
+
+def render_html(context: ReportContext, *, environment: Environment | None = None) -> str:
+    """Render the full HTML report for `context`."""
+    env = environment or make_environment()
+    return env.get_template("report.html").render(ctx=context)
+
+
+def report_filename(period: str) -> str:
+    return f"audit-{period}.html"
+
+
+def write_report(context: ReportContext, output_dir: Path) -> Path:
+    """Write `audit-<period>.html` into `output_dir` atomically and return its path.
+
+    The file is written to a temporary file in the same folder and moved into place, so a
+    reader never sees half a report. Raises AuditorError if the folder cannot be written.
+    """
+    html = render_html(context)
+    target = output_dir / report_filename(context.period)
+    tmp_name: str | None = None
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        # mkstemp creates the file 0600: a report carries masked evidence about named staff.
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=output_dir)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(html)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_name, target)
+        tmp_name = None
+    except OSError as exc:
+        raise AuditorError(
+            f"cannot write the report to {target}: {exc.strerror or exc}",
+            "check report.output_dir and its permissions",
+        ) from None
+    finally:
+        if tmp_name is not None:
+            Path(tmp_name).unlink(missing_ok=True)
+    return target

@@ -1,0 +1,30 @@
+# Detections too uncertain for a verdict go into the review sample instead of being dropped.
+package auditor.rules.grey_zone
+
+import data.auditor.lib
+
+metadata := {
+	"id": "sensitive-data-grey-zone",
+	"severity": "low",
+	"title": "Possible sensitive data, detection uncertain",
+	"description": "A sensitive entity type was detected with a score in the grey zone: too low for a verdict, too high to ignore.",
+	"remediation": "Review the masked evidence; if the data is real, treat it as the matching higher-severity rule would.",
+	"references": ["NIST AI 600-1 (data privacy)", "GLBA Safeguards Rule, 16 CFR 314.4(d)"],
+}
+
+params := data.auditor_data.thresholds[metadata.id]
+
+deny contains v if {
+	types := {t |
+		some t in params.entity_types
+		score := input.detections[t].max_score
+		score >= params.low
+		score < params.high
+	}
+	count(types) > 0
+	msg := sprintf(
+		"%d uncertain detection(s) of %s in an interaction with %s",
+		[lib.detection_count(types), concat(", ", sort(types)), lib.tool_label],
+	)
+	v := lib.violation(metadata, msg, types)
+}

@@ -1,0 +1,38 @@
+# Customer non-public personal information (NPI) only goes to tools under an NPI contract.
+package auditor.rules.npi
+
+import data.auditor.lib
+
+metadata := {
+	"id": "client-npi-to-uncontracted-tool",
+	"severity": "high",
+	"title": "Customer NPI sent to a tool without an NPI contract",
+	"description": "A financial identifier (SSN/TIN, account, IBAN or card number), possibly together with a name or contact detail, was sent to a tool whose contract does not cover customer NPI. Critical from a configured number of identifiers.",
+	"remediation": "Ask the vendor to delete the data, record the disclosure for the privacy office, and use a tool whose contract covers NPI.",
+	"references": [
+		"GLBA Safeguards Rule, 16 CFR 314",
+		"Regulation S-P, 17 CFR 248",
+		"Regulation P, 12 CFR 1016",
+	],
+}
+
+params := data.auditor_data.thresholds[metadata.id]
+
+deny contains v if {
+	not lib.has_npi_contract
+	identifiers := lib.detected(params.identifier_types, params.min_score)
+	count(identifiers) > 0
+
+	# Names and contact details alone are not NPI; with an identifier they make it worse.
+	identity := lib.detected(params.identity_types, params.min_score)
+	n := lib.detection_count(identifiers)
+	msg := sprintf(
+		"%d financial identifier detection(s) in an interaction with %s, which has no NPI contract",
+		[n, lib.tool_label],
+	)
+	v := lib.violation_as(metadata, severity(n), msg, identifiers | identity)
+}
+
+severity(n) := "critical" if {
+	n >= params.critical_at_count
+} else := metadata.severity

@@ -1,0 +1,26 @@
+# Card numbers (PAN) must stay inside PCI scope.
+package auditor.rules.pci
+
+import data.auditor.lib
+
+metadata := {
+	"id": "card-data-outside-pci-scope",
+	"severity": "critical",
+	"title": "Card data sent to a tool outside PCI scope",
+	"description": "A payment card number was detected with high confidence in an interaction with a tool that is not inside the bank's PCI DSS scope.",
+	"remediation": "Delete the card number from the tool's history if it allows, tell the card-data owner, and route card work to a tool inside PCI scope.",
+	"references": ["PCI DSS v4.0.1 Req. 4.2.2", "PCI DSS v4.0.1 Req. 3.5.1"],
+}
+
+params := data.auditor_data.thresholds[metadata.id]
+
+deny contains v if {
+	not lib.in_pci_scope
+	types := lib.detected(params.entity_types, params.min_score)
+	count(types) > 0
+	msg := sprintf(
+		"%d card number detection(s) in an interaction with %s, which is outside PCI scope",
+		[lib.detection_count(types), lib.tool_label],
+	)
+	v := lib.violation(metadata, msg, types)
+}

