@@ -59,6 +59,8 @@ class InteractionRecord:
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# JSON may escape half a surrogate pair; no database or tokenizer accepts one on its own.
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def clean_text(value: Any) -> str | None:
@@ -70,7 +72,8 @@ def clean_text(value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         raise RecordError(f"expected text, got {type(value).__name__}")
-    return _CONTROL.sub(" ", unicodedata.normalize("NFC", value))
+    text = _LONE_SURROGATE.sub("\ufffd", value)
+    return _CONTROL.sub(" ", unicodedata.normalize("NFC", text))
 
 
 def to_utc(value: Any) -> datetime:

@@ -125,3 +125,7 @@ def test_any_prompt_text_normalizes(text: str) -> None:
     rec = normalize_openai_chat(chat_record("c", text), source_format="openai-chat")
     assert rec.prompt_text is not None
     assert "\x00" not in rec.prompt_text
+
+
+def test_lone_surrogates_become_replacement_characters() -> None:
+    assert clean_text("a\ud800b") == "a\ufffdb"

@@ -139,3 +139,12 @@ def test_folder_is_expanded_and_missing_path_fails_before_writing(
     assert [r.path.name for r in results] == ["a.jsonl", "b.jsonl"]
     with pytest.raises(InputError, match="no such file"):
         ingest_paths(session, [tmp_path / "absent.jsonl"], "openai-chat", max_line_bytes=MAX)
+
+
+def test_escaped_lone_surrogate_is_stored(session: Session, tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_text(json.dumps(chat_record("sur-1", "half a pair: \ud83d end")) + "\n")
+    [res] = ingest_paths(session, [path], "openai-chat", max_line_bytes=MAX)
+    assert res.loaded == 1
+    row = session.scalars(select(Interaction)).one()
+    assert row.prompt_text == "half a pair: \ufffd end"
