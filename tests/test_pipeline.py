@@ -1,0 +1,125 @@
+"""End to end on small data, air-gapped: ingest -> sample -> scan -> evaluate -> report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from auditor.config import Settings
+from auditor.db import models
+from auditor.db.session import session_scope
+from auditor.pipeline import Components, run_audit
+from tests.conftest import DATA, chat_record, write_jsonl
+
+CARD = "4111 1111 1111 1111"
+SCRIPT = "<script>x()</script>"
+
+
+def _logs(tmp_path: Path) -> Path:
+    recs = [
+        chat_record(
+            "e-card",
+            f"Refund the client on card {CARD} {SCRIPT} today.",
+            user="u00004",
+            tool="copilot-business",
+            workflow="coding",
+        ),
+        chat_record(
+            "e-card-internal",
+            f"Card {CARD} needs a chargeback note.",
+            user="u00004",
+            tool="atlas-internal",
+            workflow="internal_drafting",
+        ),
+        chat_record(
+            "e-banned",
+            "Summarise this public article about rates.",
+            user="u00002",
+            tool="deepseek-chat",
+            workflow="research",
+        ),
+        chat_record(
+            "e-script",
+            f"Why does {SCRIPT} not run in our page? {{{{ 7*7 }}}}",
+            user="u00003",
+            tool="chatgpt-enterprise",
+            workflow="coding",
+        ),
+        chat_record("e-clean", "Write a haiku about spreadsheets.", user="u00001"),
+        chat_record("e-none", None, user="u00001"),
+    ]
+    return write_jsonl(tmp_path / "gateway.jsonl", [*recs, b'{"broken": '])
+
+
+def _counts(engine: Engine) -> dict[str, int]:
+    with session_scope(engine) as s:
+        return {
+            m.__tablename__: s.scalar(select(func.count()).select_from(m)) or 0
+            for m in (
+                models.Interaction,
+                models.SourceFile,
+                models.IngestRejection,
+                models.Sample,
+                models.SampleItem,
+                models.ScanRecord,
+                models.Detection,
+                models.Decision,
+                models.Finding,
+                models.ReviewEvent,
+                models.UsageTier,
+                models.ReportRecord,
+                models.Person,
+            )
+        }
+
+
+@pytest.fixture(scope="module")
+def components_cache() -> dict[str, Components]:
+    return {}
+
+
+def test_end_to_end_and_idempotent(
+    engine: Engine, settings: Settings, tmp_path: Path, no_network: list[str]
+) -> None:
+    logs = _logs(tmp_path)
+    people = DATA / "people" / "people.csv"
+    components = Components(settings)
+    first = run_audit(engine, settings, [logs], people_csv=people, components=components)
+
+    [file] = first.files
+    assert (file.total, file.loaded, file.rejected) == (7, 6, 1)
+    [period] = first.periods
+    assert period.period == "2026-10" and period.sample_size == 6
+    assert period.scan.detections >= 2
+    report = period.report_path
+    assert report is not None and report.exists()
+
+    with session_scope(engine) as s:
+        rules = {(f.rule_id, f.entity_type) for f in s.scalars(select(models.Finding))}
+    assert ("card-data-outside-pci-scope", "CREDIT_CARD") in rules  # copilot is not PCI scope
+    assert ("unapproved-tool", "") in rules  # deepseek is prohibited
+    with session_scope(engine) as s:
+        internal = s.scalars(
+            select(models.Finding)
+            .join(models.Interaction)
+            .where(models.Interaction.event_id == "e-card-internal")
+        ).all()
+    assert not [f for f in internal if f.rule_id == "card-data-outside-pci-scope"]
+    assert period.open_findings == first.open_findings >= 2
+
+    html = report.read_text()
+    for section in ("summary", "usage", "findings", "evidence", "method", "coverage", "provenance"):
+        assert f'id="{section}"' in html
+    assert CARD not in html and "4111" not in html
+    assert SCRIPT not in html and "<script" not in html.lower()
+    assert "&lt;script&gt;x()" in html  # the prompt's markup shows as text in the evidence
+    assert "http://" not in html and "https://" not in html
+    assert no_network == []
+
+    before = _counts(engine)
+    second = run_audit(engine, settings, [logs], people_csv=people, components=components)
+    assert second.loaded == 0 and second.files[0].already_ingested
+    assert not second.periods[0].sample_created
+    assert _counts(engine) == before
