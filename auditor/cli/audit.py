@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from auditor.cli._common import (
     EXIT_FINDINGS,
@@ -18,7 +17,14 @@ from auditor.cli._common import (
     settings_from,
 )
 from auditor.cli.ingest import print_file_results
-from auditor.pipeline import Components, RunResult, render_report, run_audit, run_demo
+from auditor.pipeline import (
+    Components,
+    RunResult,
+    demo_settings,
+    render_report,
+    run_audit,
+    run_demo,
+)
 
 
 def _progress(message: str) -> None:
@@ -28,30 +34,37 @@ def _progress(message: str) -> None:
 def _print_run(result: RunResult) -> None:
     if result.files:
         print_file_results(result.files)
-    table = Table(
-        "period",
-        "sample",
-        "drawn",
-        "scanned",
-        "detections",
-        "violations",
-        "findings",
-        "open",
-        "report",
-    )
     for p in result.periods:
-        table.add_row(
-            p.period,
-            p.sample_id,
-            f"{p.sample_size} of {p.population}",
-            str(p.scan.fields_scanned if p.scan else 0),
-            str(p.scan.detections if p.scan else 0),
-            str(p.evaluation.violations if p.evaluation else 0),
-            str(p.findings.total if p.findings else 0),
-            str(p.open_findings),
-            str(p.report_path or ""),
+        drawn = "drew" if p.sample_created else "reused"
+        scan, ev, found = p.scan, p.evaluation, p.findings
+        console.print(
+            f"[bold]{p.period}[/bold]: {drawn} sample {p.sample_id} "
+            f"({p.sample_size} of {p.population} interactions)",
+            highlight=False,
         )
-    console.print(table)
+        if scan is not None:
+            console.print(
+                f"  scan: {scan.fields_scanned} field(s) scanned now, "
+                f"{scan.fields_skipped_already_done} already scanned, "
+                f"{scan.fields_not_stored} without stored content, "
+                f"{scan.fields_failed} failed, "
+                f"{scan.detections} new detection(s)",
+                highlight=False,
+            )
+        if ev is not None:
+            console.print(
+                f"  policy: {ev.evaluated} evaluated now, {ev.skipped_already_done} already "
+                f"evaluated, {ev.not_evaluated} not evaluated, {ev.violations} violation(s)",
+                highlight=False,
+            )
+        if found is not None:
+            console.print(
+                f"  findings: {found.created} new, {p.open_findings} open in this sample",
+                highlight=False,
+            )
+        console.print(
+            "  tiers: " + ", ".join(f"{t} {n}" for t, n in p.tiers.items()), highlight=False
+        )
 
 
 def run_cmd(
@@ -100,9 +113,16 @@ def demo_cmd(
     settings = settings_from(ctx)
     result = run_demo(settings, period=period, people=people, progress=_progress)
     _print_run(result)
+    url = demo_settings(settings).database.url
+    console.print(
+        f"the demo's own database is {url}; to review its findings:\n"
+        f"  AUDITOR_DATABASE__URL={url} auditor review list",
+        highlight=False,
+        markup=False,
+    )
     for p in result.periods:
         if p.report_path:
-            console.print(f"report: {p.report_path.resolve()}")
+            console.print(f"report: {p.report_path.resolve()}", highlight=False)
 
 
 def report_cmd(

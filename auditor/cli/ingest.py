@@ -16,22 +16,26 @@ MAX_REJECTIONS_SHOWN = 20
 
 
 def print_file_results(results: list[FileResult]) -> None:
-    table = Table("file", "format", "records", "loaded", "duplicate", "rejected", "note")
+    """One row per file (records = loaded + duplicate + rejected), then each rejection with
+    its file and line."""
+    table = Table("file", "records", "loaded", "dupl.", "rejected", title="ingest")
     for r in results:
-        note = "already ingested" if r.already_ingested else ""
-        table.add_row(
-            str(r.path),
-            r.source_format,
-            str(r.total),
-            str(r.loaded),
-            str(r.duplicate),
-            str(r.rejected),
-            note,
-        )
+        if r.already_ingested:
+            table.add_row(r.path.name, "-", "-", "-", "-")
+            continue
+        table.add_row(r.path.name, str(r.total), str(r.loaded), str(r.duplicate), str(r.rejected))
     console.print(table)
+    skipped = sum(r.already_ingested for r in results)
+    if skipped:
+        console.print(f"{skipped} file(s) skipped: already ingested (same SHA-256)")
     for r in results:
         for line_no, reason in r.rejections[:MAX_REJECTIONS_SHOWN]:
-            err_console.print(f"{r.path}:{line_no}: rejected: {reason}", highlight=False)
+            err_console.print(
+                f"{r.path}:{line_no}: rejected: {reason}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
         if len(r.rejections) > MAX_REJECTIONS_SHOWN:
             more = len(r.rejections) - MAX_REJECTIONS_SHOWN
             err_console.print(f"{r.path}: … and {more} more rejected records", highlight=False)

@@ -16,6 +16,9 @@ from auditor.review import DISPOSITIONS, STATUSES, history, list_findings, resol
 app = typer.Typer(help="Review findings.", no_args_is_help=True)
 
 
+_SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": ""}
+
+
 def _default_reviewer() -> str:
     return os.environ.get("AUDITOR_REVIEWER") or getpass.getuser()
 
@@ -47,19 +50,17 @@ def list_cmd(
             rule_id=rule,
             limit=limit,
         )
-    table = Table("id", "severity", "rule", "status", "department", "tool", "when (UTC)", "excerpt")
     for it in items:
-        table.add_row(
-            it.id[:12],
-            it.severity,
-            it.rule_id,
-            it.status,
-            it.department or "unknown",
-            it.tool or "",
-            it.occurred_at.isoformat(timespec="minutes"),
-            Text(it.masked_excerpt or ""),
+        line = Text()
+        line.append(f"{it.id[:12]}  ", style="bold")
+        line.append(f"{it.severity:<8}  ", style=_SEVERITY_STYLE.get(it.severity, ""))
+        line.append(
+            f"{it.rule_id}  {it.status}  {it.department or 'unknown'}  {it.tool or '-'}  "
+            f"{it.occurred_at:%Y-%m-%d %H:%M}"
         )
-    console.print(table)
+        console.print(line, soft_wrap=True)
+        if it.masked_excerpt:
+            console.print(Text("    " + it.masked_excerpt, style="dim"), soft_wrap=True)
     console.print(f"{len(items)} finding(s)")
 
 
