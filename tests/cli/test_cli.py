@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from auditor.cli import main
 from auditor.config import Settings
-from auditor.db.models import Finding, Interaction
+from auditor.db.models import Detection, Finding, Interaction
 from auditor.db.session import make_engine, session_scope
 from tests.conftest import DATA, chat_record, write_jsonl
 
@@ -119,3 +119,60 @@ def test_directory_sample_and_review_flow(cli, settings: Settings, tmp_path: Pat
     assert "1 finding(s)" in cli("review", "list", "--status", "all")[1]
     code, _, err = cli("review", "resolve", "ffffffff", "--disposition", "maybe", "--note", "x")
     assert code == 1 and "unknown disposition" in err
+
+
+def test_policy_test_and_eval(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("policy", "test")
+    assert code == 0 and " 0 failed" in out
+    example = Path(__file__).parents[2] / "policies" / "examples" / "card_to_copilot.json"
+    code, out, _ = cli("policy", "eval", "--input", str(example))
+    decision = json.loads(out)
+    assert code == 0
+    assert "card-data-outside-pci-scope" in {v["rule_id"] for v in decision["violations"]}
+    code, _, err = cli("policy", "eval", "--input", str(DATA / "logs" / "broken.jsonl"))
+    assert code == 1 and "broken.jsonl" in err
+
+
+def test_run_exits_3_when_findings_await_review(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    logs = write_jsonl(
+        tmp_path / "l.jsonl",
+        [chat_record("e1", "Summarise rates.", tool="deepseek-chat"), chat_record("e2", "Hi")],
+    )
+    code, out, err = cli("run", str(logs), "--people", str(DATA / "people" / "people.csv"))
+    assert code == 3, err
+    assert "await review" in err
+    assert "report:" in out
+    code, out, _ = cli("run", str(logs))
+    assert code == 3 and "skipped: already ingested" in out and "0 new" in out
+
+
+def test_demo_end_to_end_small(cli, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli("demo", "--people", "40")
+    assert code == 0, err
+    report = Path(out.strip().splitlines()[-1].split("report: ", 1)[1])
+    html = report.read_text()
+    assert "People in directory</dt><dd>40" in html
+    assert "tiers: non_user" in out and "violation(s)" in out
+    # No detected value reaches the report: only masked excerpts.
+    demo_db = make_engine(f"sqlite:///{settings.data_dir / 'demo' / 'auditor.db'}")
+    with session_scope(demo_db) as s:
+        rows = s.execute(
+            select(
+                Detection.field,
+                Detection.start,
+                Detection.end,
+                Detection.entity_type,
+                Interaction.prompt_text,
+                Interaction.output_text,
+            ).join(Interaction, Interaction.id == Detection.interaction_id)
+        ).all()
+    demo_db.dispose()
+    values = {
+        (p if f == "prompt" else o)[a:b]
+        for f, a, b, kind, p, o in rows
+        if kind in ("CREDIT_CARD", "US_SSN", "IBAN_CODE", "EMAIL_ADDRESS", "PHONE_NUMBER")
+    }
+    assert values, "the demo should plant detectable values"
+    leaked = [v for v in values if v in html]
+    assert not leaked, f"{len(leaked)} detected value(s) appear in the report"
+    assert "[CREDIT_CARD]" in html
