@@ -107,7 +107,9 @@ class ReportSettings(_Section):
 class IngestSettings(_Section):
     max_line_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     retention_days: int = Field(
-        default=400, ge=1, description="Raw prompt and output text older than this is removed by `auditor db purge`."
+        default=400,
+        ge=1,
+        description="Raw prompt and output text older than this is removed by `auditor db purge`.",
     )
 
 
