@@ -41,6 +41,15 @@ class Base(DeclarativeBase):
 # Timestamps are stored as naive UTC (SQLite has no time zones); convert at the edges.
 
 
+class Meta(Base):
+    """Facts about the store itself, e.g. the fingerprint of the HMAC key its hashes use."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+
+
 class SourceFile(Base):
     """One ingested log file, identified by its content digest so re-ingesting is a no-op."""
 
@@ -208,6 +217,8 @@ class Decision(Base):
     message: Mapped[str] = mapped_column(String(1000))
     entity_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     policy_revision: Mapped[str] = mapped_column(String(64))
+    # The scan the input was built from: a rescan (new scanner revision) re-evaluates.
+    scanner_revision: Mapped[str | None] = mapped_column(String(64))
     engine: Mapped[str] = mapped_column(String(32))
     evaluated_at: Mapped[datetime]
 
