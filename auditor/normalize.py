@@ -135,22 +135,82 @@ def normalize_workflow(value: Any) -> str | None:
     return value.strip().lower().replace("-", "_").replace(" ", "_")
 
 
-def optional_int(value: Any) -> int | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise RecordError("token count is not a number") from None
+MAX_COUNT = 2**53  # beyond any real token count; keeps integers portable across databases
 
 
-def optional_float(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
+def optional_int(value: Any, what: str = "token count") -> int | None:
+    """A non-negative integer or None. Raises RecordError naming `what`."""
+    if value is None:
         return None
+    if isinstance(value, bool):
+        raise RecordError(f"{what} is not a number")
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise RecordError("cost is not a number") from None
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise RecordError(f"{what} is not a number") from None
+    if not 0 <= number <= MAX_COUNT:
+        raise RecordError(f"{what} is out of range")
+    return number
+
+
+def optional_float(value: Any, what: str = "cost") -> float | None:
+    """A finite non-negative number or None. Raises RecordError naming `what`."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise RecordError(f"{what} is not a number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise RecordError(f"{what} is not a number") from None
+    if not 0 <= number < 1e12:
+        raise RecordError(f"{what} is out of range")
+    return number
+
+
+def optional_str(value: Any, what: str, max_len: int) -> str | None:
+    """A short identifier-like string (numbers are accepted and turned into text) or None.
+
+    Raises RecordError for objects, lists or over-long values — never quoting them.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise RecordError(f"`{what}` is not text (got {type(value).__name__})")
+    text = str(value).strip()
+    if len(text) > max_len:
+        raise RecordError(f"`{what}` is longer than {max_len} characters")
+    return text or None
+
+
+# Top-level keys of an openai-chat record that the reader understands.
+OPENAI_CHAT_KEYS = frozenset(
+    {
+        "timestamp",
+        "user",
+        "user_id",
+        "user_email",
+        "tool",
+        "provider",
+        "workflow",
+        "metadata",
+        "request",
+        "response",
+        "id",
+        "custom_id",
+        "account_type",
+        "client_ip",
+        "gateway",
+        "session_id",
+        "cost_usd",
+    }
+)
+MAX_UNKNOWN_LISTED = 20
+
+
+def unknown_fields(obj: dict[str, Any], known: frozenset[str]) -> list[str]:
+    """Names (never values) of keys a reader does not understand, for the ingest warning."""
+    return sorted(str(k)[:64] for k in obj if k not in known)[:MAX_UNKNOWN_LISTED]
 
 
 def normalize_openai_chat(obj: dict[str, Any], *, source_format: str) -> InteractionRecord:
@@ -189,12 +249,14 @@ def normalize_openai_chat(obj: dict[str, Any], *, source_format: str) -> Interac
         output = "\n\n".join(texts) if texts else None
 
     user = obj.get("user") if isinstance(obj.get("user"), dict) else {}
-    user_id = user.get("id") or obj.get("user_id")
-    user_email = user.get("email") or obj.get("user_email")
+    user_id = optional_str(user.get("id") or obj.get("user_id"), "user.id", 255)
+    user_email = optional_str(user.get("email") or obj.get("user_email"), "user.email", 320)
     if not user_id and not user_email:
         raise RecordError("no user identity (`user.id` or `user.email`)")
 
-    event_id = response.get("id") or obj.get("id") or obj.get("custom_id")
+    event_id = optional_str(
+        response.get("id") or obj.get("id") or obj.get("custom_id"), "response.id", 255
+    )
     if not event_id:
         raise RecordError("no event id (`response.id` or `id`)")
     timestamp = obj.get("timestamp", response.get("created"))
@@ -213,24 +275,32 @@ def normalize_openai_chat(obj: dict[str, Any], *, source_format: str) -> Interac
             attributes[key] = obj[key]
     if prompt_clean == "":
         attributes["empty_prompt"] = True
+    unknown = unknown_fields(obj, OPENAI_CHAT_KEYS)
+    if unknown:
+        attributes["unknown_fields"] = unknown
 
     return InteractionRecord(
-        event_id=str(event_id),
+        event_id=event_id,
         source_format=source_format,
         occurred_at=to_utc(timestamp),
-        user_id=str(user_id) if user_id else None,
-        user_email=str(user_email).lower() if user_email else None,
-        tool=obj.get("tool") or metadata.get("tool") or "openai-api",
-        provider=obj.get("provider") or "openai",
-        model=response.get("model") or request.get("model"),
+        user_id=user_id,
+        user_email=user_email.lower() if user_email else None,
+        # No tool named means an unknown tool, which the policies treat as unapproved.
+        tool=optional_str(obj.get("tool") or metadata.get("tool"), "tool", 128),
+        provider=optional_str(obj.get("provider"), "provider", 128) or "openai",
+        model=optional_str(response.get("model") or request.get("model"), "model", 128),
         prompt_text=prompt_clean,
         output_text=clean_text(output),
         history_turns=history_turns,
-        input_tokens=optional_int(usage.get("prompt_tokens")),
-        output_tokens=optional_int(usage.get("completion_tokens")),
-        cost_usd=optional_float(obj.get("cost_usd")),
-        session_id=obj.get("session_id") or metadata.get("session_id"),
-        workflow=normalize_workflow(obj.get("workflow") or metadata.get("workflow")),
+        input_tokens=optional_int(usage.get("prompt_tokens"), "usage.prompt_tokens"),
+        output_tokens=optional_int(usage.get("completion_tokens"), "usage.completion_tokens"),
+        cost_usd=optional_float(obj.get("cost_usd"), "cost_usd"),
+        session_id=optional_str(
+            obj.get("session_id") or metadata.get("session_id"), "session_id", 255
+        ),
+        workflow=normalize_workflow(
+            optional_str(obj.get("workflow") or metadata.get("workflow"), "workflow", 64)
+        ),
         content_status=status,
         attributes=attributes,
     )

@@ -20,7 +20,7 @@ def print_file_results(results: list[FileResult]) -> None:
     its file and line."""
     table = Table("file", "records", "loaded", "dupl.", "rejected", title="ingest")
     for r in results:
-        if r.already_ingested:
+        if r.already_ingested or r.skipped:
             table.add_row(r.path.name, "-", "-", "-", "-")
             continue
         table.add_row(r.path.name, str(r.total), str(r.loaded), str(r.duplicate), str(r.rejected))
@@ -29,6 +29,22 @@ def print_file_results(results: list[FileResult]) -> None:
     if skipped:
         console.print(f"{skipped} file(s) skipped: already ingested (same SHA-256)")
     for r in results:
+        if r.skipped:
+            err_console.print(
+                f"{r.path}: skipped: {r.skipped}", highlight=False, markup=False, soft_wrap=True
+            )
+        for line_no, note in r.warnings[:MAX_REJECTIONS_SHOWN]:
+            err_console.print(
+                f"{r.path}:{line_no}: warning: {note}",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+        if len(r.warnings) > MAX_REJECTIONS_SHOWN:
+            more = len(r.warnings) - MAX_REJECTIONS_SHOWN
+            err_console.print(
+                f"{r.path}: … and {more} more warnings", highlight=False, markup=False
+            )
         for line_no, reason in r.rejections[:MAX_REJECTIONS_SHOWN]:
             err_console.print(
                 f"{r.path}:{line_no}: rejected: {reason}",
@@ -38,7 +54,9 @@ def print_file_results(results: list[FileResult]) -> None:
             )
         if len(r.rejections) > MAX_REJECTIONS_SHOWN:
             more = len(r.rejections) - MAX_REJECTIONS_SHOWN
-            err_console.print(f"{r.path}: … and {more} more rejected records", highlight=False)
+            err_console.print(
+                f"{r.path}: … and {more} more rejected records", highlight=False, markup=False
+            )
 
 
 def ingest_cmd(

@@ -17,6 +17,8 @@ class RawRecord:
 
     line_no: int
     obj: Any
+    # Repairs made while reading, reported as warnings, e.g. invalid UTF-8 replaced.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,17 +69,21 @@ def iter_json_lines(path: Path, *, max_line_bytes: int) -> Iterator[RawRecord | 
                     line = fh.readline(max_line_bytes + 1)
                 yield Rejected(line_no, f"line is longer than {max_line_bytes} bytes")
                 continue
+            if line_no == 1 and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]  # a UTF-8 byte-order mark written by some exporters
             if not line.strip():
                 continue
+            notes: tuple[str, ...] = ()
             try:
                 text = line.decode("utf-8")
             except UnicodeDecodeError as exc:
-                yield Rejected(line_no, f"not valid UTF-8 (byte {exc.start} of the line)")
-                continue
+                # Keep the record: the bad bytes become U+FFFD and the repair is reported.
+                text = line.decode("utf-8", errors="replace")
+                notes = (f"invalid UTF-8 replaced (first at byte {exc.start} of the line)",)
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
-                yield Rejected(line_no, f"not valid JSON: {exc.msg} at column {exc.colno}")
+                yield Rejected(line_no, f"not valid JSON ({exc.msg}, column {exc.colno})")
                 continue
             except RecursionError:
                 yield Rejected(line_no, "JSON nested too deeply")
@@ -85,4 +91,4 @@ def iter_json_lines(path: Path, *, max_line_bytes: int) -> Iterator[RawRecord | 
             if not isinstance(obj, dict):
                 yield Rejected(line_no, f"expected a JSON object, got {type(obj).__name__}")
                 continue
-            yield RawRecord(line_no, obj)
+            yield RawRecord(line_no, obj, notes)

@@ -10,7 +10,8 @@ from auditor.ingest.base import RawRecord, Reader, Rejected, iter_json_lines
 from auditor.ingest.registry import register
 from auditor.normalize import InteractionRecord, RecordError, normalize_openai_chat
 
-_LOOKS_LIKE = re.compile(rb'^\s*\{.*"request"\s*:\s*\{.*"messages"', re.DOTALL)
+_REQUEST = re.compile(rb'"request"\s*:\s*\{')
+SNIFF_LINES = 5
 
 
 @register
@@ -22,8 +23,12 @@ class OpenAIChatReader(Reader):
     )
 
     def sniff(self, head: bytes) -> bool:
-        first = head.split(b"\n", 1)[0]
-        return bool(_LOOKS_LIKE.match(first))
+        # A few non-blank lines, so one malformed or truncated first line does not decide.
+        lines = [ln.strip() for ln in head.removeprefix(b"\xef\xbb\xbf").split(b"\n")]
+        objects = [ln for ln in lines if ln][:SNIFF_LINES]
+        return any(
+            ln.startswith(b"{") and _REQUEST.search(ln) and b'"messages"' in ln for ln in objects
+        )
 
     def records(self, path: Path, *, max_line_bytes: int) -> Iterator[RawRecord | Rejected]:
         return iter_json_lines(path, max_line_bytes=max_line_bytes)

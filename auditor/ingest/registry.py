@@ -57,15 +57,18 @@ def get_reader(name: str) -> Reader:
     return readers[name]()
 
 
-def detect_format(path: Path) -> Reader:
-    """Pick the reader whose `sniff` accepts the start of the file. Raises InputError if none."""
-    with path.open("rb") as fh:
-        head = fh.read(64 * 1024)
+def detect_format(path: Path) -> Reader | None:
+    """The reader whose `sniff` accepts the start of the file, or None if no reader does.
+
+    Raises InputError if several readers claim the file (pass --format to choose).
+    """
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64 * 1024)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
     matches = [cls() for cls in available().values() if cls().sniff(head)]
-    if len(matches) != 1:
-        names = ", ".join(r.name for r in matches) or "none"
-        raise InputError(
-            f"{path}: cannot tell the log format (matching readers: {names})",
-            "pass --format NAME",
-        )
-    return matches[0]
+    if len(matches) > 1:
+        names = ", ".join(r.name for r in matches)
+        raise InputError(f"{path}: several log formats match ({names})", "pass --format NAME")
+    return matches[0] if matches else None

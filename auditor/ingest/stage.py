@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select, tuple_
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from auditor.db.models import IngestRejection, Interaction, SourceFile
@@ -36,6 +37,10 @@ class FileResult:
     duplicate: int = 0
     rejected: int = 0
     rejections: list[tuple[int, str]] = field(default_factory=list)
+    # Records loaded with something to say: empty prompt, unknown fields, repaired encoding.
+    warnings: list[tuple[int, str]] = field(default_factory=list)
+    # Why the file was not read at all (unrecognised format, database refused it).
+    skipped: str | None = None
     periods: set[str] = field(default_factory=set)
 
     @property
@@ -125,6 +130,17 @@ def _flush(
     pending.clear()
 
 
+def _notes(item: RawRecord, rec: InteractionRecord) -> list[str]:
+    notes = list(item.notes)
+    if rec.attributes.get("empty_prompt"):
+        notes.append("empty prompt (kept)")
+    if rec.attributes.get("unknown_fields"):
+        notes.append(
+            "unknown fields kept by name only: " + ", ".join(rec.attributes["unknown_fields"])
+        )
+    return notes
+
+
 def ingest_file(session: Session, path: Path, reader: Reader, *, max_line_bytes: int) -> FileResult:
     """Ingest one file with one reader. Bad records are counted and stored, never raised."""
     sha = file_sha256(path)
@@ -155,6 +171,9 @@ def ingest_file(session: Session, path: Path, reader: Reader, *, max_line_bytes:
                 result.rejected += 1
                 result.rejections.append((item.line_no, str(exc)))
                 continue
+            result.warnings.extend((item.line_no, note) for note in _notes(item, rec))
+            if item.notes:
+                rec = replace(rec, attributes={**rec.attributes, "encoding_repaired": True})
             pending.append((item.line_no, rec))
             if len(pending) >= BATCH:
                 _flush(session, pending, result, source.id)
@@ -181,7 +200,33 @@ def ingest_paths(
     results = []
     for path in files:
         reader = fixed or detect_format(path)
-        results.append(ingest_file(session, path, reader, max_line_bytes=max_line_bytes))
+        if reader is None:
+            results.append(
+                FileResult(
+                    path=path,
+                    source_format="unknown",
+                    sha256=file_sha256(path),
+                    skipped="not a log format this auditor reads (pass --format to force one)",
+                )
+            )
+            continue
+        # One savepoint per file: if the database refuses something, only this file is
+        # rolled back and reported; the other files still land.
+        savepoint = session.begin_nested()
+        try:
+            result = ingest_file(session, path, reader, max_line_bytes=max_line_bytes)
+        except SQLAlchemyError as exc:
+            savepoint.rollback()
+            result = FileResult(
+                path=path,
+                source_format=reader.name,
+                sha256=file_sha256(path),
+                skipped=f"the database refused a record ({type(exc.orig or exc).__name__}); "
+                "nothing from this file was stored",
+            )
+        else:
+            savepoint.commit()
+        results.append(result)
     return results
 
 

@@ -58,7 +58,8 @@ def test_ingest_reports_rejections_with_file_and_line(cli) -> None:  # type: ign
     code, out, err = cli("ingest", broken, "--format", "openai-chat")
     assert code == 0
     assert f"{broken}:2: rejected: not valid JSON" in err.replace("\n", "")
-    assert f"{broken}:3: rejected: not valid UTF-8" in err.replace("\n", "")
+    assert f"{broken}:3: warning: invalid UTF-8 replaced" in err.replace("\n", "")
+    assert f"{broken}:8: warning: empty prompt (kept)" in err.replace("\n", "")
     assert "<script>" not in out + err  # content never echoed
 
 

@@ -32,11 +32,70 @@ def test_auto_detects_openai_chat() -> None:
     assert detect_format(LOGS / "good.jsonl").name == "openai-chat"
 
 
-def test_auto_refuses_unknown_content(tmp_path: Path) -> None:
-    path = tmp_path / "x.log"
-    path.write_text("hello\n")
-    with pytest.raises(InputError, match="cannot tell"):
-        detect_format(path)
+def test_auto_skips_unknown_files_and_reads_the_rest(session: Session, tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / "README.txt").write_text("hello\n")
+    write_jsonl(folder / "a.jsonl", [chat_record("a1", "x")])
+    assert detect_format(folder / "README.txt") is None
+    results = ingest_paths(session, [folder], "auto", max_line_bytes=MAX)
+    by_name = {r.path.name: r for r in results}
+    assert by_name["README.txt"].skipped and by_name["README.txt"].total == 0
+    assert by_name["a.jsonl"].loaded == 1
+
+
+def test_auto_survives_a_bad_first_line_and_a_byte_order_mark(
+    session: Session, tmp_path: Path
+) -> None:
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(
+        b"\xef\xbb\xbf"
+        + b'{"request": {"mess\n'
+        + json.dumps(chat_record("ok-1", "x")).encode()
+        + b"\n"
+    )
+    assert detect_format(path) is not None
+    [res] = ingest_paths(session, [path], "auto", max_line_bytes=MAX)
+    assert (res.loaded, res.rejected) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda o: o.update(tool={"name": "x"}), "`tool` is not text"),
+        (lambda o: o["response"].update(model=["a"]), "`model` is not text"),
+        (lambda o: o["response"]["usage"].update(prompt_tokens=10**30), "out of range"),
+        (lambda o: o["response"].update(id="x" * 400), "longer than 255"),
+        (lambda o: o.update(session_id=3.5), "`session_id` is not text"),
+        (lambda o: o.update(cost_usd=-1), "cost_usd"),
+    ],
+)
+def test_wrongly_typed_fields_reject_only_that_record(
+    session: Session,
+    tmp_path: Path,
+    mutate,
+    reason: str,  # type: ignore[no-untyped-def]
+) -> None:
+    bad = chat_record("bad-1", "x")
+    mutate(bad)
+    path = write_jsonl(
+        tmp_path / "t.jsonl", [chat_record("ok-1", "x"), bad, chat_record("ok-2", "y")]
+    )
+    [res] = ingest_paths(session, [path], "openai-chat", max_line_bytes=MAX)
+    assert (res.loaded, res.rejected) == (2, 1)
+    assert res.rejections[0][0] == 2 and reason in res.rejections[0][1]
+
+
+def test_unknown_fields_are_named_in_a_warning(session: Session, tmp_path: Path) -> None:
+    rec = chat_record("u-1", "x", department_code="FX-7", extra_obj={"k": "SECRET"})
+    [res] = ingest_paths(
+        session, [write_jsonl(tmp_path / "u.jsonl", [rec])], "openai-chat", max_line_bytes=MAX
+    )
+    assert res.loaded == 1
+    assert res.warnings == [(1, "unknown fields kept by name only: department_code, extra_obj")]
+    row = session.scalars(select(Interaction)).one()
+    assert row.attributes["unknown_fields"] == ["department_code", "extra_obj"]
+    assert "SECRET" not in json.dumps(row.attributes)
 
 
 def test_good_file_loads_everything(session: Session) -> None:
@@ -49,7 +108,7 @@ def test_good_file_loads_everything(session: Session) -> None:
 # line -> reason fragment, for tests/data/logs/broken.jsonl
 BROKEN = {
     2: "not valid JSON",
-    3: "not valid UTF-8",
+    3: None,  # invalid UTF-8: kept with the bad byte replaced, and a warning
     4: "missing `request`",
     5: "expected a JSON object",
     7: "no user identity",
@@ -65,16 +124,20 @@ def test_broken_file_rejects_bad_lines_and_keeps_the_rest(session: Session) -> N
     for line_no, fragment in BROKEN.items():
         if fragment:
             assert fragment in rejected[line_no]
-    assert (res.loaded, res.duplicate, res.rejected) == (3, 1, 6)
+    assert (res.loaded, res.duplicate, res.rejected) == (4, 1, 5)
+    assert dict(res.warnings) == {
+        3: "invalid UTF-8 replaced (first at byte 238 of the line)",
+        8: "empty prompt (kept)",
+    }
     assert res.reconciles
     stored = dict(session.execute(select(IngestRejection.line_no, IngestRejection.reason)).all())
     assert stored == rejected
     sf = session.scalars(select(SourceFile)).one()
     assert (sf.records_total, sf.records_loaded, sf.records_duplicate, sf.records_rejected) == (
         10,
-        3,
+        4,
         1,
-        6,
+        5,
     )
 
 
