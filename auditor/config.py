@@ -45,7 +45,13 @@ class ScanSettings(_Section):
         description="Installed spaCy model package to load (never downloaded).",
     )
     language: str = "en"
-    score_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    score_threshold: float = Field(
+        default=0.4,
+        ge=0.0,
+        le=1.0,
+        description="Lowest score stored as a detection. Kept at the policies' grey-zone floor "
+        "so that Rego, not the scanner, decides what a weak match means.",
+    )
     entities: list[str] = Field(
         default_factory=lambda: [
             "PERSON",
@@ -89,7 +95,11 @@ class PolicySettings(_Section):
 
 
 class TierSettings(_Section):
-    window_days: int = Field(default=28, ge=1)
+    window_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Rolling window ending at the period's end; unset: the calendar month.",
+    )
     light_max_active_days: int = Field(default=5, ge=0)
     heavy_min_active_days: int = Field(default=15, ge=1)
     light_below_median_ratio: float = Field(default=0.5, ge=0.0)
@@ -155,7 +165,7 @@ class Settings(BaseSettings):
             return self.scan.hash_key.get_secret_value().encode()
         key_file = self.data_dir / "hmac.key"
         if not key_file.exists():
-            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_hex(32))

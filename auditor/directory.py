@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from auditor.db.models import Person
+from auditor.db.models import Interaction, Person
 from auditor.errors import InputError
 
 REQUIRED_COLUMNS = ("user_id", "email", "name", "department", "manager_id", "region")
@@ -134,3 +134,25 @@ def reporting_line(session: Session, manager_id: str) -> set[str]:
         out.add(uid)
         stack.extend(children.get(uid, []))
     return out
+
+
+def link_identities(session: Session) -> int:
+    """Give interactions that carry only an e-mail the directory's user id for it.
+
+    Every later stage (tiers, findings by department, manager packets) joins on user id.
+    Returns how many interactions were linked.
+    """
+    by_email = (
+        select(Person.user_id)
+        .where(Person.email == Interaction.user_email)
+        .limit(1)
+        .scalar_subquery()
+    )
+    result = session.execute(
+        update(Interaction)
+        .where(Interaction.user_id.is_(None), Interaction.user_email.is_not(None))
+        .where(Interaction.user_email.in_(select(Person.email).where(Person.email.is_not(None))))
+        .values(user_id=by_email)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)

@@ -15,11 +15,20 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auditor.db.models import Decision, Detection, Finding, Interaction, SampleItem
+from auditor.db.models import (
+    Decision,
+    Detection,
+    Finding,
+    Interaction,
+    ReviewEvent,
+    SampleItem,
+)
 from auditor.sample.selection import stable_key
 
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 OPEN = "open"
+SUPERSEDED = "superseded"  # the current policy revision no longer produces it
+SYSTEM_REVIEWER = "auditor"
 
 
 def finding_id(interaction_key: str, rule_id: str, entity_type: str, value_hash: str) -> str:
@@ -33,6 +42,8 @@ class FindingStats:
     decisions: int = 0
     created: int = 0
     seen_again: int = 0
+    superseded: int = 0
+    reopened: int = 0
 
     @property
     def total(self) -> int:
@@ -44,10 +55,14 @@ def build_findings(session: Session, sample_id: str, policy_revision: str) -> Fi
 
     A violation that names entity types yields one finding per distinct value of those types
     in the interaction; one that names none (a tool rule) yields one finding for the
-    interaction. Existing findings keep their status and review history.
+    interaction. Existing findings keep their status and review history. An open finding that
+    this revision no longer produces (on an interaction it fully evaluated) becomes
+    `superseded`; a superseded finding produced again is reopened. Both are recorded in the
+    finding's history.
     """
     now = datetime.now(UTC).replace(tzinfo=None)
     stats = FindingStats()
+    produced: set[str] = set()
     rows = session.execute(
         select(Decision, Interaction.source_format, Interaction.event_id)
         .join(Interaction, Interaction.id == Decision.interaction_id)
@@ -60,8 +75,6 @@ def build_findings(session: Session, sample_id: str, policy_revision: str) -> Fi
         .order_by(Decision.id)
     )
     decisions = list(rows)
-    if not decisions:
-        return stats
     interaction_ids = {d.interaction_id for d, _, _ in decisions}
     detections: dict[int, dict[str, list[Detection]]] = defaultdict(lambda: defaultdict(list))
     for det in session.scalars(
@@ -84,11 +97,16 @@ def build_findings(session: Session, sample_id: str, policy_revision: str) -> Fi
             targets.append(("", "", None))
         for entity_type, value_hash, excerpt in targets:
             fid = finding_id(key, decision.rule_id, entity_type, value_hash)
+            produced.add(fid)
             existing = session.get(Finding, fid)
             if existing is not None:
                 existing.last_seen = now
                 existing.severity = decision.severity or existing.severity
                 stats.seen_again += 1
+                if existing.status == SUPERSEDED:
+                    existing.status = OPEN
+                    _system_event(session, fid, "reopened", policy_revision, now)
+                    stats.reopened += 1
                 continue
             session.add(
                 Finding(
@@ -108,5 +126,50 @@ def build_findings(session: Session, sample_id: str, policy_revision: str) -> Fi
             )
             session.flush()
             stats.created += 1
+    stats.superseded = _supersede(session, sample_id, policy_revision, produced, now)
     session.flush()
     return stats
+
+
+def _system_event(
+    session: Session, fid: str, disposition: str, policy_revision: str, now: datetime
+) -> None:
+    note = (
+        f"no longer produced by policy revision {policy_revision[:12]}"
+        if disposition == SUPERSEDED
+        else f"produced again by policy revision {policy_revision[:12]}"
+    )
+    session.add(
+        ReviewEvent(
+            finding_id=fid, at=now, reviewer=SYSTEM_REVIEWER, disposition=disposition, note=note
+        )
+    )
+
+
+def _supersede(
+    session: Session, sample_id: str, policy_revision: str, produced: set[str], now: datetime
+) -> int:
+    """Mark open findings of fully evaluated sampled interactions that were not produced."""
+    evaluated = (
+        select(Decision.interaction_id)
+        .join(SampleItem, SampleItem.interaction_id == Decision.interaction_id)
+        .where(SampleItem.sample_id == sample_id, Decision.policy_revision == policy_revision)
+    )
+    incomplete = select(Decision.interaction_id).where(
+        Decision.policy_revision == policy_revision, Decision.verdict == "not_evaluated"
+    )
+    stale = session.scalars(
+        select(Finding).where(
+            Finding.status == OPEN,
+            Finding.interaction_id.in_(evaluated),
+            Finding.interaction_id.not_in(incomplete),
+        )
+    )
+    count = 0
+    for finding in stale:
+        if finding.id in produced:
+            continue
+        finding.status = SUPERSEDED
+        _system_event(session, finding.id, SUPERSEDED, policy_revision, now)
+        count += 1
+    return count

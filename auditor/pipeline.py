@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 import auditor
 from auditor.config import DatabaseSettings, SampleSettings, Settings
+from auditor.db.keys import check_hash_key
 from auditor.db.models import (
     Decision,
     Finding,
@@ -26,7 +27,7 @@ from auditor.db.models import (
     SourceFile,
 )
 from auditor.db.session import session_scope, upgrade
-from auditor.directory import DirectoryResult, load_people
+from auditor.directory import DirectoryResult, link_identities, load_people
 from auditor.findings import FindingStats, build_findings
 from auditor.ingest.stage import FileResult, ingest_paths
 from auditor.sample.selection import draw_sample, period_bounds
@@ -94,18 +95,31 @@ def _months_between(first: datetime, last: datetime) -> list[str]:
 
 
 def periods_of_files(session: Session, files: Sequence[FileResult]) -> list[str]:
-    """Every calendar month holding an interaction from these files (new or ingested before)."""
-    shas = [f.sha256 for f in files]
+    """Every calendar month holding an interaction from these files (new or ingested before);
+    months in between without any interaction are left out."""
+    shas = [f.sha256 for f in files if not f.skipped]
     if not shas:
         return []
+    from_files = select(SourceFile.id).where(SourceFile.sha256.in_(shas))
     first, last = session.execute(
-        select(func.min(Interaction.occurred_at), func.max(Interaction.occurred_at))
-        .join(SourceFile, SourceFile.id == Interaction.source_file_id)
-        .where(SourceFile.sha256.in_(shas))
+        select(func.min(Interaction.occurred_at), func.max(Interaction.occurred_at)).where(
+            Interaction.source_file_id.in_(from_files)
+        )
     ).one()
     if first is None:
         return []
-    return _months_between(first, last)
+    months = []
+    for period in _months_between(first, last):
+        start, end = period_bounds(period)
+        has_any = session.scalar(
+            select(Interaction.id)
+            .where(Interaction.source_file_id.in_(from_files))
+            .where(Interaction.occurred_at >= start, Interaction.occurred_at < end)
+            .limit(1)
+        )
+        if has_any is not None:
+            months.append(period)
+    return months
 
 
 @dataclass
@@ -160,7 +174,9 @@ def audit_period(
     progress(f"{period}: scanning with {settings.scan.model}")
     result.scan = scan_sample(session, components.scanner, sample.id, settings.scan.fields)
     progress(f"{period}: evaluating policies ({components.policy.name})")
-    result.evaluation = evaluate_sample(session, components.policy, sample.id)
+    result.evaluation = evaluate_sample(
+        session, components.policy, sample.id, require_scanned=tuple(settings.scan.fields)
+    )
     result.findings = build_findings(session, sample.id, components.policy.revision)
     result.tiers = compute_tiers(session, period, settings.tiers)
     result.open_findings = (
@@ -251,6 +267,8 @@ def run_audit(
     period the logs cover (or the periods given). Idempotent: a second run over the same logs
     adds no interactions, samples, detections, decisions or findings."""
     upgrade(engine)
+    with session_scope(engine) as session:
+        check_hash_key(session, settings.hash_key_bytes())
     components = components or Components(settings)
     result = RunResult()
     with session_scope(engine) as session:
@@ -260,7 +278,10 @@ def run_audit(
         result.files = ingest_paths(
             session, paths, fmt, max_line_bytes=settings.ingest.max_line_bytes
         )
+        linked = link_identities(session)
         progress(f"ingest: {result.loaded} new interactions from {len(result.files)} file(s)")
+        if linked:
+            progress(f"directory: {linked} interaction(s) matched to people by e-mail")
     todo = list(periods) if periods else None
     if todo is None:
         with session_scope(engine) as session:

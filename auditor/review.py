@@ -14,7 +14,8 @@ from auditor.directory import reporting_line
 from auditor.errors import InputError, NotFoundError
 
 DISPOSITIONS = ("confirmed", "false-positive", "accepted-risk")
-STATUSES = ("open", "confirmed", "false_positive", "accepted_risk")
+STATUSES = ("open", "confirmed", "false_positive", "accepted_risk", "superseded")
+SEVERITIES = ("critical", "high", "medium", "low")
 
 
 def status_for(disposition: str) -> str:
@@ -52,7 +53,17 @@ def list_findings(
     rule_id: str | None = None,
     limit: int | None = None,
 ) -> list[QueueItem]:
-    """Findings in review order (severity, then first seen), filtered as asked."""
+    """Findings in review order (severity, then first seen), filtered as asked.
+
+    Statuses may be given as dispositions (`false-positive`). Raises InputError for an unknown
+    status or severity, NotFoundError for a manager with nobody reporting to them.
+    """
+    statuses = [status_for(s) for s in statuses]
+    unknown = [s for s in statuses if s not in STATUSES]
+    if unknown:
+        raise InputError(f"unknown status {unknown[0]!r}", f"use one of {', '.join(STATUSES)}")
+    if severity is not None and severity not in SEVERITIES:
+        raise InputError(f"unknown severity {severity!r}", f"use one of {', '.join(SEVERITIES)}")
     query = (
         select(
             Finding,

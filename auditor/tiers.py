@@ -1,7 +1,7 @@
 """Usage tiers: non-user, light, regular, heavy, per person and period.
 
-The window is the last `tiers.window_days` days of the period (rolling window ending at the
-period's end). A person's figures are active days (UTC dates with at least one interaction)
+The window is the period's calendar month, or, with `tiers.window_days` set, that many days
+ending at the period's end (a rolling window). A person's figures are active days (UTC dates with at least one interaction)
 and interactions; the department median is taken over the department's active users.
 
 - non_user: no active day in the window
@@ -56,7 +56,10 @@ def classify(usage: UserUsage, median: float, cfg: TierSettings) -> str:
 
 
 def window_for(period: str, cfg: TierSettings) -> tuple[datetime, datetime]:
-    _, end = period_bounds(period)
+    """[start, end): the period's calendar month, or the rolling window ending with it."""
+    start, end = period_bounds(period)
+    if cfg.window_days is None:
+        return start, end
     return end - timedelta(days=cfg.window_days), end
 
 

@@ -73,3 +73,21 @@ def test_missing_file(session: Session, tmp_path: Path) -> None:
 def test_reporting_line(session: Session, manager: str, team: set[str]) -> None:
     load_people(session, PEOPLE / "people.csv")
     assert reporting_line(session, manager) == team
+
+
+def test_email_only_interactions_are_linked_to_the_directory(
+    session: Session, tmp_path: Path
+) -> None:
+    from auditor.db.models import Interaction
+    from auditor.directory import link_identities
+    from auditor.ingest.stage import ingest_paths
+    from tests.conftest import chat_record, write_jsonl
+
+    rec = chat_record("e1", "x", user="", email="U00003@northbridge-bank.example")
+    ingest_paths(
+        session, [write_jsonl(tmp_path / "l.jsonl", [rec])], "openai-chat", max_line_bytes=1 << 20
+    )
+    load_people(session, PEOPLE / "people.csv")
+    assert link_identities(session) == 1
+    assert session.scalars(select(Interaction.user_id)).one() == "u00003"
+    assert link_identities(session) == 0

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from auditor.db.models import Decision, Detection, Finding, Interaction
+from auditor.db.models import Decision, Detection, Finding, Interaction, ReviewEvent
 from auditor.findings import build_findings, finding_id
 from auditor.ingest.stage import ingest_paths
 from auditor.review import resolve
@@ -124,3 +124,62 @@ def test_rerun_keeps_reviews(session: Session, tmp_path: Path, disposition: str)
     assert (stats.created, stats.seen_again) == (0, 1)
     assert session.scalar(select(func.count(Finding.id))) == 1
     assert session.get(Finding, finding.id).status == disposition.replace("-", "_")  # type: ignore[union-attr]
+
+
+def test_finding_no_longer_produced_is_superseded_then_reopened(
+    session: Session, tmp_path: Path
+) -> None:
+    sample_id, ids = _setup(session, tmp_path)
+    session.add(_decision(ids["e1"], "unapproved-tool", [], rev="p1"))
+    session.flush()
+    build_findings(session, sample_id, "p1")
+    [finding] = session.scalars(select(Finding))
+    # Revision p2 evaluates e1 cleanly: the finding is superseded, with a recorded reason.
+    session.add(
+        Decision(
+            interaction_id=ids["e1"],
+            rule_id="*",
+            verdict="pass",
+            severity=None,
+            message="",
+            entity_types=[],
+            policy_revision="p2",
+            engine="embedded",
+            evaluated_at=NOW,
+        )
+    )
+    session.flush()
+    assert build_findings(session, sample_id, "p2").superseded == 1
+    assert finding.status == "superseded"
+    # Revision p3 produces it again: reopened, history kept.
+    session.add(_decision(ids["e1"], "unapproved-tool", [], rev="p3"))
+    session.flush()
+    assert build_findings(session, sample_id, "p3").reopened == 1
+    assert finding.status == "open"
+    events = [(e.reviewer, e.disposition) for e in session.scalars(select(ReviewEvent))]
+    assert events == [("auditor", "superseded"), ("auditor", "reopened")]
+
+
+def test_not_evaluated_interaction_keeps_its_findings_open(
+    session: Session, tmp_path: Path
+) -> None:
+    sample_id, ids = _setup(session, tmp_path)
+    session.add(_decision(ids["e1"], "unapproved-tool", [], rev="p1"))
+    session.flush()
+    build_findings(session, sample_id, "p1")
+    session.add(
+        Decision(
+            interaction_id=ids["e1"],
+            rule_id="*",
+            verdict="not_evaluated",
+            severity=None,
+            message="scan failed",
+            entity_types=[],
+            policy_revision="p2",
+            engine="embedded",
+            evaluated_at=NOW,
+        )
+    )
+    session.flush()
+    assert build_findings(session, sample_id, "p2").superseded == 0
+    assert session.scalars(select(Finding)).one().status == "open"

@@ -123,3 +123,29 @@ def test_end_to_end_and_idempotent(
     assert second.loaded == 0 and second.files[0].already_ingested
     assert not second.periods[0].sample_created
     assert _counts(engine) == before
+
+
+def test_months_without_logs_are_skipped(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    logs = write_jsonl(
+        tmp_path / "gap.jsonl",
+        [
+            chat_record("sep", "September work.", when="2026-09-10T10:00:00Z"),
+            chat_record("nov", "November work.", when="2026-11-10T10:00:00Z"),
+        ],
+    )
+    result = run_audit(engine, settings, [logs])
+    assert [p.period for p in result.periods] == ["2026-09", "2026-11"]
+
+
+def test_another_hash_key_is_refused(engine: Engine, settings: Settings, tmp_path: Path) -> None:
+    from auditor.errors import ConfigError
+
+    logs = write_jsonl(tmp_path / "k.jsonl", [chat_record("k1", "Hello.")])
+    run_audit(engine, settings, [logs])
+    other = settings.model_copy(
+        update={"scan": settings.scan.model_copy(update={"hash_key": None})}
+    )
+    with pytest.raises(ConfigError, match="another HMAC key"):
+        run_audit(engine, other, [logs])

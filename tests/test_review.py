@@ -92,3 +92,19 @@ def test_resolve_refuses_bad_requests(
     _findings(session, tmp_path)
     with pytest.raises(error):
         resolve(session, fid, disposition, note, reviewer)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "count"),
+    [({"statuses": ["false-positive"]}, 0), ({"statuses": ["open", "superseded"]}, 3)],
+)
+def test_status_spellings(session: Session, tmp_path: Path, kwargs: dict, count: int) -> None:  # type: ignore[type-arg]
+    _findings(session, tmp_path)
+    assert len(list_findings(session, **kwargs)) == count
+
+
+@pytest.mark.parametrize("kwargs", [{"statuses": ["closed"]}, {"severity": "urgent"}])
+def test_unknown_filters_are_refused(session: Session, tmp_path: Path, kwargs: dict) -> None:  # type: ignore[type-arg]
+    _findings(session, tmp_path)
+    with pytest.raises(InputError):
+        list_findings(session, **kwargs)

@@ -16,6 +16,7 @@ from auditor.cli._common import (
     open_engine,
     settings_from,
 )
+from auditor.cli.directory import print_directory_result
 from auditor.cli.ingest import print_file_results
 from auditor.pipeline import (
     Components,
@@ -32,6 +33,8 @@ def _progress(message: str) -> None:
 
 
 def _print_run(result: RunResult) -> None:
+    if result.directory is not None:
+        print_directory_result(result.directory)
     if result.files:
         print_file_results(result.files)
     for p in result.periods:
@@ -98,7 +101,7 @@ def run_cmd(
     _print_run(result)
     for p in result.periods:
         if p.report_path:
-            console.print(f"report: {p.report_path}")
+            console.print(f"report: {p.report_path}", markup=False, highlight=False)
     if result.open_findings:
         err_console.print(f"{result.open_findings} finding(s) await review: `auditor review list`")
         raise typer.Exit(EXIT_FINDINGS)
@@ -122,7 +125,7 @@ def demo_cmd(
     )
     for p in result.periods:
         if p.report_path:
-            console.print(f"report: {p.report_path.resolve()}", highlight=False)
+            console.print(f"report: {p.report_path.resolve()}", markup=False, highlight=False)
 
 
 def report_cmd(
@@ -136,7 +139,7 @@ def report_cmd(
     settings = settings_from(ctx)
     with db_session(settings) as session:
         path = render_report(session, period, settings, output_dir=output_dir)
-    console.print(f"report: {path}")
+    console.print(f"report: {path}", markup=False, highlight=False)
 
 
 def sample_scan_cmd(

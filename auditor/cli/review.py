@@ -20,7 +20,10 @@ _SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "l
 
 
 def _default_reviewer() -> str:
-    return os.environ.get("AUDITOR_REVIEWER") or getpass.getuser()
+    try:
+        return os.environ.get("AUDITOR_REVIEWER") or getpass.getuser()
+    except (KeyError, OSError):  # no login name, e.g. an anonymous container user
+        return ""
 
 
 @app.command("list")
@@ -62,6 +65,8 @@ def list_cmd(
         if it.masked_excerpt:
             console.print(Text("    " + it.masked_excerpt, style="dim"), soft_wrap=True)
     console.print(f"{len(items)} finding(s)")
+    if len(items) == limit:
+        console.print(f"(showing the first {limit}; raise --limit to see more)")
 
 
 @app.command("resolve")

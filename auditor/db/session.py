@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +27,7 @@ def make_engine(url: str) -> Engine:
     """
     try:
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(url.removeprefix("sqlite:///")))
         # hide_parameters: SQL errors must never echo prompt text bound as a parameter.
         engine = create_engine(url, hide_parameters=True)
     except (ArgumentError, ImportError) as exc:
@@ -41,6 +42,16 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
     return engine
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Create the database file owner-only before SQLite does: it holds raw prompt text.
+    SQLite gives its -wal and -shm files the same permissions."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -116,25 +116,15 @@ def _filter(period: str) -> dict[str, str]:
     }
 
 
-def find_current_sample(session: Session, period: str) -> Sample | None:
-    """The newest sample of the period whose population is still the period's population."""
-    keys = population_keys(session, period)
-    digest = population_digest(list(keys))
-    return session.scalars(
-        select(Sample)
-        .where(Sample.period == period, Sample.population_sha256 == digest)
-        .order_by(Sample.created_at.desc())
-        .limit(1)
-    ).first()
-
-
 def draw_sample(
     session: Session, period: str, size: int, seed: int | None = None, *, reuse: bool = True
 ) -> tuple[Sample, bool]:
     """Draw and store a sample of the period; returns (sample, created).
 
-    With `reuse`, an existing sample over the identical population is returned instead, so a
-    scheduled re-run draws nothing new. Raises NotFoundError if the period has no interactions.
+    With `reuse`, an existing sample over the identical population, of the same requested
+    size (and the same seed, when one is configured) is returned instead, so a scheduled re-run
+    draws nothing new; a changed population, size or seed draws a new sample, and the report
+    covers the newest. Raises NotFoundError if the period has no interactions.
     """
     # The seed is fixed before the population is looked at.
     seed_source = "configured" if seed is not None else "os-entropy (secrets.randbits)"
@@ -146,12 +136,14 @@ def draw_sample(
         )
     digest = population_digest(list(keys))
     if reuse:
-        existing = session.scalars(
-            select(Sample)
-            .where(Sample.period == period, Sample.population_sha256 == digest)
-            .order_by(Sample.created_at.desc())
-            .limit(1)
-        ).first()
+        same = select(Sample).where(
+            Sample.period == period,
+            Sample.population_sha256 == digest,
+            Sample.requested_size == size,
+        )
+        if seed is not None:
+            same = same.where(Sample.seed == str(seed))
+        existing = session.scalars(same.order_by(Sample.created_at.desc()).limit(1)).first()
         if existing is not None:
             return existing, False
     listing = draw(list(keys), size, chosen_seed)

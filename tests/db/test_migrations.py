@@ -35,3 +35,12 @@ def test_unmigrated_database_is_refused_with_a_hint(tmp_path: Path) -> None:
 def test_unusable_url_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="database.url"):
         make_engine("nosuchdialect://x")
+
+
+def test_sqlite_file_is_owner_only(tmp_path: Path) -> None:
+    db = tmp_path / "private" / "a.db"
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    engine.dispose()
+    assert db.stat().st_mode & 0o077 == 0
+    assert db.parent.stat().st_mode & 0o077 == 0

@@ -140,3 +140,15 @@ def test_reperformance_detects_changed_population(session: Session, tmp_path: Pa
 def test_unknown_sample(session: Session) -> None:
     with pytest.raises(NotFoundError):
         reperform(session, "S-none")
+
+
+@pytest.mark.parametrize(
+    ("size", "seed", "reused"), [(10, 7, True), (11, 7, False), (10, 8, False)]
+)
+def test_reuse_needs_same_size_and_configured_seed(
+    session: Session, tmp_path: Path, size: int, seed: int, reused: bool
+) -> None:
+    _population(session, tmp_path)
+    first, _ = draw_sample(session, "2026-10", 10, seed=7)
+    again, created = draw_sample(session, "2026-10", size, seed=seed)
+    assert (again.id == first.id) is reused and created is not reused
