@@ -8,7 +8,7 @@ than implied, and a failure is recorded as `not_evaluated` with its reason.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,7 +24,7 @@ from auditor.db.models import (
     SampleItem,
     ScanRecord,
 )
-from auditor.errors import AuditorError, NotFoundError
+from auditor.errors import AuditorError, NotFoundError, PolicyError
 from auditor.policy.engine import PolicyEngine
 from auditor.policy.input import build_policy_input
 
@@ -32,14 +32,24 @@ ALL_RULES = "*"
 PASS = "pass"
 VIOLATION = "violation"
 NOT_EVALUATED = "not_evaluated"
+# Statuses under which a field's text (all of it, or a prefix) went through the scanner.
 SCANNED_STATUSES = frozenset({"scanned", "partial"})
+FULLY_SCANNED = "scanned"
+NO_TEXT_STATUSES = frozenset({"not_stored", "redacted"})
+FIELDS = ("prompt", "output")
+NOT_STORED_REASON = "content not stored at source"
 MESSAGE_MAX = 1000
 CHUNK = 500
 
 
 @dataclass
 class EvaluateStats:
-    """What one run did. `items == evaluated + skipped_already_done + not_evaluated`."""
+    """What one run did. `items == evaluated + skipped_already_done + not_evaluated`.
+
+    `evaluated` counts interactions fully evaluated now (a `pass` or violations only);
+    `not_evaluated` those that got a `not_evaluated` decision now (failure or a coverage gap,
+    with whatever rules could still be decided); `violations` counts violation rows.
+    """
 
     items: int = 0
     evaluated: int = 0
@@ -53,17 +63,25 @@ def evaluate_sample(
     engine: PolicyEngine,
     sample_id: str,
     *,
-    require_scanned: Collection[str] = ("prompt",),
+    require_scanned: Collection[str] = FIELDS,
     now: datetime | None = None,
 ) -> EvaluateStats:
     """Evaluate every interaction of a sample with `engine` and add Decision rows.
 
-    Interactions that already have decisions for this policy revision are skipped, unless
-    one of them is `not_evaluated` (then they are replaced: a retry). A field named in
-    `require_scanned` that holds text but has no successful scan record makes the
-    interaction `not_evaluated` (tool rules are still recorded), never a silent pass.
-    Does not commit. Raises NotFoundError if the sample does not exist.
+    Each decision records the scanner revision of the newest scan its input came from. An
+    interaction is skipped only if it already has decisions at this policy revision, none
+    `not_evaluated`, all built from the scanner revision of its newest scan now; otherwise
+    its decisions at this policy revision are replaced. A field named in `require_scanned`
+    that was not fully scanned (no scan, failed, partial) or whose text the source did not
+    store adds a `*`/`not_evaluated` decision saying so, beside the rules that could still be
+    decided: never a silent pass. Does not commit. Raises NotFoundError if the sample does
+    not exist and PolicyError for a field other than prompt or output.
     """
+    unknown = sorted(set(require_scanned).difference(FIELDS))
+    if unknown:
+        raise PolicyError(
+            f"cannot require field {unknown[0]!r} scanned", "fields are prompt and output"
+        )
     if session.get(Sample, sample_id) is None:
         raise NotFoundError(f"sample {sample_id} does not exist", "draw a sample first")
     moment = now or datetime.now(UTC)
@@ -76,9 +94,10 @@ def evaluate_sample(
             .order_by(SampleItem.draw_order)
         )
     )
+    required = tuple(f for f in FIELDS if f in set(require_scanned))
     stats = EvaluateStats(items=len(interaction_ids))
     for chunk in _chunks(interaction_ids, CHUNK):
-        _evaluate_chunk(session, engine, chunk, set(require_scanned), evaluated_at, stats)
+        _evaluate_chunk(session, engine, chunk, required, evaluated_at, stats)
     return stats
 
 
@@ -91,26 +110,35 @@ def _evaluate_chunk(
     session: Session,
     engine: PolicyEngine,
     ids: Sequence[int],
-    require_scanned: set[str],
+    required: tuple[str, ...],
     evaluated_at: datetime,
     stats: EvaluateStats,
 ) -> None:
-    existing: dict[int, set[str]] = defaultdict(set)
-    for iid, verdict in session.execute(
-        select(Decision.interaction_id, Decision.verdict).where(
+    scans = _latest_scans(session, ids)
+    existing: dict[int, list[tuple[str, str | None]]] = defaultdict(list)
+    for iid, verdict, scanner_revision in session.execute(
+        select(Decision.interaction_id, Decision.verdict, Decision.scanner_revision).where(
             Decision.interaction_id.in_(ids), Decision.policy_revision == engine.revision
         )
     ):
-        existing[iid].add(verdict)
-    todo = [iid for iid in ids if not existing.get(iid) or NOT_EVALUATED in existing[iid]]
+        existing[iid].append((verdict, scanner_revision))
+
+    def done(iid: int) -> bool:
+        # A not_evaluated decision is always retried: a failed field may have been scanned
+        # again under the same scanner revision, or the engine failure may have passed.
+        current = scans[iid][0] if iid in scans else None
+        rows = existing.get(iid)
+        return bool(rows) and all(v != NOT_EVALUATED and rev == current for v, rev in rows)
+
+    todo = [iid for iid in ids if not done(iid)]
     stats.skipped_already_done += len(ids) - len(todo)
     if not todo:
         return
-    retry = [iid for iid in todo if existing.get(iid)]
-    if retry:
+    redo = [iid for iid in todo if iid in existing]
+    if redo:
         session.execute(
             delete(Decision).where(
-                Decision.interaction_id.in_(retry), Decision.policy_revision == engine.revision
+                Decision.interaction_id.in_(redo), Decision.policy_revision == engine.revision
             )
         )
 
@@ -139,7 +167,6 @@ def _evaluate_chunk(
         if has_output:
             has_text[iid].add("output")
     people = _people_for(session, list(interactions.values()))
-    scans = _latest_scans(session, todo)
     detections: dict[int, dict[str, list[Detection]]] = defaultdict(lambda: defaultdict(list))
     for det in session.scalars(
         select(Detection).where(Detection.interaction_id.in_(todo)).order_by(Detection.id)
@@ -158,20 +185,10 @@ def _evaluate_chunk(
             # Only the newest scan counts, so a re-scan does not double the counts.
             found = by_revision.get(revision, [])
         scanned = [f for f, status in field_status.items() if status in SCANNED_STATUSES]
-        notes = _notes(interaction.content_status, field_status)
-        unscanned = sorted(
-            f
-            for f in require_scanned & has_text[iid]
-            if field_status.get(f) not in SCANNED_STATUSES
+        gaps = coverage_gaps(
+            required, field_status, has_text[iid], content_status=interaction.content_status
         )
-        if interaction.content_status != "present":
-            unscanned = []
-        rows = _decide(
-            engine,
-            build_args=(interaction, people.get(iid), found, scanned),
-            notes=notes,
-            unscanned=unscanned,
-        )
+        rows = _decide(engine, build_args=(interaction, people.get(iid), found, scanned), gaps=gaps)
         for rule_id, verdict, severity, message, entity_types in rows:
             session.add(
                 Decision(
@@ -183,6 +200,7 @@ def _evaluate_chunk(
                     message=message[:MESSAGE_MAX],
                     entity_types=list(entity_types),
                     policy_revision=engine.revision,
+                    scanner_revision=revision,
                     engine=engine.name,
                     evaluated_at=evaluated_at,
                 )
@@ -195,6 +213,45 @@ def _evaluate_chunk(
             stats.evaluated += 1
 
 
+def coverage_gaps(
+    required: Sequence[str],
+    field_status: Mapping[str, str],
+    has_text: Collection[str],
+    *,
+    content_status: str,
+) -> list[str]:
+    """Why the data rules could not see all of an interaction's required fields; [] if they did.
+
+    A required field counts as covered only if its newest scan record says `scanned`. A scan
+    that covered the field before its text was purged still counts (its detections remain).
+    Each reason names the fields (never their content), grouped by cause.
+    """
+    causes: dict[str, list[str]] = defaultdict(list)
+    for field in required:
+        status = field_status.get(field)
+        if status == FULLY_SCANNED:
+            continue
+        if status == "partial":
+            causes["partial"].append(field)
+        elif status == "error":
+            causes["error"].append(field)
+        elif field not in has_text and (
+            status in NO_TEXT_STATUSES or (status is None and content_status != "present")
+        ):
+            causes["not_stored"].append(field)
+        else:
+            # No scan record although there is text (or nothing says the source lacks it), or
+            # a record that no longer fits the text: either way the scanner did not see it.
+            causes["missing"].append(field)
+    wording = {
+        "missing": "{} not scanned",
+        "error": "scan of {} failed",
+        "partial": "{} scanned only in part",
+        "not_stored": NOT_STORED_REASON + " ({})",
+    }
+    return [wording[c].format(" and ".join(causes[c])) for c in wording if causes.get(c)]
+
+
 _Row = tuple[str, str, str | None, str, Sequence[str]]
 
 
@@ -202,8 +259,7 @@ def _decide(
     engine: PolicyEngine,
     *,
     build_args: tuple[Interaction, Person | None, list[Detection], list[str]],
-    notes: list[str],
-    unscanned: list[str],
+    gaps: list[str],
 ) -> list[_Row]:
     interaction, person, found, scanned = build_args
     try:
@@ -216,34 +272,25 @@ def _decide(
         return [
             (ALL_RULES, NOT_EVALUATED, None, f"policy evaluation failed: {type(exc).__name__}", ())
         ]
-    suffix = f" ({'; '.join(notes)})" if notes else ""
     rows: list[_Row] = [
-        (v.rule_id, VIOLATION, v.severity, v.message + suffix, v.entity_types) for v in violations
+        (v.rule_id, VIOLATION, v.severity, v.message, v.entity_types) for v in violations
     ]
-    if unscanned:
+    if gaps:
+        # ISA 530: an item that could not be fully tested counts as not evaluated, while the
+        # violations that could be decided are still recorded.
         rows.append(
             (
                 ALL_RULES,
                 NOT_EVALUATED,
                 None,
-                f"{' and '.join(unscanned)} not scanned: data rules could not apply; "
-                "tool and account rules were evaluated" + suffix,
+                "; ".join(gaps) + ": data rules could not be fully applied; "
+                "tool and account rules were evaluated",
                 (),
             )
         )
     elif not rows:
-        rows.append((ALL_RULES, PASS, None, "no rule violated" + suffix, ()))
+        rows.append((ALL_RULES, PASS, None, "no rule violated", ()))
     return rows
-
-
-def _notes(content_status: str, field_status: dict[str, str]) -> list[str]:
-    notes = []
-    if content_status != "present":
-        notes.append(f"content {content_status}: only tool and account rules could apply")
-    notes += [
-        f"{field} scanned only in part" for field, s in field_status.items() if s == "partial"
-    ]
-    return notes
 
 
 def _people_for(session: Session, interactions: list[Interaction]) -> dict[int, Person]:

@@ -14,7 +14,10 @@ from typing import Any
 
 from auditor.db.models import Detection, Interaction, Person
 
-DEFAULT_ACCOUNT_TYPE = "enterprise_sso"
+# A log that does not say which account was used shows neither a firm nor a personal account.
+# Defaulting to "enterprise_sso" asserted a fact nobody logged (fail-open); "unknown" keeps
+# the gap visible to the policies and in every decision built from this input.
+DEFAULT_ACCOUNT_TYPE = "unknown"
 
 # The order fields are listed in `fields_scanned`, whatever order the caller passes.
 FIELD_ORDER = ("prompt", "output")

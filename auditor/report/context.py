@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import PurePath
 from typing import Any
 
@@ -36,7 +36,10 @@ from auditor.errors import AuditorError, NotFoundError
 
 # Canonical orders; values found in the store outside these lists are appended, never dropped.
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")
-STATUSES: tuple[str, ...] = ("open", "confirmed", "false_positive", "accepted_risk")
+# "superseded": no longer produced by the current policy revision. Shown as its own status,
+# never counted among the period's findings nor as awaiting review.
+SUPERSEDED = "superseded"
+STATUSES: tuple[str, ...] = ("open", "confirmed", "false_positive", "accepted_risk", SUPERSEDED)
 TIERS: tuple[str, ...] = ("non_user", "light", "regular", "heavy")
 UNKNOWN = "unknown"
 LISTING_PREVIEW = 20
@@ -114,6 +117,7 @@ class SummarySection:
     items_confirmed: int | None
     findings_total: int
     findings_open: int
+    findings_superseded: int
     findings_by_status: tuple[Count, ...]
     findings_by_severity: tuple[Count, ...]
     raw_flag_rate: float | None
@@ -131,7 +135,17 @@ class ToolUsage:
 
 @dataclass(frozen=True, slots=True)
 class UsageSection:
+    """Tiers as stored for the period; the window is read from the rows, never assumed.
+
+    `window_end` is exclusive; `window_label` says the window in words, e.g.
+    "2026-10-01 to 2026-10-31 (31 days, the calendar month)".
+    """
+
     people_tiered: int
+    window_start: datetime | None
+    window_end: datetime | None
+    window_days: int | None
+    window_label: str | None
     tiers: tuple[Count, ...]
     department_tiers: CrossTable
     tools: tuple[ToolUsage, ...]
@@ -148,7 +162,12 @@ class RuleCount:
 
 @dataclass(frozen=True, slots=True)
 class FindingsSection:
+    """The findings on the sample's interactions; `total` and the tables leave out superseded
+    findings, which `superseded` counts and the severity × status table shows as a column."""
+
+    sample_id: str | None
     total: int
+    superseded: int
     by_severity: tuple[Count, ...]
     by_rule: tuple[RuleCount, ...]
     by_department: tuple[Count, ...]
@@ -227,18 +246,26 @@ class MethodSection:
     listing: tuple[ListingEntry, ...]
     listing_total: int
     scan_status: tuple[Count, ...]
-    scanner_revisions_seen: tuple[str, ...]
-    policy_revisions_seen: tuple[str, ...]
+    # "current": the revisions the figures count (the newest per interaction); "replaced":
+    # older revisions still stored for the sample's interactions, shown but never counted.
+    scanner_revisions_current: tuple[str, ...]
+    scanner_revisions_replaced: tuple[str, ...]
+    policy_revisions_current: tuple[str, ...]
+    policy_revisions_replaced: tuple[str, ...]
     not_evaluated_decisions: int
     not_evaluated_interactions: int
 
 
 @dataclass(frozen=True, slots=True)
 class SourceFileRow:
+    """A log file: how many of the period's interactions came from it, then the whole file's
+    own ingest counts (a file spanning several months has the same totals in each report)."""
+
     name: str
     source_format: str
     sha256: str
     sha256_short: str
+    period_interactions: int
     records_total: int
     records_loaded: int
     records_duplicate: int
@@ -248,16 +275,19 @@ class SourceFileRow:
 
 @dataclass(frozen=True, slots=True)
 class CoverageSection:
+    """`source_files` fed the period; `files_loaded_nothing` are files none of whose records
+    loaded (they belong to no period, so every report lists them, once, on their own)."""
+
     source_files: tuple[SourceFileRow, ...]
-    records_total: int
-    records_loaded: int
-    records_duplicate: int
-    records_rejected: int
+    period_interactions: int
+    interactions_without_file: int
+    files_loaded_nothing: tuple[SourceFileRow, ...]
     rejections_logged: int
     sample_size: int | None
     sampled_content_status: tuple[Count, ...]
     fields_not_scanned: tuple[Count, ...]
     sampled_without_scan: int
+    sampled_without_decision: int
     interactions_not_evaluated: int
     fully_covered: int | None
     coverage_rate: float | None
@@ -268,6 +298,7 @@ class DataSource:
     name: str
     source_format: str
     records: int
+    period_interactions: int
     sha256: str
 
 
@@ -301,7 +332,11 @@ class ReportContext:
 
 @dataclass(frozen=True, slots=True)
 class _Scope:
-    """What every section query filters on: the period's window and its sample, if any."""
+    """What every section query filters on: the period's window and its one sample, if any.
+
+    The report is about one sample, the newest of the period: its findings, decisions and
+    scan records are those of its interactions only, never another sample's.
+    """
 
     period: str
     start: datetime
@@ -315,6 +350,74 @@ class _Scope:
         """A subquery of the interaction ids in the sample (empty when there is no sample)."""
         sample_id = self.sample.id if self.sample is not None else None
         return select(SampleItem.interaction_id).where(SampleItem.sample_id == sample_id)
+
+    def sample_findings(self) -> ColumnElement[bool]:
+        """Findings on the sample's interactions, superseded ones included."""
+        return Finding.interaction_id.in_(self.sampled_ids())
+
+    def counted_findings(self) -> ColumnElement[bool]:
+        """Findings on the sample's interactions that the current policy still produces."""
+        return and_(self.sample_findings(), Finding.status != SUPERSEDED)
+
+    def current_decisions(self) -> ColumnElement[bool]:
+        """Decisions of the newest evaluation of each sampled interaction.
+
+        Newest = the latest `evaluated_at` on the interaction, and of the policy revision
+        evaluated then; an older revision's verdicts (its violations, its `not_evaluated`
+        rows) and an earlier run's under the same revision (a rescan re-evaluates) are left
+        out. Ties on the time go to the greatest revision id, so the choice is deterministic.
+        """
+        d = aliased(Decision)
+        latest_at = (
+            select(d.interaction_id.label("iid"), func.max(d.evaluated_at).label("at"))
+            .where(d.interaction_id.in_(self.sampled_ids()))
+            .group_by(d.interaction_id)
+            .subquery()
+        )
+        r = aliased(Decision)
+        latest = (
+            select(latest_at.c.iid, latest_at.c.at, func.max(r.policy_revision).label("rev"))
+            .join(latest_at, and_(r.interaction_id == latest_at.c.iid, r.evaluated_at == latest_at.c.at))
+            .group_by(latest_at.c.iid, latest_at.c.at)
+            .subquery()
+        )
+        c = aliased(Decision)
+        ids = select(c.id).join(
+            latest,
+            and_(
+                c.interaction_id == latest.c.iid,
+                c.evaluated_at == latest.c.at,
+                c.policy_revision == latest.c.rev,
+            ),
+        )
+        return Decision.id.in_(ids)
+
+    def current_scans(self) -> ColumnElement[bool]:
+        """Scan records of the newest scanner revision of each sampled interaction.
+
+        The same rule the policy stage builds its input by (the revision of the latest
+        `scanned_at`), so a field that failed under an old scanner and scanned under the new
+        one counts as scanned.
+        """
+        s = aliased(ScanRecord)
+        latest_at = (
+            select(s.interaction_id.label("iid"), func.max(s.scanned_at).label("at"))
+            .where(s.interaction_id.in_(self.sampled_ids()))
+            .group_by(s.interaction_id)
+            .subquery()
+        )
+        r = aliased(ScanRecord)
+        latest = (
+            select(latest_at.c.iid, func.max(r.scanner_revision).label("rev"))
+            .join(latest_at, and_(r.interaction_id == latest_at.c.iid, r.scanned_at == latest_at.c.at))
+            .group_by(latest_at.c.iid)
+            .subquery()
+        )
+        c = aliased(ScanRecord)
+        ids = select(c.id).join(
+            latest, and_(c.interaction_id == latest.c.iid, c.scanner_revision == latest.c.rev)
+        )
+        return ScanRecord.id.in_(ids)
 
 
 def parse_period(period: str) -> tuple[datetime, datetime]:

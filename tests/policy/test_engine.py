@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import time
@@ -208,10 +209,51 @@ def test_build_engine_names_a_missing_directory(tmp_path: Path) -> None:
         build_engine(PolicySettings(directory=tmp_path / "missing"))
 
 
+def _protocol_members() -> list[str]:
+    return sorted(
+        name
+        for name, value in vars(PolicyEngine).items()
+        if not name.startswith("_") and (callable(value) or isinstance(value, property))
+    )
+
+
+def test_protocol_lists_what_evaluate_sample_uses() -> None:
+    assert _protocol_members() == ["evaluate", "name", "revision", "rules", "run_tests"]
+
+
 def test_embedded_engine_satisfies_the_protocol(policy_engine: EmbeddedEngine) -> None:
-    engine: PolicyEngine = policy_engine
-    for member in ("name", "revision", "evaluate", "rules", "run_tests"):
-        assert hasattr(engine, member)
+    assert isinstance(policy_engine, PolicyEngine)
+    for member in _protocol_members():
+        declared = getattr(PolicyEngine, member)
+        implemented = getattr(EmbeddedEngine, member)
+        if isinstance(declared, property):
+            assert isinstance(implemented, property), member
+            declared, implemented = declared.fget, implemented.fget
+        assert inspect.signature(implemented) == inspect.signature(declared), member
+
+
+def test_protocol_bodies_are_not_implementations() -> None:
+    # The protocol declares; a body there would run for a subclass that forgets a method.
+    for member in _protocol_members():
+        value = getattr(PolicyEngine, member)
+        function = value.fget if isinstance(value, property) else value
+        source = inspect.getsource(function)
+        body = source.split('"""')[-1].strip()
+        assert body == "...", member
+
+
+def test_an_object_without_rules_is_not_an_engine(policy_engine: EmbeddedEngine) -> None:
+    class NoRules:
+        name = "x"
+        revision = "r"
+
+        def evaluate(self, input_doc: object) -> list[Violation]:
+            return []
+
+        def run_tests(self) -> list[object]:
+            return []
+
+    assert not isinstance(NoRules(), PolicyEngine)
 
 
 def test_input_that_is_not_json_is_a_policy_error(policy_engine: EmbeddedEngine) -> None:
