@@ -167,7 +167,9 @@ def evaluate_cmd(
     settings = settings_from(ctx)
     components = Components(settings)
     with db_session(settings) as session:
-        stats = evaluate_sample(session, components.policy, sample_id)
+        stats = evaluate_sample(
+            session, components.policy, sample_id, require_scanned=tuple(settings.scan.fields)
+        )
         found = build_findings(session, sample_id, components.policy.revision)
     console.print(stats)
     console.print(found)

@@ -2,7 +2,9 @@
 
 Rego decides; this module only gathers the facts, counts, and records. Every evaluated
 interaction gets at least one decision, so "no violation" is recorded (`*`, `pass`) rather
-than implied, and a failure is recorded as `not_evaluated` with its reason.
+than implied, and a failure is recorded as `not_evaluated` with its reason. So is a coverage
+gap — a field not scanned, scanned in part, failed, or not stored at the source — beside the
+violations that could still be decided: an item that could not be fully tested is not a pass.
 """
 
 from __future__ import annotations
@@ -224,12 +226,16 @@ def coverage_gaps(
 
     A required field counts as covered only if its newest scan record says `scanned`. A scan
     that covered the field before its text was purged still counts (its detections remain).
+    When the source logged the prompt (`content_status` present), a missing output is a reply
+    without text (e.g. only tool calls), not a gap: there was nothing to scan.
     Each reason names the fields (never their content), grouped by cause.
     """
     causes: dict[str, list[str]] = defaultdict(list)
     for field in required:
         status = field_status.get(field)
         if status == FULLY_SCANNED:
+            continue
+        if field == "output" and content_status == "present" and field not in has_text:
             continue
         if status == "partial":
             causes["partial"].append(field)

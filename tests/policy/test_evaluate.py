@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import inspect
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 
-from auditor.db.models import Decision, Interaction, Person
-from auditor.errors import NotFoundError
+from auditor.db.models import Decision, Interaction, Person, ScanRecord
+from auditor.errors import NotFoundError, PolicyError
+from auditor.ingest.stage import ingest_paths
 from auditor.policy.engine import EmbeddedEngine, load_bundle
-from auditor.policy.evaluate import EvaluateStats, _people_for, evaluate_sample
-from tests.policy.helpers import WHEN, add_interaction, add_person, add_sample, add_scan
+from auditor.policy.evaluate import EvaluateStats, _people_for, coverage_gaps, evaluate_sample
+from auditor.policy.input import build_policy_input
+from tests.policy.helpers import (
+    EXAMPLES_DIR,
+    SCANNER,
+    WHEN,
+    add_interaction,
+    add_person,
+    add_sample,
+    add_scan,
+    load_example,
+)
 
 NOW = datetime(2026, 11, 1, 9, 0, 0, tzinfo=UTC)
 
@@ -86,9 +100,11 @@ def test_decisions_per_interaction(
         ("client-npi-to-uncontracted-tool", "violation", "high"),
     ]
     assert _decisions(session, population["clean"]) == [("*", "pass", None)]
+    # Tool and account rules still decide; the missing content is recorded, not passed.
     assert _decisions(session, population["consumer"]) == [
         ("personal-account-for-business", "violation", "high"),
         ("unapproved-tool", "violation", "high"),
+        ("*", "not_evaluated", None),
     ]
     assert _decisions(session, population["unscanned"]) == [("*", "not_evaluated", None)]
     assert _decisions(session, population["by_email"]) == [("*", "pass", None)]
@@ -97,7 +113,7 @@ def test_decisions_per_interaction(
         ("client-npi-to-uncontracted-tool", "violation", "high")
     ]
     assert stats == EvaluateStats(
-        items=6, evaluated=5, skipped_already_done=0, violations=5, not_evaluated=1
+        items=6, evaluated=4, skipped_already_done=0, violations=5, not_evaluated=2
     )
     _check_invariant(stats)
 
@@ -117,20 +133,28 @@ def test_decision_rows_carry_engine_revision_and_time(
     ]
     assert card.entity_types == ["CREDIT_CARD"]
     assert "copilot-business" in card.message
+    # Each row names the scan its input came from: the newest one, or none.
+    scanner = {(d.interaction_id, d.rule_id): d.scanner_revision for d in rows}
+    assert scanner[(population["card"], "card-data-outside-pci-scope")] == SCANNER
+    assert scanner[(population["rescanned"], "client-npi-to-uncontracted-tool")] == "new"
+    assert scanner[(population["consumer"], "unapproved-tool")] is None
+    assert scanner[(population["unscanned"], "*")] is None
 
 
-def test_notes_on_content_not_stored_and_unscanned(
+def test_coverage_gaps_are_named(
     session: Session, policy_engine: EmbeddedEngine, population: dict[str, int]
 ) -> None:
     evaluate_sample(session, policy_engine, "s-1", now=NOW)
-    consumer = session.scalars(
-        select(Decision.message).where(Decision.interaction_id == population["consumer"])
+    (consumer,) = session.scalars(
+        select(Decision.message).where(
+            Decision.interaction_id == population["consumer"], Decision.rule_id == "*"
+        )
     ).all()
-    assert all("content not_stored" in m for m in consumer)
+    assert consumer.startswith("content not stored at source (prompt and output)")
     (unscanned,) = session.scalars(
         select(Decision.message).where(Decision.interaction_id == population["unscanned"])
     ).all()
-    assert unscanned.startswith("prompt not scanned: data rules could not apply")
+    assert unscanned.startswith("prompt and output not scanned: data rules could not be fully")
 
 
 def test_person_matched_by_email(
@@ -151,14 +175,14 @@ def test_second_run_is_a_no_op(
     count = len(session.scalars(select(Decision)).all())
 
     again = evaluate_sample(session, policy_engine, "s-1", now=NOW + timedelta(hours=1))
-    # The unscanned interaction is retried (its decision was not_evaluated); all else skipped.
+    # Not-evaluated interactions (unscanned, content not stored) are retried; the rest skipped.
     assert again == EvaluateStats(
-        items=6, evaluated=0, skipped_already_done=5, violations=0, not_evaluated=1
+        items=6, evaluated=0, skipped_already_done=4, violations=2, not_evaluated=2
     )
     _check_invariant(again)
     assert len(session.scalars(select(Decision)).all()) == count
     kept = session.scalars(select(Decision).where(Decision.id <= before)).all()
-    assert len(kept) == count - 1, "only the retried not_evaluated row was replaced"
+    assert len(kept) == count - 4, "only the retried rows (1 unscanned + 3 consumer) were replaced"
 
 
 def test_retry_after_scan_replaces_not_evaluated(
@@ -170,7 +194,7 @@ def test_retry_after_scan_replaces_not_evaluated(
     assert interaction is not None
     add_scan(session, interaction, [("US_SSN", 0.55)])
     stats = evaluate_sample(session, policy_engine, "s-1", now=NOW)
-    assert stats.evaluated == 1 and stats.not_evaluated == 0
+    assert stats.evaluated == 1 and stats.not_evaluated == 1  # the content-not-stored one
     assert _decisions(session, unscanned) == [("sensitive-data-grey-zone", "violation", "low")]
 
 
@@ -228,7 +252,8 @@ deny contains v if {
     assert (row.rule_id, row.verdict, row.severity) == ("*", "not_evaluated", None)
     assert row.message.startswith("policy evaluation failed")
     assert "fragile.rego" in row.message
-    assert stats.not_evaluated == 2  # the failing one and the unscanned one
+    assert stats.not_evaluated == 3  # the failing one, the unscanned and the not-stored one
+    assert row.scanner_revision == SCANNER
     assert _decisions(session, population["card"])[0][1] == "violation"
 
 
@@ -257,3 +282,396 @@ def test_prompt_text_is_never_read(
             # Only "is there text" is asked, never the text.
             for match in re.finditer(column, statement):
                 assert statement[match.end() :].lstrip().startswith("IS NOT NULL"), statement
+
+
+# --- coverage: what the scanner did not see is never a pass -------------------------------
+
+COPILOT_CARD = [
+    ("card-data-outside-pci-scope", "violation", "critical"),
+    ("client-npi-to-uncontracted-tool", "violation", "high"),
+]
+NOT_EVALUATED = ("*", "not_evaluated", None)
+PASSED = ("*", "pass", None)
+
+
+def _scan_record(
+    session: Session, interaction: Interaction, field: str, status: str, *, revision: str = SCANNER
+) -> None:
+    session.add(
+        ScanRecord(
+            interaction_id=interaction.id,
+            field=field,
+            scanner_revision=revision,
+            status=status,
+            chars_scanned=0 if status in ("error", "not_stored", "redacted") else 10,
+            scanned_at=WHEN,
+        )
+    )
+    session.flush()
+
+
+# (case, interaction fields, {field: scan status}, prompt detections, require_scanned,
+#  expected decisions, start of the not_evaluated message or None)
+COVERAGE_CASES = [
+    ("both scanned", {}, {"prompt": "scanned", "output": "scanned"}, [], None, [PASSED], None),
+    (
+        "both scanned, card found",
+        {},
+        {"prompt": "scanned", "output": "scanned"},
+        [("CREDIT_CARD", 1.0)],
+        None,
+        COPILOT_CARD,
+        None,
+    ),
+    (
+        "prompt partial, card in the scanned part",
+        {},
+        {"prompt": "partial", "output": "scanned"},
+        [("CREDIT_CARD", 1.0)],
+        None,
+        [*COPILOT_CARD, NOT_EVALUATED],
+        "prompt scanned only in part",
+    ),
+    (
+        "prompt partial, nothing found",
+        {},
+        {"prompt": "partial", "output": "scanned"},
+        [],
+        None,
+        [NOT_EVALUATED],
+        "prompt scanned only in part",
+    ),
+    (
+        "prompt scan failed",
+        {},
+        {"prompt": "error", "output": "scanned"},
+        [],
+        None,
+        [NOT_EVALUATED],
+        "scan of prompt failed",
+    ),
+    (
+        "both scans failed",
+        {},
+        {"prompt": "error", "output": "error"},
+        [],
+        None,
+        [NOT_EVALUATED],
+        "scan of prompt and output failed",
+    ),
+    (
+        "output never scanned (default requires both)",
+        {},
+        {"prompt": "scanned"},
+        [],
+        None,
+        [NOT_EVALUATED],
+        "output not scanned",
+    ),
+    (
+        "output never scanned, only prompt required",
+        {},
+        {"prompt": "scanned"},
+        [],
+        ("prompt",),
+        [PASSED],
+        None,
+    ),
+    (
+        "failed, missing and partial together",
+        {},
+        {"prompt": "partial"},
+        [],
+        None,
+        [NOT_EVALUATED],
+        "output not scanned; prompt scanned only in part",
+    ),
+    (
+        "content redacted at source",
+        {"prompt": None, "output": None, "content_status": "redacted"},
+        {"prompt": "redacted", "output": "redacted"},
+        [],
+        None,
+        [NOT_EVALUATED],
+        "content not stored at source (prompt and output)",
+    ),
+    (
+        "content not stored, never scanned",
+        {"prompt": None, "output": None, "content_status": "not_stored"},
+        {},
+        [],
+        None,
+        [NOT_EVALUATED],
+        "content not stored at source (prompt and output)",
+    ),
+    (
+        "the reply has no text (tool calls only): nothing to scan, not a gap",
+        {"output": None},
+        {"prompt": "scanned", "output": "not_stored"},
+        [],
+        None,
+        [PASSED],
+        None,
+    ),
+    (
+        "scanned, then the text was purged",
+        {"prompt": None, "output": None, "content_status": "not_stored"},
+        {"prompt": "scanned", "output": "scanned"},
+        [("CREDIT_CARD", 1.0)],
+        None,
+        COPILOT_CARD,
+        None,
+    ),
+    (
+        "text but a stale no-text record",
+        {},
+        {"prompt": "not_stored", "output": "scanned"},
+        [],
+        None,
+        [NOT_EVALUATED],
+        "prompt not scanned",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("fields", "statuses", "found", "require", "expected", "reason"),
+    [case[1:] for case in COVERAGE_CASES],
+    ids=[case[0] for case in COVERAGE_CASES],
+)
+def test_coverage(
+    session: Session,
+    policy_engine: EmbeddedEngine,
+    fields: dict[str, Any],
+    statuses: dict[str, str],
+    found: list[tuple[str, float]],
+    require: tuple[str, ...] | None,
+    expected: list[tuple[str, str, str | None]],
+    reason: str | None,
+) -> None:
+    interaction = add_interaction(
+        session, "e-cov", attributes={"account_type": "enterprise_sso"}, **fields
+    )
+    for field, status in statuses.items():
+        _scan_record(session, interaction, field, status)
+    add_scan(session, interaction, found, fields=())
+    add_sample(session, "s-cov", [interaction])
+    kwargs = {} if require is None else {"require_scanned": require}
+    stats = evaluate_sample(session, policy_engine, "s-cov", now=NOW, **kwargs)
+
+    assert _decisions(session, interaction.id) == expected
+    not_evaluated = NOT_EVALUATED in expected
+    assert (stats.evaluated, stats.not_evaluated) == ((0, 1) if not_evaluated else (1, 0))
+    _check_invariant(stats)
+    messages = session.scalars(
+        select(Decision.message).where(Decision.verdict == "not_evaluated")
+    ).all()
+    if reason is None:
+        assert messages == []
+    else:
+        (message,) = messages
+        assert message.startswith(reason + ": data rules could not be fully applied")
+
+
+@pytest.mark.parametrize(
+    ("required", "statuses", "has_text", "content_status", "expected"),
+    [
+        (
+            ("prompt", "output"),
+            {"prompt": "scanned", "output": "scanned"},
+            {"prompt"},
+            "present",
+            [],
+        ),
+        (("prompt",), {}, {"prompt", "output"}, "present", ["prompt not scanned"]),
+        ((), {}, {"prompt"}, "present", []),
+        (
+            ("prompt", "output"),
+            {"prompt": "error", "output": "partial"},
+            {"prompt", "output"},
+            "present",
+            ["scan of prompt failed", "output scanned only in part"],
+        ),
+        (
+            ("prompt", "output"),
+            {},
+            set(),
+            "redacted",
+            ["content not stored at source (prompt and output)"],
+        ),
+        # Redacted prompt, but the output text is there and was never scanned.
+        (
+            ("prompt", "output"),
+            {"prompt": "redacted"},
+            {"output"},
+            "redacted",
+            ["output not scanned", "content not stored at source (prompt)"],
+        ),
+        # The prompt was logged but the reply has no text: nothing to scan.
+        (("output",), {}, set(), "present", []),
+        # No record although there is text: the scanner did not look.
+        (("output",), {}, {"output"}, "present", ["output not scanned"]),
+        (("prompt",), {"prompt": "weird"}, {"prompt"}, "present", ["prompt not scanned"]),
+    ],
+)
+def test_coverage_gaps_table(
+    required: tuple[str, ...],
+    statuses: dict[str, str],
+    has_text: set[str],
+    content_status: str,
+    expected: list[str],
+) -> None:
+    assert coverage_gaps(required, statuses, has_text, content_status=content_status) == expected
+
+
+def test_default_requires_prompt_and_output() -> None:
+    default = inspect.signature(evaluate_sample).parameters["require_scanned"].default
+    assert tuple(default) == ("prompt", "output")
+
+
+def test_unknown_required_field_is_refused(
+    session: Session, policy_engine: EmbeddedEngine, population: dict[str, int]
+) -> None:
+    with pytest.raises(PolicyError, match="cannot require field 'history'"):
+        evaluate_sample(session, policy_engine, "s-1", require_scanned=("prompt", "history"))
+    assert session.scalars(select(Decision)).all() == []
+
+
+# --- a later scan is evaluated again ------------------------------------------------------
+
+
+def test_rescan_with_a_new_scanner_is_evaluated_again(
+    session: Session, policy_engine: EmbeddedEngine, population: dict[str, int]
+) -> None:
+    evaluate_sample(session, policy_engine, "s-1", now=NOW)
+    clean = session.get(Interaction, population["clean"])
+    assert clean is not None
+    assert _decisions(session, clean.id) == [PASSED]
+
+    # A new scanner finds a card the old one missed, in an otherwise passed interaction.
+    add_scan(
+        session, clean, [("CREDIT_CARD", 1.0)], revision="scan-rev-2", at=WHEN + timedelta(days=2)
+    )
+    stats = evaluate_sample(session, policy_engine, "s-1", now=NOW + timedelta(hours=1))
+    # atlas-internal is in PCI scope with an NPI contract: still a pass, but decided anew.
+    assert _decisions(session, clean.id) == [PASSED]
+    (row,) = session.scalars(select(Decision).where(Decision.interaction_id == clean.id)).all()
+    assert row.scanner_revision == "scan-rev-2"
+    assert row.evaluated_at == (NOW + timedelta(hours=1)).replace(tzinfo=None)
+    # clean re-evaluated; unscanned and consumer retried; card, by_email, rescanned skipped.
+    assert (stats.evaluated, stats.skipped_already_done, stats.not_evaluated) == (1, 3, 2)
+    _check_invariant(stats)
+
+    card = session.get(Interaction, population["card"])
+    assert card is not None
+    add_scan(session, card, [], revision="scan-rev-2", at=WHEN + timedelta(days=2))
+    evaluate_sample(session, policy_engine, "s-1", now=NOW + timedelta(hours=2))
+    # The newer scan found nothing, so the card violations at this revision are gone.
+    assert _decisions(session, card.id) == [PASSED]
+
+
+def test_failed_scan_retried_under_the_same_scanner_is_evaluated_again(
+    session: Session, policy_engine: EmbeddedEngine
+) -> None:
+    interaction = add_interaction(session, "e-retry", attributes={"account_type": "enterprise_sso"})
+    _scan_record(session, interaction, "prompt", "scanned")
+    _scan_record(session, interaction, "output", "error")
+    add_sample(session, "s-retry", [interaction])
+    first = evaluate_sample(session, policy_engine, "s-retry", now=NOW)
+    assert first.not_evaluated == 1
+    assert _decisions(session, interaction.id) == [NOT_EVALUATED]
+
+    # What the scan stage does on its next run: replace the error record, same revision.
+    session.execute(
+        delete(ScanRecord).where(
+            ScanRecord.interaction_id == interaction.id, ScanRecord.field == "output"
+        )
+    )
+    _scan_record(session, interaction, "output", "scanned")
+    second = evaluate_sample(session, policy_engine, "s-retry", now=NOW)
+    assert second == EvaluateStats(items=1, evaluated=1)
+    assert _decisions(session, interaction.id) == [PASSED]
+
+    third = evaluate_sample(session, policy_engine, "s-retry", now=NOW)
+    assert third == EvaluateStats(items=1, skipped_already_done=1)
+
+
+def test_decisions_without_a_scanner_revision_are_redone(
+    session: Session, policy_engine: EmbeddedEngine, population: dict[str, int]
+) -> None:
+    # Decisions written before the scanner revision was recorded hold NULL there.
+    evaluate_sample(session, policy_engine, "s-1", now=NOW)
+    session.execute(update(Decision).values(scanner_revision=None))
+    stats = evaluate_sample(session, policy_engine, "s-1", now=NOW)
+    # The scanned ones no longer match their newest scan; by_email has one too.
+    assert stats.skipped_already_done == 0
+    assert {d.scanner_revision for d in session.scalars(select(Decision))} == {
+        SCANNER,
+        "new",
+        None,
+    }
+
+
+def test_rescan_keeps_decisions_of_other_policy_revisions(
+    session: Session, policy_engine: EmbeddedEngine, population: dict[str, int], policy_copy: Path
+) -> None:
+    other = EmbeddedEngine(load_bundle(_stricter(policy_copy)))
+    evaluate_sample(session, other, "s-1", now=NOW)
+    evaluate_sample(session, policy_engine, "s-1", now=NOW)
+    old = session.scalars(select(Decision.id).where(Decision.policy_revision == other.revision))
+    kept = set(old)
+    card = session.get(Interaction, population["card"])
+    assert card is not None
+    add_scan(session, card, [], revision="scan-rev-2", at=WHEN + timedelta(days=2))
+    evaluate_sample(session, policy_engine, "s-1", now=NOW)
+    still = session.scalars(select(Decision.id).where(Decision.policy_revision == other.revision))
+    assert set(still) == kept
+
+
+def _stricter(policy_copy: Path) -> Path:
+    thresholds = policy_copy / "data" / "thresholds.json"
+    thresholds.write_text(
+        thresholds.read_text().replace('"critical_at_count": 10', '"critical_at_count": 1')
+    )
+    return policy_copy
+
+
+# --- a log that names no tool, from the file to the decision ------------------------------
+
+
+def test_log_without_tool_or_account_end_to_end(
+    session: Session, policy_engine: EmbeddedEngine, tmp_path: Path
+) -> None:
+    record = {
+        "timestamp": "2026-10-14T14:03:00Z",
+        "user": {"id": "u-1013"},
+        "request": {"model": "gpt-4o", "messages": [{"role": "user", "content": "Tidy this."}]},
+        "response": {
+            "id": "evt-000013",
+            "model": "gpt-4o",
+            "choices": [{"message": {"role": "assistant", "content": "Done."}}],
+        },
+    }
+    log = tmp_path / "bare.jsonl"
+    log.write_text(json.dumps(record) + "\n")
+    (result,) = ingest_paths(session, [log], "openai-chat", max_line_bytes=1 << 20)
+    assert result.loaded == 1
+    interaction = session.scalars(
+        select(Interaction).where(Interaction.event_id == "evt-000013")
+    ).one()
+    assert interaction.tool is None
+    person = add_person(session, "u-1013")
+    add_scan(session, interaction, [])
+    add_sample(session, "s-bare", [interaction])
+
+    doc = build_policy_input(interaction, person, [], fields_scanned=["prompt", "output"])
+    example = load_example("unnamed_tool")
+    doc["interaction"]["id"] = example["interaction"]["id"]
+    assert doc == example, f"{EXAMPLES_DIR / 'unnamed_tool.json'} is what such a log becomes"
+
+    stats = evaluate_sample(session, policy_engine, "s-bare", now=NOW)
+    assert stats == EvaluateStats(items=1, evaluated=1, violations=1)
+    (row,) = session.scalars(select(Decision)).all()
+    assert (row.rule_id, row.verdict, row.severity) == ("unapproved-tool", "violation", "high")
+    assert row.message == "an unnamed tool is not in the tool registry"
+    assert row.scanner_revision == SCANNER

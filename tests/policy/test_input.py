@@ -48,7 +48,12 @@ def _top_shape(doc: dict[str, Any]) -> dict[str, Any]:
 def card_to_copilot_rows(session: Session) -> dict[str, Any]:
     person = add_person(session, "u-1003")
     interaction = add_interaction(
-        session, "evt-000003", user_id="u-1003", prompt=CANARY_PROMPT, output=CANARY_OUTPUT
+        session,
+        "evt-000003",
+        user_id="u-1003",
+        prompt=CANARY_PROMPT,
+        output=CANARY_OUTPUT,
+        attributes={"account_type": "enterprise_sso"},
     )
     detections = add_scan(session, interaction, [("CREDIT_CARD", 1.0)])
     return {"interaction": interaction, "person": person, "detections": detections}
@@ -146,16 +151,44 @@ def test_user_pid_falls_back_to_the_matched_person(session: Session) -> None:
 @pytest.mark.parametrize(
     ("attributes", "expected"),
     [
-        ({}, "enterprise_sso"),
+        # Not logged: "unknown", never assumed to be the firm's SSO account (fail-open).
+        ({}, "unknown"),
+        ({"account_type": ""}, "unknown"),
+        ({"account_type": None}, "unknown"),
+        ({"other": "x"}, "unknown"),
         ({"account_type": "personal"}, "personal"),
-        ({"account_type": ""}, "enterprise_sso"),
-        ({"account_type": None}, "enterprise_sso"),
-        ({"other": "x"}, "enterprise_sso"),
+        ({"account_type": "enterprise_sso"}, "enterprise_sso"),
     ],
 )
 def test_account_type(session: Session, attributes: dict[str, Any], expected: str) -> None:
     interaction = add_interaction(session, "evt-acct", attributes=attributes)
     assert build_policy_input(interaction, None, [])["interaction"]["account_type"] == expected
+
+
+@pytest.mark.parametrize(
+    ("attributes", "fires"),
+    [
+        ({}, False),
+        ({"account_type": "personal"}, True),
+        ({"account_type": "consumer"}, True),
+        ({"account_type": "enterprise_sso"}, False),
+    ],
+)
+def test_account_rule_on_built_input(
+    session: Session, policy_engine: EmbeddedEngine, attributes: dict[str, Any], fires: bool
+) -> None:
+    interaction = add_interaction(session, "evt-acct-rule", attributes=attributes)
+    violations = policy_engine.evaluate(build_policy_input(interaction, None, []))
+    assert ("personal-account-for-business" in {v.rule_id for v in violations}) is fires
+
+
+def test_no_tool_is_null_and_unapproved(session: Session, policy_engine: EmbeddedEngine) -> None:
+    interaction = add_interaction(session, "evt-notool", tool=None)
+    doc = build_policy_input(interaction, None, [])
+    assert doc["interaction"]["tool"] is None
+    (violation,) = policy_engine.evaluate(doc)
+    assert violation.rule_id == "unapproved-tool"
+    assert violation.message == "an unnamed tool is not in the tool registry"
 
 
 @pytest.mark.parametrize(

@@ -17,3 +17,10 @@ test_unknown_account_type_passes if {
 	count(accounts.deny) == 0 with input as data.auditor_examples.card_to_copilot
 		with input.interaction.account_type as "service"
 }
+
+# A log that does not say which account was used gets "unknown" from the input builder: it
+# is not shown to be personal, so this rule does not fire, but the input says so honestly.
+test_account_not_logged_is_unknown_and_passes if {
+	data.auditor_examples.unnamed_tool.interaction.account_type == "unknown"
+	count(accounts.deny) == 0 with input as data.auditor_examples.unnamed_tool
+}
