@@ -3,6 +3,10 @@
 Templates and writers see only these dataclasses, never ORM objects and never raw prompt or
 output text: the queries here select ids, counts, hashes, masked excerpts and directory fields,
 and people are shown through the `pseudonymize` function the caller passes in.
+
+A report is about the period's population (usage) and about ONE sample, the newest drawn for
+the period: findings, evidence, decisions and scan records come only from its interactions,
+each counted with its newest policy evaluation and newest scan (see `_Scope`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import PurePath
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, distinct, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, distinct, func, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from auditor.config import Settings
@@ -377,7 +381,10 @@ class _Scope:
         r = aliased(Decision)
         latest = (
             select(latest_at.c.iid, latest_at.c.at, func.max(r.policy_revision).label("rev"))
-            .join(latest_at, and_(r.interaction_id == latest_at.c.iid, r.evaluated_at == latest_at.c.at))
+            .join(
+                latest_at,
+                and_(r.interaction_id == latest_at.c.iid, r.evaluated_at == latest_at.c.at),
+            )
             .group_by(latest_at.c.iid, latest_at.c.at)
             .subquery()
         )
@@ -409,7 +416,9 @@ class _Scope:
         r = aliased(ScanRecord)
         latest = (
             select(latest_at.c.iid, func.max(r.scanner_revision).label("rev"))
-            .join(latest_at, and_(r.interaction_id == latest_at.c.iid, r.scanned_at == latest_at.c.at))
+            .join(
+                latest_at, and_(r.interaction_id == latest_at.c.iid, r.scanned_at == latest_at.c.at)
+            )
             .group_by(latest_at.c.iid)
             .subquery()
         )
@@ -517,11 +526,6 @@ def _population(session: Session, scope: _Scope) -> Population:
     return Population(interactions, users, people, departments)
 
 
-def _period_findings(scope: _Scope) -> ColumnElement[bool]:
-    """Findings of the period are those whose interaction occurred in the period."""
-    return Finding.interaction_id.in_(select(Interaction.id).where(scope.in_period()))
-
-
 def _conclusion(
     summary_period: str,
     population: Population,
@@ -531,6 +535,7 @@ def _conclusion(
     raw_rate: float | None,
     open_by_severity: dict[str, int],
     not_evaluated: int,
+    without_decision: int,
 ) -> str:
     """One plain-text paragraph that states the period's figures in words."""
     parts = [
@@ -560,22 +565,30 @@ def _conclusion(
             f"{_plural(not_evaluated, 'sampled interaction')} could not be evaluated against the "
             "policies and must be treated as unexamined."
         )
+    if without_decision:
+        verb = "has" if without_decision == 1 else "have"
+        parts.append(
+            f"{_plural(without_decision, 'sampled interaction')} {verb} no policy decision yet "
+            "and must be treated as unexamined."
+        )
     return " ".join(parts)
 
 
 def _summary(session: Session, scope: _Scope, population: Population) -> SummarySection:
     sample = scope.sample
+    # The status table shows superseded findings as their own row; every other figure
+    # counts only the findings the current policy revision still produces.
     by_status_rows = session.execute(
-        select(Finding.status, func.count()).where(_period_findings(scope)).group_by(Finding.status)
+        select(Finding.status, func.count()).where(scope.sample_findings()).group_by(Finding.status)
     ).all()
     by_severity_rows = session.execute(
         select(Finding.severity, func.count())
-        .where(_period_findings(scope))
+        .where(scope.counted_findings())
         .group_by(Finding.severity)
     ).all()
     open_rows = session.execute(
         select(Finding.severity, func.count())
-        .where(_period_findings(scope), Finding.status == "open")
+        .where(scope.counted_findings(), Finding.status == "open")
         .group_by(Finding.severity)
     ).all()
     by_status = _ordered_counts(by_status_rows, STATUSES)
@@ -583,28 +596,34 @@ def _summary(session: Session, scope: _Scope, population: Population) -> Summary
     open_by_severity = {str(s): int(n) for s, n in open_rows}
 
     with_detection = with_violation = confirmed = None
-    not_evaluated = 0
+    not_evaluated = without_decision = 0
     if sample is not None:
         ids = scope.sampled_ids()
+        # Detections of the newest scan only: an older scanner's hits are not evidence now.
+        current_scan = select(ScanRecord.interaction_id, ScanRecord.scanner_revision).where(
+            scope.current_scans()
+        )
         with_detection = _scalar(
             session,
             select(func.count(distinct(Detection.interaction_id))).where(
-                Detection.interaction_id.in_(ids)
+                Detection.interaction_id.in_(ids),
+                tuple_(Detection.interaction_id, Detection.scanner_revision).in_(current_scan),
             ),
         )
         with_violation = _scalar(
             session,
             select(func.count(distinct(Decision.interaction_id))).where(
-                Decision.interaction_id.in_(ids), Decision.verdict == "violation"
+                scope.current_decisions(), Decision.verdict == "violation"
             ),
         )
         confirmed = _scalar(
             session,
             select(func.count(distinct(Finding.interaction_id))).where(
-                Finding.interaction_id.in_(ids), Finding.status == "confirmed"
+                scope.counted_findings(), Finding.status == "confirmed"
             ),
         )
         not_evaluated = _not_evaluated_interactions(session, scope)
+        without_decision = _sampled_without_decision(session, scope)
     raw_rate = _rate(with_violation, sample.size if sample else None)
     confirmed_rate = _rate(confirmed, sample.size if sample else None)
     return SummarySection(
@@ -617,8 +636,9 @@ def _summary(session: Session, scope: _Scope, population: Population) -> Summary
         items_with_detection=with_detection,
         items_with_violation=with_violation,
         items_confirmed=confirmed,
-        findings_total=sum(c.count for c in by_status),
+        findings_total=sum(c.count for c in by_severity),
         findings_open=sum(open_by_severity.values()),
+        findings_superseded=sum(c.count for c in by_status if c.key == SUPERSEDED),
         findings_by_status=by_status,
         findings_by_severity=by_severity,
         raw_flag_rate=raw_rate,
@@ -632,11 +652,37 @@ def _summary(session: Session, scope: _Scope, population: Population) -> Summary
             raw_rate,
             open_by_severity,
             not_evaluated,
+            without_decision,
         ),
     )
 
 
+def _window_label(start: datetime, end: datetime, days: int, scope: _Scope, varies: bool) -> str:
+    """ "2026-10-04 to 2026-10-31 (28 days)"; the stored end is exclusive, the label's is not."""
+    last_day = (end - timedelta(microseconds=1)).date()
+    label = f"{start.date().isoformat()} to {last_day.isoformat()} ({_plural(days, 'day')}"
+    if (start, end) == (scope.start, scope.end):
+        label += ", the calendar month"
+    label += ")"
+    if varies:
+        label += "; the window differs between people, so this is the span of all their windows"
+    return label
+
+
 def _usage(session: Session, scope: _Scope) -> UsageSection:
+    window_start, window_end, starts, ends = session.execute(
+        select(
+            func.min(UsageTier.window_start),
+            func.max(UsageTier.window_end),
+            func.count(distinct(UsageTier.window_start)),
+            func.count(distinct(UsageTier.window_end)),
+        ).where(UsageTier.period == scope.period)
+    ).one()
+    window_days = window_label = None
+    if window_start is not None and window_end is not None:
+        window_days = (window_end - window_start).days
+        varies = starts > 1 or ends > 1
+        window_label = _window_label(window_start, window_end, window_days, scope, varies)
     tier_rows = session.execute(
         select(UsageTier.tier, func.count())
         .where(UsageTier.period == scope.period)
@@ -680,6 +726,10 @@ def _usage(session: Session, scope: _Scope) -> UsageSection:
     ).all()
     return UsageSection(
         people_tiered=sum(c.count for c in tiers),
+        window_start=window_start,
+        window_end=window_end,
+        window_days=window_days,
+        window_label=window_label,
         tiers=tiers,
         department_tiers=_cross_table(dept_rows, row_header="Department", columns=TIERS),
         tools=tools,
@@ -688,10 +738,10 @@ def _usage(session: Session, scope: _Scope) -> UsageSection:
 
 
 def _findings(session: Session, scope: _Scope) -> FindingsSection:
-    in_period = _period_findings(scope)
+    counted = scope.counted_findings()
     by_severity = _ordered_counts(
         session.execute(
-            select(Finding.severity, func.count()).where(in_period).group_by(Finding.severity)
+            select(Finding.severity, func.count()).where(counted).group_by(Finding.severity)
         ).all(),
         SEVERITIES,
     )
@@ -702,7 +752,7 @@ def _findings(session: Session, scope: _Scope) -> FindingsSection:
             func.count(),
             func.sum(case((Finding.status == "open", 1), else_=0)),
         )
-        .where(in_period)
+        .where(counted)
         .group_by(Finding.rule_id)
     ).all()
     by_rule = tuple(
@@ -717,7 +767,7 @@ def _findings(session: Session, scope: _Scope) -> FindingsSection:
         .select_from(Finding)
         .join(Interaction, Interaction.id == Finding.interaction_id)
         .outerjoin(Person, Person.user_id == Interaction.user_id)
-        .where(scope.in_period())
+        .where(counted)
         .group_by(department)
     ).all()
     tool = func.coalesce(Interaction.tool, UNKNOWN)
@@ -725,16 +775,24 @@ def _findings(session: Session, scope: _Scope) -> FindingsSection:
         select(tool, func.count())
         .select_from(Finding)
         .join(Interaction, Interaction.id == Finding.interaction_id)
-        .where(scope.in_period())
+        .where(counted)
         .group_by(tool)
     ).all()
     cross_rows = session.execute(
         select(Finding.severity, Finding.status, func.count())
-        .where(in_period)
+        .where(scope.sample_findings())
         .group_by(Finding.severity, Finding.status)
     ).all()
+    superseded = _scalar(
+        session,
+        select(func.count())
+        .select_from(Finding)
+        .where(scope.sample_findings(), Finding.status == SUPERSEDED),
+    )
     return FindingsSection(
+        sample_id=scope.sample.id if scope.sample is not None else None,
         total=sum(c.count for c in by_severity),
+        superseded=superseded,
         by_severity=by_severity,
         by_rule=by_rule,
         by_department=_ranked_counts(dept_rows),
@@ -782,12 +840,12 @@ def _evidence(
         .join(Interaction, Interaction.id == Finding.interaction_id)
         .outerjoin(Person, Person.user_id == Interaction.user_id)
         .outerjoin(manager, manager.user_id == Person.manager_id)
-        .where(scope.in_period())
+        .where(scope.counted_findings())
         .order_by(severity_rank, Finding.first_seen, Finding.id)
         .limit(limit)
     ).all()
     total = _scalar(
-        session, select(func.count()).select_from(Finding).where(_period_findings(scope))
+        session, select(func.count()).select_from(Finding).where(scope.counted_findings())
     )
     reviews: dict[str, list[ReviewEntry]] = {}
     ids = [row[0] for row in rows]
@@ -859,19 +917,36 @@ def _evidence(
     )
 
 
+def _sampled_without_decision(session: Session, scope: _Scope) -> int:
+    """Sampled interactions that no policy evaluation has produced a decision for."""
+    return _scalar(
+        session,
+        select(func.count())
+        .select_from(Interaction)
+        .where(
+            Interaction.id.in_(scope.sampled_ids()),
+            Interaction.id.not_in(select(Decision.interaction_id).where(scope.current_decisions())),
+        ),
+    )
+
+
 def _not_evaluated_interactions(session: Session, scope: _Scope) -> int:
     return _scalar(
         session,
         select(func.count(distinct(Decision.interaction_id))).where(
-            Decision.interaction_id.in_(scope.sampled_ids()), Decision.verdict == "not_evaluated"
+            scope.current_decisions(), Decision.verdict == "not_evaluated"
         ),
     )
+
+
+def _revisions(session: Session, column: Any, where: ColumnElement[bool]) -> tuple[str, ...]:
+    return tuple(session.scalars(select(column).where(where).distinct().order_by(column)))
 
 
 def _method(session: Session, scope: _Scope) -> MethodSection:
     sample = scope.sample
     if sample is None:
-        return MethodSection(None, (), 0, (), (), (), 0, 0)
+        return MethodSection(None, (), 0, (), (), (), (), (), 0, 0)
     manifest = SampleManifest(
         id=sample.id,
         method=sample.method,
@@ -907,79 +982,96 @@ def _method(session: Session, scope: _Scope) -> MethodSection:
     scan_status = _ranked_counts(
         session.execute(
             select(ScanRecord.status, func.count())
-            .where(ScanRecord.interaction_id.in_(ids))
+            .where(scope.current_scans())
             .group_by(ScanRecord.status)
         ).all()
     )
-    scanner_revisions = tuple(
-        session.scalars(
-            select(ScanRecord.scanner_revision)
-            .where(ScanRecord.interaction_id.in_(ids))
-            .distinct()
-            .order_by(ScanRecord.scanner_revision)
-        )
+    scanners = _revisions(session, ScanRecord.scanner_revision, scope.current_scans())
+    scanners_all = _revisions(
+        session, ScanRecord.scanner_revision, ScanRecord.interaction_id.in_(ids)
     )
-    policy_revisions = tuple(
-        session.scalars(
-            select(Decision.policy_revision)
-            .where(Decision.interaction_id.in_(ids))
-            .distinct()
-            .order_by(Decision.policy_revision)
-        )
-    )
+    policies = _revisions(session, Decision.policy_revision, scope.current_decisions())
+    policies_all = _revisions(session, Decision.policy_revision, Decision.interaction_id.in_(ids))
     not_evaluated_decisions = _scalar(
         session,
         select(func.count())
         .select_from(Decision)
-        .where(Decision.interaction_id.in_(ids), Decision.verdict == "not_evaluated"),
+        .where(scope.current_decisions(), Decision.verdict == "not_evaluated"),
     )
     return MethodSection(
         manifest=manifest,
         listing=listing,
         listing_total=listing_total,
         scan_status=scan_status,
-        scanner_revisions_seen=scanner_revisions,
-        policy_revisions_seen=policy_revisions,
+        scanner_revisions_current=scanners,
+        scanner_revisions_replaced=tuple(r for r in scanners_all if r not in scanners),
+        policy_revisions_current=policies,
+        policy_revisions_replaced=tuple(r for r in policies_all if r not in policies),
         not_evaluated_decisions=not_evaluated_decisions,
         not_evaluated_interactions=_not_evaluated_interactions(session, scope),
     )
 
 
-def _source_files(session: Session, scope: _Scope) -> list[SourceFile]:
-    """Files that fed this period, plus files none of whose records loaded at all.
+@dataclass(frozen=True, slots=True)
+class _Files:
+    """The files of one report: those that fed the period, and those that loaded nothing."""
+
+    fed: tuple[SourceFileRow, ...]
+    loaded_nothing: tuple[SourceFileRow, ...]
+    fed_ids: tuple[int, ...]
+    loaded_nothing_ids: tuple[int, ...]
+
+
+def _file_row(f: SourceFile, period_interactions: int) -> SourceFileRow:
+    return SourceFileRow(
+        name=PurePath(f.path).name,
+        source_format=f.source_format,
+        sha256=f.sha256,
+        sha256_short=f.sha256[:SHORT_ID_CHARS],
+        period_interactions=period_interactions,
+        records_total=f.records_total,
+        records_loaded=f.records_loaded,
+        records_duplicate=f.records_duplicate,
+        records_rejected=f.records_rejected,
+        ingested_at=f.ingested_at,
+    )
+
+
+def _source_files(session: Session, scope: _Scope) -> _Files:
+    """The files that fed this period, each with its count of the period's interactions, and
+    the files none of whose records loaded at all.
 
     A file whose every record was rejected cannot be attributed to any period; it is listed in
-    every report so that a wholesale ingest failure is never hidden.
+    every report, on its own, so that a wholesale ingest failure is never hidden.
     """
-    fed_period = SourceFile.id.in_(
-        select(Interaction.source_file_id).where(
-            scope.in_period(), Interaction.source_file_id.is_not(None)
-        )
+    per_file = (
+        select(Interaction.source_file_id.label("fid"), func.count().label("n"))
+        .where(scope.in_period(), Interaction.source_file_id.is_not(None))
+        .group_by(Interaction.source_file_id)
+        .subquery()
     )
-    loaded_nothing = SourceFile.records_loaded == 0
-    return list(
+    fed = session.execute(
+        select(SourceFile, per_file.c.n)
+        .join(per_file, per_file.c.fid == SourceFile.id)
+        .order_by(SourceFile.path, SourceFile.id)
+    ).all()
+    nothing = list(
         session.scalars(
-            select(SourceFile).where(or_(fed_period, loaded_nothing)).order_by(SourceFile.path)
+            select(SourceFile)
+            .where(SourceFile.records_loaded == 0, SourceFile.id.not_in(select(per_file.c.fid)))
+            .order_by(SourceFile.path, SourceFile.id)
         )
+    )
+    return _Files(
+        fed=tuple(_file_row(f, int(n)) for f, n in fed),
+        loaded_nothing=tuple(_file_row(f, 0) for f in nothing),
+        fed_ids=tuple(f.id for f, _ in fed),
+        loaded_nothing_ids=tuple(f.id for f in nothing),
     )
 
 
-def _coverage(session: Session, scope: _Scope, files: list[SourceFile]) -> CoverageSection:
-    rows = tuple(
-        SourceFileRow(
-            name=PurePath(f.path).name,
-            source_format=f.source_format,
-            sha256=f.sha256,
-            sha256_short=f.sha256[:SHORT_ID_CHARS],
-            records_total=f.records_total,
-            records_loaded=f.records_loaded,
-            records_duplicate=f.records_duplicate,
-            records_rejected=f.records_rejected,
-            ingested_at=f.ingested_at,
-        )
-        for f in files
-    )
-    file_ids = [f.id for f in files]
+def _coverage(session: Session, scope: _Scope, files: _Files) -> CoverageSection:
+    file_ids = [*files.fed_ids, *files.loaded_nothing_ids]
     rejections = (
         _scalar(
             session,
@@ -990,10 +1082,16 @@ def _coverage(session: Session, scope: _Scope, files: list[SourceFile]) -> Cover
         if file_ids
         else 0
     )
+    without_file = _scalar(
+        session,
+        select(func.count())
+        .select_from(Interaction)
+        .where(scope.in_period(), Interaction.source_file_id.is_(None)),
+    )
     sample = scope.sample
     content_status: tuple[Count, ...] = ()
     not_scanned: tuple[Count, ...] = ()
-    without_scan = not_evaluated = 0
+    without_scan = without_decision = not_evaluated = 0
     fully_covered = None
     if sample is not None:
         ids = scope.sampled_ids()
@@ -1008,45 +1106,51 @@ def _coverage(session: Session, scope: _Scope, files: list[SourceFile]) -> Cover
         not_scanned = _ranked_counts(
             session.execute(
                 select(ScanRecord.status, func.count())
-                .where(ScanRecord.interaction_id.in_(ids), ScanRecord.status != "scanned")
+                .where(scope.current_scans(), ScanRecord.status != "scanned")
                 .group_by(ScanRecord.status)
             ).all()
         )
-        without_scan = _scalar(
-            session,
-            select(func.count(distinct(SampleItem.interaction_id))).where(
-                SampleItem.sample_id == sample.id,
-                ~exists().where(ScanRecord.interaction_id == SampleItem.interaction_id),
-            ),
+        # Sets of sampled interaction ids by what their current scan and evaluation say;
+        # Interaction is the outer table, so none of these subqueries correlates with it.
+        scanned = select(ScanRecord.interaction_id).where(scope.current_scans())
+        partly_scanned = select(ScanRecord.interaction_id).where(
+            scope.current_scans(), ScanRecord.status != "scanned"
         )
+        decided = select(Decision.interaction_id).where(scope.current_decisions())
+        unevaluated = select(Decision.interaction_id).where(
+            scope.current_decisions(), Decision.verdict == "not_evaluated"
+        )
+
+        def sampled_where(*conditions: ColumnElement[bool]) -> int:
+            return _scalar(
+                session,
+                select(func.count())
+                .select_from(Interaction)
+                .where(Interaction.id.in_(ids), *conditions),
+            )
+
+        without_scan = sampled_where(Interaction.id.not_in(scanned))
+        without_decision = _sampled_without_decision(session, scope)
         not_evaluated = _not_evaluated_interactions(session, scope)
-        # Fully covered: every field record says "scanned" and no rule went unevaluated.
-        fully_covered = _scalar(
-            session,
-            select(func.count(distinct(SampleItem.interaction_id))).where(
-                SampleItem.sample_id == sample.id,
-                exists().where(ScanRecord.interaction_id == SampleItem.interaction_id),
-                ~exists().where(
-                    ScanRecord.interaction_id == SampleItem.interaction_id,
-                    ScanRecord.status != "scanned",
-                ),
-                ~exists().where(
-                    Decision.interaction_id == SampleItem.interaction_id,
-                    Decision.verdict == "not_evaluated",
-                ),
-            ),
+        # Fully covered: its current scan has records and every one says "scanned", and its
+        # current evaluation exists with no rule left unevaluated.
+        fully_covered = sampled_where(
+            Interaction.id.in_(scanned),
+            Interaction.id.not_in(partly_scanned),
+            Interaction.id.in_(decided),
+            Interaction.id.not_in(unevaluated),
         )
     return CoverageSection(
-        source_files=rows,
-        records_total=sum(r.records_total for r in rows),
-        records_loaded=sum(r.records_loaded for r in rows),
-        records_duplicate=sum(r.records_duplicate for r in rows),
-        records_rejected=sum(r.records_rejected for r in rows),
+        source_files=files.fed,
+        period_interactions=sum(r.period_interactions for r in files.fed),
+        interactions_without_file=without_file,
+        files_loaded_nothing=files.loaded_nothing,
         rejections_logged=rejections,
         sample_size=sample.size if sample else None,
         sampled_content_status=content_status,
         fields_not_scanned=not_scanned,
         sampled_without_scan=without_scan,
+        sampled_without_decision=without_decision,
         interactions_not_evaluated=not_evaluated,
         fully_covered=fully_covered,
         coverage_rate=_rate(fully_covered, sample.size if sample else None),
@@ -1115,8 +1219,10 @@ def build_report_context(
             spacy_model=settings.scan.model,
             generated_at=generated_at.isoformat(),
             data_sources=tuple(
-                DataSource(PurePath(f.path).name, f.source_format, f.records_total, f.sha256)
-                for f in files
+                DataSource(
+                    f.name, f.source_format, f.records_total, f.period_interactions, f.sha256
+                )
+                for f in files.fed
             ),
         ),
     )

@@ -8,6 +8,7 @@ that names a field the context lacks fails loudly instead of printing an empty c
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -60,6 +61,15 @@ def _label(value: str) -> str:
     return str(_defined(value)).replace("_", " ")
 
 
+def _status_key(value: str) -> str:
+    """A finding status or a review disposition in the status vocabulary, for badge classes.
+
+    Dispositions are spelt with hyphens ("false-positive"), statuses with underscores
+    ("false_positive"); anything outside [a-z0-9_] becomes "_" so a class is always one token.
+    """
+    return re.sub(r"[^a-z0-9_]", "_", str(_defined(value)).strip().lower().replace("-", "_"))
+
+
 def make_environment() -> Environment:
     """The one Jinja2 environment reports are rendered with (templates from the package)."""
     env = Environment(
@@ -70,7 +80,9 @@ def make_environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(dash=_dash, num=_num, pct=_pct, when=_when, label=_label)
+    env.filters.update(
+        dash=_dash, num=_num, pct=_pct, when=_when, label=_label, status_key=_status_key
+    )
     return env
 
 

@@ -362,7 +362,9 @@ def populate(session: Session) -> dict[str, str]:
                 finding_id=findings["F3"].id,
                 at=datetime(2026, 11, 3, 9, 0),
                 reviewer="reviewer-1",
-                disposition="false_positive",
+                # Dispositions are spelt as `auditor review` takes them; the status is
+                # "false_positive".
+                disposition="false-positive",
                 note=NOTE,
             ),
             ReviewEvent(
@@ -375,6 +377,12 @@ def populate(session: Session) -> dict[str, str]:
         ]
     )
 
+    # October's tiers use a 28-day rolling window, September's the calendar month.
+    windows = {
+        PERIOD: (datetime(2026, 10, 4), datetime(2026, 11, 1)),
+        "2026-09": (datetime(2026, 9, 1), datetime(2026, 10, 1)),
+    }
+
     def tier(period: str, user: str, dept: str | None, name: str) -> UsageTier:
         return UsageTier(
             period=period,
@@ -384,8 +392,8 @@ def populate(session: Session) -> dict[str, str]:
             active_days=3,
             interactions=3,
             department_median=2.0,
-            window_start=datetime(2026, 10, 4),
-            window_end=datetime(2026, 11, 1),
+            window_start=windows[period][0],
+            window_end=windows[period][1],
         )
 
     session.add_all(

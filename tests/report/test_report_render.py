@@ -92,6 +92,26 @@ def test_review_note_is_escaped_and_not_evaluated(html) -> None:
     assert "<b>html</b>" not in html
 
 
+def test_review_disposition_badge_has_the_status_class(html) -> None:
+    # The store records the disposition as `auditor review` takes it: "false-positive".
+    assert '<td><span class="badge st st-false_positive">false positive</span></td>' in html
+    assert "st-false-positive" not in html
+
+
+@pytest.mark.parametrize(
+    "needle",
+    [
+        "Figures cover sample <code>s-new</code>",
+        "findings on the interactions of sample <code>s-new</code>",
+        "<h3>Files that loaded nothing</h3>",
+        "2026-10-04 to 2026-10-31 (28 days)",
+        '<span class="badge st st-superseded">superseded</span>',
+    ],
+)
+def test_report_states_its_scope(html, needle) -> None:
+    assert needle in html
+
+
 def test_masked_excerpt_placeholders_are_escaped(html) -> None:
     assert "summarise the call with &lt;PERSON&gt;" in html
     assert "<PERSON>" not in html
