@@ -22,6 +22,7 @@ from auditor.db.models import (
     Finding,
     Interaction,
     ReportRecord,
+    Sample,
     SampleItem,
     ScanRecord,
     SourceFile,
@@ -193,20 +194,23 @@ def audit_period(
 
 
 def _revisions(session: Session, period: str) -> tuple[str | None, str | None]:
-    """(policy revision, scanner revision) last used on the period's interactions."""
-    start, end = period_bounds(period)
-    in_period = select(Interaction.id).where(
-        Interaction.occurred_at >= start, Interaction.occurred_at < end
+    """(policy revision, scanner revision) last used on the newest sample of the period,
+    the sample the report covers; (None, None) before any sample was drawn."""
+    newest = session.scalar(
+        select(Sample.id).where(Sample.period == period).order_by(Sample.created_at.desc()).limit(1)
     )
+    if newest is None:
+        return None, None
+    in_sample = select(SampleItem.interaction_id).where(SampleItem.sample_id == newest)
     policy = session.scalar(
         select(Decision.policy_revision)
-        .where(Decision.interaction_id.in_(in_period))
+        .where(Decision.interaction_id.in_(in_sample))
         .order_by(Decision.evaluated_at.desc())
         .limit(1)
     )
     scanner = session.scalar(
         select(ScanRecord.scanner_revision)
-        .where(ScanRecord.interaction_id.in_(in_period))
+        .where(ScanRecord.interaction_id.in_(in_sample))
         .order_by(ScanRecord.scanned_at.desc())
         .limit(1)
     )
