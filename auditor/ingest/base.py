@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ class Rejected:
     reason: str
 
 
-class Reader:
+class Reader(ABC):
     """A log format: how to split a file into raw records and normalize each one.
 
     Subclasses set `name` and `description`, implement `records` and `normalize`, and may
@@ -43,12 +44,13 @@ class Reader:
         """Whether the first bytes of a file look like this format (for `--format auto`)."""
         return False
 
+    @abstractmethod
     def records(self, path: Path, *, max_line_bytes: int) -> Iterator[RawRecord | Rejected]:
-        raise NotImplementedError
+        """Split a file into parsed records, or rejections saying why (never quoting content)."""
 
+    @abstractmethod
     def normalize(self, raw: RawRecord) -> InteractionRecord:
         """Raise `auditor.normalize.RecordError` for a record that cannot be used."""
-        raise NotImplementedError
 
 
 def iter_json_lines(path: Path, *, max_line_bytes: int) -> Iterator[RawRecord | Rejected]:
