@@ -12,7 +12,7 @@ from auditor.cli._common import console, db_session, err_console, settings_from
 from auditor.ingest.registry import available
 from auditor.ingest.stage import FileResult, ingest_paths
 
-MAX_REJECTIONS_SHOWN = 20
+MAX_LINES_SHOWN = 20  # per file and kind; all of them are stored
 
 
 def print_file_results(results: list[FileResult]) -> None:
@@ -30,33 +30,21 @@ def print_file_results(results: list[FileResult]) -> None:
         console.print(f"{skipped} file(s) skipped: already ingested (same SHA-256)")
     for r in results:
         if r.skipped:
-            err_console.print(
-                f"{r.path}: skipped: {r.skipped}", highlight=False, markup=False, soft_wrap=True
-            )
-        for line_no, note in r.warnings[:MAX_REJECTIONS_SHOWN]:
-            err_console.print(
-                f"{r.path}:{line_no}: warning: {note}",
-                highlight=False,
-                markup=False,
-                soft_wrap=True,
-            )
-        if len(r.warnings) > MAX_REJECTIONS_SHOWN:
-            more = len(r.warnings) - MAX_REJECTIONS_SHOWN
-            err_console.print(
-                f"{r.path}: … and {more} more warnings", highlight=False, markup=False
-            )
-        for line_no, reason in r.rejections[:MAX_REJECTIONS_SHOWN]:
-            err_console.print(
-                f"{r.path}:{line_no}: rejected: {reason}",
-                highlight=False,
-                markup=False,
-                soft_wrap=True,
-            )
-        if len(r.rejections) > MAX_REJECTIONS_SHOWN:
-            more = len(r.rejections) - MAX_REJECTIONS_SHOWN
-            err_console.print(
-                f"{r.path}: … and {more} more rejected records", highlight=False, markup=False
-            )
+            _say(f"{r.path}: skipped: {r.skipped}")
+        _list_lines(r.path, "warning", "warnings", r.warnings)
+        _list_lines(r.path, "rejected", "rejected records", r.rejections)
+
+
+def _say(text: str) -> None:
+    # Paths and reasons are printed as they are: never as Rich markup.
+    err_console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
+def _list_lines(path: Path, label: str, plural: str, items: list[tuple[int, str]]) -> None:
+    for line_no, text in items[:MAX_LINES_SHOWN]:
+        _say(f"{path}:{line_no}: {label}: {text}")
+    if len(items) > MAX_LINES_SHOWN:
+        _say(f"{path}: … and {len(items) - MAX_LINES_SHOWN} more {plural}")
 
 
 def ingest_cmd(
