@@ -12,7 +12,7 @@ from auditor.cli._common import console, db_session, err_console, settings_from
 from auditor.ingest.registry import available
 from auditor.ingest.stage import FileResult, ingest_paths
 
-MAX_LINES_SHOWN = 20  # per file and kind; all of them are stored
+MAX_LINES_SHOWN = 20  # per file and kind; every rejection is also stored in the database
 
 
 def print_file_results(results: list[FileResult]) -> None:
