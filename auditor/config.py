@@ -116,6 +116,16 @@ class ReportSettings(_Section):
 
 class IngestSettings(_Section):
     max_line_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    tool_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Tool names as logs spell them -> tool ids of the policy registry "
+        '(e.g. claude-code = "claude-enterprise"); matched case-insensitively.',
+    )
+    workflow_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Workflow tags as logs spell them (tags, metadata, resource attributes) "
+        "-> the policies' workflow tags; matched case-insensitively.",
+    )
     retention_days: int = Field(
         default=400,
         ge=1,

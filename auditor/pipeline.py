@@ -30,7 +30,7 @@ from auditor.db.models import (
 from auditor.db.session import session_scope, upgrade
 from auditor.directory import DirectoryResult, link_identities, load_people
 from auditor.findings import FindingStats, build_findings
-from auditor.ingest.stage import FileResult, ingest_paths
+from auditor.ingest.stage import FileResult, Mappings, ingest_paths
 from auditor.sample.selection import draw_sample, period_bounds
 
 if TYPE_CHECKING:
@@ -280,7 +280,11 @@ def run_audit(
             result.directory = load_people(session, people_csv)
             progress(f"directory: {result.directory.rows} people")
         result.files = ingest_paths(
-            session, paths, fmt, max_line_bytes=settings.ingest.max_line_bytes
+            session,
+            paths,
+            fmt,
+            max_line_bytes=settings.ingest.max_line_bytes,
+            mappings=Mappings.from_maps(settings.ingest.tool_map, settings.ingest.workflow_map),
         )
         linked = link_identities(session)
         progress(f"ingest: {result.loaded} new interactions from {len(result.files)} file(s)")

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from auditor.cli._common import console, db_session, err_console, settings_from
 from auditor.ingest.registry import available
-from auditor.ingest.stage import FileResult, ingest_paths
+from auditor.ingest.stage import FileResult, Mappings, ingest_paths
 
 MAX_LINES_SHOWN = 20  # per file and kind; every rejection is also stored in the database
 
@@ -29,6 +29,8 @@ def print_file_results(results: list[FileResult]) -> None:
     if skipped:
         console.print(f"{skipped} file(s) skipped: already ingested (same SHA-256)")
     for r in results:
+        if not (r.already_ingested or r.skipped):
+            console.print(r.reconciliation, highlight=False, markup=False, soft_wrap=True)
         if r.skipped:
             _say(f"{r.path}: skipped: {r.skipped}")
         _list_lines(r.path, "warning", "warnings", r.warnings)
@@ -57,7 +59,13 @@ def ingest_cmd(
     """Read log files into normalized interactions; bad records are counted, not fatal."""
     settings = settings_from(ctx)
     with db_session(settings, migrate=True) as session:
-        results = ingest_paths(session, paths, fmt, max_line_bytes=settings.ingest.max_line_bytes)
+        results = ingest_paths(
+            session,
+            paths,
+            fmt,
+            max_line_bytes=settings.ingest.max_line_bytes,
+            mappings=Mappings.from_maps(settings.ingest.tool_map, settings.ingest.workflow_map),
+        )
     print_file_results(results)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 from auditor.normalize import InteractionRecord
 
@@ -53,12 +55,44 @@ class Reader(ABC):
         """Raise `auditor.normalize.RecordError` for a record that cannot be used."""
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+HEAD_BYTES = 64 * 1024
+
+
+def open_binary(path: Path) -> BinaryIO:
+    """Open a log file for reading bytes; a gzip file (by content, not name) is decompressed
+    transparently and streamed, never loaded whole."""
+    fh = path.open("rb")
+    if fh.peek(2)[:2] == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
+    return fh
+
+
+def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
+    """The first `size` bytes of the (decompressed) file, for `sniff`; a damaged gzip stream
+    gives what could be read."""
+    with open_binary(path) as fh:
+        try:
+            return fh.read(size)
+        except (OSError, EOFError):
+            return b""
+
+
 def iter_json_lines(path: Path, *, max_line_bytes: int) -> Iterator[RawRecord | Rejected]:
     """Yield each non-blank line of a JSONL file as a parsed object, or why it was rejected.
 
     Reads bytes so that one line of bad encoding is rejected alone and the rest still lands.
+    Gzip files are read transparently. A truncated gzip stream ends the file with a rejection.
     """
-    with path.open("rb") as fh:
+    try:
+        yield from _iter_json_lines(path, max_line_bytes=max_line_bytes)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        # Line 0: the file as a whole; the records read before the damage are kept.
+        yield Rejected(0, f"compressed stream is damaged ({type(exc).__name__}); reading stopped")
+
+
+def _iter_json_lines(path: Path, *, max_line_bytes: int) -> Iterator[RawRecord | Rejected]:
+    with open_binary(path) as fh:
         line_no = 0
         while True:
             line = fh.readline(max_line_bytes + 1)

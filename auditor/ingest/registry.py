@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from auditor.errors import InputError
-from auditor.ingest.base import Reader
+from auditor.ingest.base import Reader, read_head
 
 _READERS: dict[str, type[Reader]] = {}
 _LOADED = False
@@ -63,8 +63,7 @@ def detect_format(path: Path) -> Reader | None:
     Raises InputError if several readers claim the file (pass --format to choose).
     """
     try:
-        with path.open("rb") as fh:
-            head = fh.read(64 * 1024)
+        head = read_head(path)
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
     matches = [cls() for cls in available().values() if cls().sniff(head)]

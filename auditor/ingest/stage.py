@@ -36,6 +36,8 @@ class FileResult:
     loaded: int = 0
     duplicate: int = 0
     rejected: int = 0
+    # Loaded, but the source did not store the content (or redacted it): a coverage gap.
+    coverage_gaps: int = 0
     rejections: list[tuple[int, str]] = field(default_factory=list)
     # Records loaded with something to say: empty prompt, unknown fields, repaired encoding.
     warnings: list[tuple[int, str]] = field(default_factory=list)
@@ -46,6 +48,16 @@ class FileResult:
     @property
     def reconciles(self) -> bool:
         return self.total == self.loaded + self.duplicate + self.rejected
+
+    @property
+    def reconciliation(self) -> str:
+        """The per-file line every run ends with: read = stored + duplicates + rejected + gaps."""
+        stored = self.loaded - self.coverage_gaps
+        verdict = "reconciles" if self.reconciles else "DOES NOT RECONCILE"
+        return (
+            f"{self.path.name}: read {self.total} = stored {stored} + duplicates {self.duplicate}"
+            f" + rejected {self.rejected} + coverage gaps {self.coverage_gaps} ({verdict})"
+        )
 
 
 def file_sha256(path: Path) -> str:
@@ -125,6 +137,8 @@ def _flush(
         existing.add(key)
         session.add(_to_row(rec, sf_id, line_no))
         result.loaded += 1
+        if rec.content_status != "present":
+            result.coverage_gaps += 1
         result.periods.add(period_of(rec.occurred_at))
     session.flush()
     pending.clear()
@@ -141,7 +155,39 @@ def _notes(item: RawRecord, rec: InteractionRecord) -> list[str]:
     return notes
 
 
-def ingest_file(session: Session, path: Path, reader: Reader, *, max_line_bytes: int) -> FileResult:
+@dataclass(frozen=True)
+class Mappings:
+    """The firm's names for tools and workflows, applied to every reader's output alike."""
+
+    tools: dict[str, str] = field(default_factory=dict)
+    workflows: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_maps(cls, tools: dict[str, str], workflows: dict[str, str]) -> Mappings:
+        return cls(
+            {k.strip().lower(): v for k, v in tools.items()},
+            {k.strip().lower(): v for k, v in workflows.items()},
+        )
+
+    def apply(self, rec: InteractionRecord) -> InteractionRecord:
+        tool = self.tools.get((rec.tool or "").lower(), rec.tool)
+        workflow = self.workflows.get((rec.workflow or "").lower(), rec.workflow)
+        if (tool, workflow) == (rec.tool, rec.workflow):
+            return rec
+        return replace(rec, tool=tool, workflow=workflow)
+
+
+NO_MAPPINGS = Mappings()
+
+
+def ingest_file(
+    session: Session,
+    path: Path,
+    reader: Reader,
+    *,
+    max_line_bytes: int,
+    mappings: Mappings = NO_MAPPINGS,
+) -> FileResult:
     """Ingest one file with one reader. Bad records are counted and stored, never raised."""
     sha = file_sha256(path)
     result = FileResult(path=path, source_format=reader.name, sha256=sha)
@@ -171,6 +217,7 @@ def ingest_file(session: Session, path: Path, reader: Reader, *, max_line_bytes:
                 result.rejected += 1
                 result.rejections.append((item.line_no, str(exc)))
                 continue
+            rec = mappings.apply(rec)
             result.warnings.extend((item.line_no, note) for note in _notes(item, rec))
             if item.notes:
                 rec = replace(rec, attributes={**rec.attributes, "encoding_repaired": True})
@@ -191,7 +238,12 @@ def ingest_file(session: Session, path: Path, reader: Reader, *, max_line_bytes:
 
 
 def ingest_paths(
-    session: Session, paths: Sequence[Path], fmt: str, *, max_line_bytes: int
+    session: Session,
+    paths: Sequence[Path],
+    fmt: str,
+    *,
+    max_line_bytes: int,
+    mappings: Mappings = NO_MAPPINGS,
 ) -> list[FileResult]:
     """Ingest files and folders in `fmt` ("auto" detects per file). Raises InputError early
     for a missing path or an unknown format, before anything is written."""
@@ -214,7 +266,9 @@ def ingest_paths(
         # rolled back and reported; the other files still land.
         savepoint = session.begin_nested()
         try:
-            result = ingest_file(session, path, reader, max_line_bytes=max_line_bytes)
+            result = ingest_file(
+                session, path, reader, max_line_bytes=max_line_bytes, mappings=mappings
+            )
         except SQLAlchemyError as exc:
             savepoint.rollback()
             result = FileResult(
@@ -230,4 +284,4 @@ def ingest_paths(
     return results
 
 
-__all__ = ["FileResult", "RawRecord", "ingest_file", "ingest_paths", "period_of"]
+__all__ = ["FileResult", "Mappings", "RawRecord", "ingest_file", "ingest_paths", "period_of"]

@@ -211,3 +211,65 @@ def test_escaped_lone_surrogate_is_stored(session: Session, tmp_path: Path) -> N
     assert res.loaded == 1
     row = session.scalars(select(Interaction)).one()
     assert row.prompt_text == "half a pair: \ufffd end"
+
+
+def test_gzip_is_read_transparently_and_a_truncated_stream_is_reported(
+    session: Session, tmp_path: Path
+) -> None:
+    import gzip
+    import random
+
+    rng = random.Random(1)
+    recs = [
+        chat_record(f"gz-{i}", "".join(rng.choice("abcdefgh ") for _ in range(300)))
+        for i in range(200)
+    ]
+    payload = b"".join(json.dumps(r).encode() + b"\n" for r in recs)
+    good = tmp_path / "good.jsonl.gz"
+    good.write_bytes(gzip.compress(payload))
+    assert detect_format(good) is not None
+    [res] = ingest_paths(session, [good], "auto", max_line_bytes=MAX)
+    assert (res.loaded, res.rejected) == (200, 0)
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(gzip.compress(payload.replace(b'"gz-', b'"cut-'))[:20000])
+    [res] = ingest_paths(session, [cut], "openai-chat", max_line_bytes=MAX)
+    assert 0 < res.loaded < 200 and res.rejected == 1
+    assert res.rejections[-1][0] == 0 and "compressed stream is damaged" in res.rejections[-1][1]
+    assert res.reconciles
+
+
+def test_tool_and_workflow_names_are_mapped(session: Session, tmp_path: Path) -> None:
+    from auditor.ingest.stage import Mappings
+
+    recs = [
+        chat_record("m1", "x", tool="Claude-Code", workflow="Client Comms"),
+        chat_record("m2", "y", tool="chatgpt-enterprise", workflow="coding"),
+    ]
+    mappings = Mappings.from_maps(
+        {"claude-code": "claude-enterprise"}, {"client_comms": "client_comm"}
+    )
+    ingest_paths(
+        session,
+        [write_jsonl(tmp_path / "m.jsonl", recs)],
+        "openai-chat",
+        max_line_bytes=MAX,
+        mappings=mappings,
+    )
+    rows = dict(session.execute(select(Interaction.event_id, Interaction.tool)).all())
+    assert rows == {"m1": "claude-enterprise", "m2": "chatgpt-enterprise"}
+    flows = dict(session.execute(select(Interaction.event_id, Interaction.workflow)).all())
+    assert flows == {"m1": "client_comm", "m2": "coding"}
+
+
+def test_reconciliation_line_counts_coverage_gaps(session: Session, tmp_path: Path) -> None:
+    recs = [chat_record("g1", "x"), chat_record("g2", None), chat_record("g1", "dup")]
+    [res] = ingest_paths(
+        session,
+        [write_jsonl(tmp_path / "g.jsonl", [*recs, "{"])],
+        "openai-chat",
+        max_line_bytes=MAX,
+    )
+    assert res.coverage_gaps == 1
+    assert res.reconciliation == (
+        "g.jsonl: read 4 = stored 1 + duplicates 1 + rejected 1 + coverage gaps 1 (reconciles)"
+    )
