@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from auditor.cli._common import console, db_session, err_console, settings_from
+from auditor.ingest.export import export_interactions
 from auditor.ingest.registry import available
 from auditor.ingest.stage import FileResult, Mappings, ingest_paths
 
@@ -75,3 +76,19 @@ def formats_cmd() -> None:
     for name, cls in available().items():
         table.add_row(name, cls.description)
     console.print(table)
+
+
+export_app = typer.Typer(help="Export normalized data.", no_args_is_help=True)
+
+
+@export_app.command("interactions")
+def export_interactions_cmd(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write.", dir_okay=False)],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl or csv.")] = "jsonl",
+    period: Annotated[str | None, typer.Option(help="Only this month, YYYY-MM.")] = None,
+) -> None:
+    """Write the normalized interactions (with their raw text: the file is owner-only)."""
+    with db_session(settings_from(ctx)) as session:
+        count = export_interactions(session, out, fmt, period=period)  # type: ignore[arg-type]
+    console.print(f"{count} interaction(s) written to {out}", markup=False, highlight=False)

@@ -1,0 +1,89 @@
+"""Export normalized interactions (JSON Lines or CSV): what every reader made of the logs.
+
+Used to check a reader's mapping on real logs and to hand the normalized population to other
+tools. The output holds raw prompt and output text: it is written owner-only.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from auditor.db.models import Interaction
+from auditor.errors import InputError
+from auditor.sample.selection import period_bounds
+
+EXPORT_FIELDS = (
+    "event_id",
+    "source_format",
+    "occurred_at",
+    "user_id",
+    "user_email",
+    "tool",
+    "provider",
+    "model",
+    "prompt_text",
+    "output_text",
+    "history_turns",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "session_id",
+    "workflow",
+    "content_status",
+)
+BATCH = 1000
+
+
+def _rows(session: Session, period: str | None) -> Iterator[dict[str, Any]]:
+    query = select(Interaction).order_by(Interaction.occurred_at, Interaction.id)
+    if period:
+        start, end = period_bounds(period)
+        query = query.where(Interaction.occurred_at >= start, Interaction.occurred_at < end)
+    for row in session.scalars(query.execution_options(yield_per=BATCH)):
+        values = {name: getattr(row, name) for name in EXPORT_FIELDS}
+        values["occurred_at"] = row.occurred_at.isoformat(timespec="microseconds") + "Z"
+        yield values
+        session.expunge(row)
+
+
+def export_interactions(
+    session: Session,
+    out: Path,
+    fmt: Literal["jsonl", "csv"] = "jsonl",
+    *,
+    period: str | None = None,
+) -> int:
+    """Write interactions (all, or one period's) to `out`; return how many were written.
+
+    Raises InputError if the file cannot be written.
+    """
+    if fmt not in ("jsonl", "csv"):
+        raise InputError(f"unknown export format {fmt!r}", "use jsonl or csv")
+    tmp = out.with_name(out.name + ".part")
+    count = 0
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            if fmt == "csv":
+                writer = csv.DictWriter(fh, fieldnames=EXPORT_FIELDS)
+                writer.writeheader()
+                for values in _rows(session, period):
+                    writer.writerow(values)
+                    count += 1
+            else:
+                for values in _rows(session, period):
+                    fh.write(json.dumps(values, ensure_ascii=False) + "\n")
+                    count += 1
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"{out}: cannot be written ({exc.strerror})") from None
+    return count
