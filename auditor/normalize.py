@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -301,6 +301,68 @@ def normalize_openai_chat(obj: dict[str, Any], *, source_format: str) -> Interac
         workflow=normalize_workflow(
             optional_str(obj.get("workflow") or metadata.get("workflow"), "workflow", 64)
         ),
+        content_status=status,
+        attributes=attributes,
+    )
+
+
+def normalize_openai_batch(obj: dict[str, Any], *, source_format: str) -> InteractionRecord:
+    """A line of OpenAI Batch API output (`{id, custom_id, response{status_code, body}, error}`).
+
+    The completion is `response.body`. The request is not in the output file: when the firm's
+    tooling merged the batch input line in (as `request`, holding `{custom_id, method, url,
+    body}` or the chat request itself) the prompt is taken from it; otherwise the prompt is a
+    coverage gap (`not_stored`). Identity comes from the gateway's `user` object, or from the
+    request's `user`, `safety_identifier` or `metadata.user_id` / `metadata.user_email`.
+    Raises RecordError for a failed request with nothing to audit or no identity.
+    """
+    response = obj.get("response")
+    if response is not None and not isinstance(response, dict):
+        raise RecordError("`response` is not an object")
+    body = (response or {}).get("body")
+    if body is not None and not isinstance(body, dict):
+        raise RecordError("`response.body` is not an object")
+    request = obj.get("request")
+    if isinstance(request, dict) and isinstance(request.get("body"), dict):
+        request = request["body"]  # a merged batch input line
+    if request is not None and not isinstance(request, dict):
+        raise RecordError("`request` is not an object")
+    if body is None and request is None:
+        raise RecordError("batch line has neither a response body nor a request")
+    request = request or {}
+    metadata = request.get("metadata") if isinstance(request.get("metadata"), dict) else {}
+    user = obj.get("user") if isinstance(obj.get("user"), dict) else {}
+    identity = {
+        "id": user.get("id")
+        or obj.get("user_id")
+        or metadata.get("user_id")
+        or request.get("safety_identifier")
+        or request.get("user"),
+        "email": user.get("email") or obj.get("user_email") or metadata.get("user_email"),
+    }
+    has_messages = isinstance(request.get("messages"), list) and bool(request.get("messages"))
+    chat = {
+        "user": identity,
+        "tool": obj.get("tool") or metadata.get("tool"),
+        "workflow": obj.get("workflow") or metadata.get("workflow"),
+        "session_id": obj.get("session_id"),
+        "id": (body or {}).get("id") or obj.get("custom_id") or obj.get("id"),
+        "timestamp": obj.get("timestamp", (body or {}).get("created")),
+        "request": request if has_messages else {**request, "messages": [{"role": "user"}]},
+        "response": body or {},
+    }
+    rec = normalize_openai_chat(chat, source_format=source_format)
+    attributes = {**rec.attributes, "batch_custom_id": str(obj.get("custom_id", ""))[:255]}
+    error = obj.get("error")
+    if isinstance(error, dict):
+        attributes["batch_error"] = str(error.get("code", "error"))[:64]
+    if isinstance(response, dict) and response.get("status_code") is not None:
+        attributes["status_code"] = optional_int(response.get("status_code"), "status_code")
+    attributes.pop("empty_prompt", None)
+    status: ContentStatus = rec.content_status if has_messages else "not_stored"
+    return replace(
+        rec,
+        prompt_text=rec.prompt_text if has_messages else None,
         content_status=status,
         attributes=attributes,
     )
