@@ -23,8 +23,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check auditor tests
-	$(BIN)/ruff format --check auditor tests
+	$(BIN)/ruff check auditor tests benchmarks
+	$(BIN)/ruff format --check auditor tests benchmarks
 
 clean:
 	rm -rf $(VENV) .auditor reports/*.html *.egg-info

@@ -19,11 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-WORDS = (
+SENTENCES = (
     "please summarise the attached quarterly note for the desk and flag any risks to liquidity "
     "draft a polite reply to the client about the delayed settlement explain this stack trace "
     "from our pricing service write a sql query joining trades to positions by book"
-).split()  # noqa: SIM905 - a sentence reads better than a list of words
+)
+WORDS = SENTENCES.split()
 
 
 def write_records(path: Path, n: int, *, compress: bool) -> None:
