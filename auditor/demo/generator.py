@@ -235,7 +235,11 @@ def generate_demo(
 
     bad: list[tuple[str, int]] = []
     if bad_lines and len(written) >= 3:
-        targets = sorted(n for n in files if len(files[n]) >= 2)
+        # Into the web-proxy logs, which the demo ingests as they are (gateway records are
+        # re-written in other formats, where a broken JSON line has no equivalent).
+        targets = sorted(
+            n for n in files if n.startswith("webproxy") and len(files[n]) >= 2
+        ) or sorted(n for n in files if len(files[n]) >= 2)
         chosen = rng.sample(targets, min(3, len(targets))) if targets else sorted(files)
         for k, (_, line) in enumerate(logs.bad_lines(rng, [w.record for w in written], used_ids)):
             name = chosen[k % len(chosen)]
