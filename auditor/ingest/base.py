@@ -69,13 +69,21 @@ def open_binary(path: Path) -> BinaryIO:
 
 
 def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
-    """The first `size` bytes of the (decompressed) file, for `sniff`; a damaged gzip stream
-    gives what could be read."""
+    """The first `size` bytes of the (decompressed) file, for `sniff`; of a damaged gzip
+    stream, what could be read before the damage."""
+    chunks: list[bytes] = []
+    got = 0
     with open_binary(path) as fh:
-        try:
-            return fh.read(size)
-        except (OSError, EOFError):
-            return b""
+        while got < size:
+            try:
+                chunk = fh.read(min(4096, size - got))
+            except (OSError, EOFError, zlib.error):
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+    return b"".join(chunks)
 
 
 def iter_json_lines(path: Path, *, max_line_bytes: int) -> Iterator[RawRecord | Rejected]:

@@ -21,7 +21,7 @@ from auditor.db.models import IngestRejection, Interaction, SourceFile
 from auditor.errors import InputError
 from auditor.ingest.base import RawRecord, Reader, Rejected
 from auditor.ingest.registry import detect_format, get_reader
-from auditor.normalize import InteractionRecord, RecordError
+from auditor.normalize import InteractionRecord, RecordError, normalize_workflow
 
 BATCH = 500
 
@@ -148,6 +148,10 @@ def _notes(item: RawRecord, rec: InteractionRecord) -> list[str]:
     notes = list(item.notes)
     if rec.attributes.get("empty_prompt"):
         notes.append("empty prompt (kept)")
+    if rec.attributes.get("export_incomplete"):
+        notes.append("export incomplete: the file's last page says more follow (has_more)")
+    if rec.attributes.get("messages_incomplete"):
+        notes.append("conversation incomplete: more messages follow (messages.has_more)")
     if rec.attributes.get("unknown_fields"):
         notes.append(
             "unknown fields kept by name only: " + ", ".join(rec.attributes["unknown_fields"])
@@ -164,9 +168,11 @@ class Mappings:
 
     @classmethod
     def from_maps(cls, tools: dict[str, str], workflows: dict[str, str]) -> Mappings:
+        # Workflow keys are spelled the way stored tags are (normalize_workflow), so a firm can
+        # write a tag as its source shows it.
         return cls(
             {k.strip().lower(): v for k, v in tools.items()},
-            {k.strip().lower(): v for k, v in workflows.items()},
+            {(normalize_workflow(k) or k.strip().lower()): v for k, v in workflows.items()},
         )
 
     def apply(self, rec: InteractionRecord) -> InteractionRecord:
