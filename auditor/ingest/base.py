@@ -6,6 +6,7 @@ import gzip
 import json
 import zlib
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,11 @@ class Reader(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str]
+
+    def __init__(self) -> None:
+        # Records read that are not interactions at all (e.g. embedding spans), by kind;
+        # reset by `records()` and reported in the file's reconciliation.
+        self.skipped: Counter[str] = Counter()
 
     def sniff(self, head: bytes) -> bool:
         """Whether the first bytes of a file look like this format (for `--format auto`)."""

@@ -41,6 +41,8 @@ class FileResult:
     rejections: list[tuple[int, str]] = field(default_factory=list)
     # Records loaded with something to say: empty prompt, unknown fields, repaired encoding.
     warnings: list[tuple[int, str]] = field(default_factory=list)
+    # Records that are not interactions (embedding spans, non-generation rows), by kind.
+    not_interactions: dict[str, int] = field(default_factory=dict)
     # Why the file was not read at all (unrecognised format, database refused it).
     skipped: str | None = None
     periods: set[str] = field(default_factory=set)
@@ -54,10 +56,14 @@ class FileResult:
         """The per-file line every run ends with: read = stored + duplicates + rejected + gaps."""
         stored = self.loaded - self.coverage_gaps
         verdict = "reconciles" if self.reconciles else "DOES NOT RECONCILE"
-        return (
+        line = (
             f"{self.path.name}: read {self.total} = stored {stored} + duplicates {self.duplicate}"
             f" + rejected {self.rejected} + coverage gaps {self.coverage_gaps} ({verdict})"
         )
+        if self.not_interactions:
+            kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(self.not_interactions.items()))
+            line += f"; also read, not interactions: {kinds}"
+        return line
 
 
 def file_sha256(path: Path) -> str:
@@ -233,6 +239,7 @@ def ingest_file(
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
     _flush(session, pending, result, source.id)
+    result.not_interactions = dict(getattr(reader, "skipped", {}))
     for line_no, reason in result.rejections:
         session.add(IngestRejection(source_file_id=source.id, line_no=line_no, reason=reason[:500]))
     source.records_total = result.total
