@@ -19,12 +19,19 @@ MAX_LINES_SHOWN = 20  # per file and kind; every rejection is also stored in the
 def print_file_results(results: list[FileResult]) -> None:
     """One row per file (records = loaded + duplicate + rejected), then each rejection with
     its file and line."""
-    table = Table("file", "records", "loaded", "dupl.", "rejected", title="ingest")
+    table = Table("file", "format", "records", "loaded", "dupl.", "rejected", title="ingest")
     for r in results:
         if r.already_ingested or r.skipped:
-            table.add_row(r.path.name, "-", "-", "-", "-")
+            table.add_row(r.path.name, r.source_format, "-", "-", "-", "-")
             continue
-        table.add_row(r.path.name, str(r.total), str(r.loaded), str(r.duplicate), str(r.rejected))
+        table.add_row(
+            r.path.name,
+            r.source_format,
+            str(r.total),
+            str(r.loaded),
+            str(r.duplicate),
+            str(r.rejected),
+        )
     console.print(table)
     skipped = sum(r.already_ingested for r in results)
     if skipped:
