@@ -304,12 +304,18 @@ DEMO_SEED = 20261031
 
 
 def demo_settings(settings: Settings) -> Settings:
-    """The demo's own database and a fixed sample seed, so it never mixes with real data."""
+    """The demo's own database, a fixed sample seed and the fictional bank's tool names, so it
+    never mixes with real data."""
+    from auditor.demo.formats import DEMO_TOOL_MAP
+
     demo_dir = settings.data_dir / "demo"
     return settings.model_copy(
         update={
             "database": DatabaseSettings(url=f"sqlite:///{demo_dir / 'auditor.db'}"),
             "sample": SampleSettings(size=settings.sample.size, seed=DEMO_SEED),
+            "ingest": settings.ingest.model_copy(
+                update={"tool_map": {**DEMO_TOOL_MAP, **settings.ingest.tool_map}}
+            ),
         }
     )
 
@@ -324,19 +330,25 @@ def run_demo(
 ) -> RunResult:
     """Generate a synthetic month of a fictional bank's AI use and audit it end to end."""
     from auditor.db.session import make_engine
+    from auditor.demo.formats import write_sources
     from auditor.demo.generator import generate_demo
 
     settings = demo_settings(settings)
     out_dir = settings.data_dir / "demo" / "data"
     files = generate_demo(out_dir, period=period, seed=7, people=people)
-    progress(f"demo: {files.interactions} interactions for {people} people written to {out_dir}")
+    sources = write_sources(files, out_dir / "sources")
+    formats = sorted({s.source_format for s in sources})
+    progress(
+        f"demo: {files.interactions} interactions for {people} people, written as "
+        f"{', '.join(formats)} under {out_dir}"
+    )
     engine = (engine_factory or make_engine)(settings.database.url)
     try:
         return run_audit(
             engine,
             settings,
-            files.log_files,
-            fmt="openai-chat",
+            [s.path for s in sources],
+            fmt="auto",
             periods=[period],
             people_csv=files.people_csv,
             progress=progress,
