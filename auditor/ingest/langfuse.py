@@ -6,9 +6,11 @@ users come from the export's `traces/` file of the same run, when it is there). 
 are the export's snake_case; timestamps are `YYYY-MM-DD HH:MM:SS.ffffff` in UTC without a zone
 marker. See https://langfuse.com/docs/api-and-data-platform/features/blob-storage-export-fields.
 
-Only GENERATION observations (LLM calls) are interactions. Every other row is accounted for as
-a rejection whose reason starts with "skipped: " (a SPAN or EVENT, a trace row, or a run of
-Langfuse's own evaluators), so the per-file reconciliation still counts every row.
+Only GENERATION observations (LLM calls) are interactions. The other rows read are not
+rejected: they are counted by kind in `LangfuseReader.skipped` ("observations of type SPAN",
+"trace rows", "Langfuse evaluator or experiment runs (environment ...)"), which the file's
+reconciliation line reports as "also read, not interactions". Rows that cannot be read or
+used (bad JSON, a generation without a user) are rejections.
 
 Identity: the row's `user_id`, else a user in its metadata (`langfuse_user_id`, `user_id`,
 `user.id`, ... and `user_email`, `email`, `user.email`), else - for a generation without one -
@@ -22,6 +24,7 @@ import gzip
 import json
 import re
 import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,7 +48,6 @@ from auditor.normalize import (
     unknown_fields,
 )
 
-SKIPPED = "skipped: "
 GENERATION = "GENERATION"
 OBSERVATION_TYPES = (
     "SPAN",
@@ -201,15 +203,16 @@ class LangfuseReader(Reader):
     def records(self, path: Path, *, max_line_bytes: int) -> Iterator[RawRecord | Rejected]:
         # Generations without a user wait (by line number only, so memory stays small) until
         # the whole export has been searched for their trace's user; then they are re-read.
+        self.skipped = Counter()
         pending: dict[int, str] = {}
         for item in read_rows(path, max_line_bytes=max_line_bytes):
             if isinstance(item, Rejected):
                 yield item
                 continue
             row = item.obj
-            skip = skip_reason(row)
-            if skip:
-                yield Rejected(item.line_no, SKIPPED + skip)
+            kind = not_interaction(row)
+            if kind:
+                self.skipped[kind] += 1
                 continue
             trace_id = row.get("trace_id")
             if (
@@ -538,20 +541,24 @@ def _label(value: Any) -> str | None:
     return value if isinstance(value, str) and _LABEL.fullmatch(value) else None
 
 
-def skip_reason(row: dict[str, Any]) -> str | None:
-    """Why a row is not an interaction (None for a generation to normalize)."""
+def not_interaction(row: dict[str, Any]) -> str | None:
+    """The kind of row this is if it is read but is no interaction, as a plural that follows
+    a count ("observations of type SPAN"); None for a generation to normalize. Never quotes
+    content: a type or environment that is not a short label is not named."""
     kind = row.get("type")
     if _is_trace_row(row):
-        return "a trace row, not an observation (used only to find users)"
+        return "trace rows (used only to find users)"
     if not isinstance(kind, str) or not kind:
         return None  # normalize rejects it with the reason
     if kind.upper() != GENERATION:
-        return f"not a generation (type {_label(kind) or 'unrecognised'})"
+        label = _label(kind.upper())
+        return f"observations of type {label}" if label else "observations of an unrecognised type"
     environment = row.get("environment")
     # Users cannot name an environment "langfuse...": those are Langfuse's own evaluator and
     # experiment runs, not an employee's use of an assistant.
     if isinstance(environment, str) and environment.lower().startswith("langfuse"):
-        return f"Langfuse's own run (environment {_label(environment) or 'langfuse-…'})"
+        name = _label(environment) or "langfuse-…"
+        return f"Langfuse evaluator or experiment runs (environment {name})"
     return None
 
 

@@ -1,5 +1,6 @@
 """The Langfuse observations-export reader: sniffing, the three file types, the mapping,
-skipped rows, the trace-level identity join, and broken input.
+rows that are not interactions (counted by kind, not rejected), the trace-level identity
+join, and broken input.
 
 Failures name event ids, lines and fields; asserted reasons never hold prompt text.
 """
@@ -160,41 +161,31 @@ def test_auto_detects_only_langfuse_for_its_samples(path: Path) -> None:
 # --- sample files: exact counts ----------------------------------------------------------------
 
 
+SPAN = "observations of type SPAN"
+JUDGE = "Langfuse evaluator or experiment runs (environment langfuse-llm-as-a-judge)"
+
+
 @pytest.mark.parametrize(
-    ("path", "counts", "rejections"),
+    ("path", "counts", "rejections", "not_interactions"),
     [
         (
             SAMPLES / "observations_v2.jsonl",
-            (15, 9, 1, 5, 2),  # total, loaded, duplicate, rejected, coverage gaps
-            {
-                1: "skipped: not a generation (type SPAN)",
-                4: "skipped: not a generation (type EVENT)",
-                11: "skipped: not a generation (type SPAN)",
-                12: "skipped: Langfuse's own run (environment langfuse-llm-as-a-judge)",
-                15: "no user identity",
-            },
+            (11, 9, 1, 1, 2),  # total, loaded, duplicate, rejected, coverage gaps
+            {15: "no user identity"},
+            # Lines 1 and 11 (SPAN), 4 (EVENT), 12 (Langfuse's own judge).
+            {SPAN: 2, "observations of type EVENT": 1, JUDGE: 1},
         ),
-        (
-            SAMPLES / "observations_v2.csv",
-            (5, 4, 0, 1, 1),
-            {2: "skipped: not a generation (type SPAN)"},
-        ),
+        (SAMPLES / "observations_v2.csv", (4, 4, 0, 0, 1), {}, {SPAN: 1}),
         (
             SAMPLES / "observations_v2.json",
-            (4, 2, 0, 2, 0),
-            {
-                1: "skipped: not a generation (type SPAN)",
-                3: "skipped: not a generation (type TOOL)",
-            },
+            (2, 2, 0, 0, 0),
+            {},
+            {SPAN: 1, "observations of type TOOL": 1},
         ),
-        (
-            LEGACY_OBS,
-            (3, 1, 0, 2, 0),
-            {1: "skipped: not a generation (type SPAN)", 3: "no user identity"},
-        ),
+        (LEGACY_OBS, (2, 1, 0, 1, 0), {3: "no user identity"}, {SPAN: 1}),
         (
             SAMPLES / "broken.jsonl",
-            (16, 4, 0, 12, 0),
+            (15, 4, 0, 11, 0),
             {
                 2: "not valid JSON",
                 4: "`user_id` is not text (got dict)",
@@ -206,9 +197,9 @@ def test_auto_detects_only_langfuse_for_its_samples(path: Path) -> None:
                 10: "no user identity",
                 11: "`usage_details` is not a JSON object",
                 12: "total_cost is out of range",
-                13: "skipped: not a generation (type SPAN)",
                 15: "`provided_model_name` is not text (got list)",
             },
+            {SPAN: 1},  # line 13
         ),
         (
             SAMPLES / "broken.csv",
@@ -219,16 +210,25 @@ def test_auto_detects_only_langfuse_for_its_samples(path: Path) -> None:
                 5: "`usage_details` is not a JSON object",
                 8: "record is truncated (a quoted field is never closed)",
             },
+            {},
         ),
     ],
     ids=lambda v: v.name if isinstance(v, Path) else None,
 )
 def test_sample_file_counts(
-    session: Session, path: Path, counts: tuple[int, ...], rejections: dict[int, str]
+    session: Session,
+    path: Path,
+    counts: tuple[int, ...],
+    rejections: dict[int, str],
+    not_interactions: dict[str, int],
 ) -> None:
     res = ingest_one(session, path, "auto")
     assert (res.total, res.loaded, res.duplicate, res.rejected, res.coverage_gaps) == counts
     assert res.reconciles
+    assert res.not_interactions == not_interactions
+    # Every row of the file is accounted for: read as a record, or counted as not one.
+    rows = sum(1 for item in langfuse.read_rows(path, max_line_bytes=MAX))
+    assert res.total + sum(not_interactions.values()) == rows
     got = dict(res.rejections)
     assert set(got) == set(rejections)
     for line_no, fragment in rejections.items():
@@ -236,6 +236,45 @@ def test_sample_file_counts(
     in_db = dict(session.execute(select(IngestRejection.line_no, IngestRejection.reason)).all())
     assert in_db == got
     assert session.scalar(select(func.count(Interaction.id))) == res.loaded
+
+
+@pytest.mark.parametrize(
+    ("path", "line"),
+    [
+        (
+            SAMPLES / "observations_v2.jsonl",
+            "observations_v2.jsonl: read 11 = stored 7 + duplicates 1 + rejected 1"
+            " + coverage gaps 2 (reconciles); also read, not interactions: 1 " + JUDGE + ","
+            " 1 observations of type EVENT, 2 observations of type SPAN",
+        ),
+        (
+            SAMPLES / "observations_v2.json",
+            "observations_v2.json: read 2 = stored 2 + duplicates 0 + rejected 0"
+            " + coverage gaps 0 (reconciles); also read, not interactions:"
+            " 1 observations of type SPAN, 1 observations of type TOOL",
+        ),
+        (
+            SAMPLES / "broken.csv",
+            "broken.csv: read 6 = stored 2 + duplicates 0 + rejected 4"
+            " + coverage gaps 0 (reconciles)",
+        ),
+    ],
+    ids=lambda v: v.name if isinstance(v, Path) else None,
+)
+def test_sample_reconciliation_line(session: Session, path: Path, line: str) -> None:
+    assert ingest_one(session, path).reconciliation == line
+
+
+def test_skipped_rows_store_no_rejections(session: Session) -> None:
+    ingest_one(session, SAMPLES / "observations_v2.csv")
+    assert session.scalar(select(func.count(IngestRejection.id))) == 0
+
+
+def test_skipped_counts_are_reset_for_each_file() -> None:
+    reader = LangfuseReader()
+    list(reader.records(SAMPLES / "observations_v2.jsonl", max_line_bytes=MAX))
+    list(reader.records(SAMPLES / "observations_v2.csv", max_line_bytes=MAX))
+    assert dict(reader.skipped) == {SPAN: 1}
 
 
 def test_broken_jsonl_warnings(session: Session) -> None:
@@ -422,7 +461,7 @@ def test_legacy_observations_alone_have_no_identity(session: Session, tmp_path: 
     lone.parent.mkdir()
     lone.write_bytes(LEGACY_OBS.read_bytes())
     res = ingest_one(session, lone)
-    assert (res.loaded, res.rejected) == (0, 3)
+    assert (res.loaded, res.rejected, res.not_interactions) == (0, 2, {SPAN: 1})
     assert sum("no user identity" in why for _, why in res.rejections) == 2
 
 
@@ -442,7 +481,9 @@ def test_next_window_repeating_rows_gives_duplicates(session: Session, tmp_path:
     window = tmp_path / "next-window.jsonl"
     window.write_bytes(b"\n" + (SAMPLES / "observations_v2.jsonl").read_bytes())
     res = ingest_one(session, window)
-    assert (res.loaded, res.duplicate, res.rejected) == (0, 10, 5)
+    assert (res.loaded, res.duplicate, res.rejected) == (0, 10, 1)
+    assert res.rejections[0][0] == 16  # the blank first line moves every row down one
+    assert res.not_interactions == {SPAN: 2, "observations of type EVENT": 1, JUDGE: 1}
     assert res.reconciles
 
 
@@ -524,38 +565,41 @@ def test_huge_prompt_loads_and_overlong_records_are_rejected(
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
+    ("text", "expected", "spans"),
     [
-        ('[{"id":"a","trace_id":"t","type":"GENERATION"', [(1, "record is truncated")]),
+        ('[{"id":"a","trace_id":"t","type":"GENERATION"', [(1, "record is truncated")], 0),
         (
             '[{"id":"a","type":"SPAN","trace_id":"t"}',
-            [(1, "skipped: not a generation"), (2, "file ends before the JSON array is closed")],
+            [(2, "file ends before the JSON array is closed")],
+            1,
         ),
         (
             '[{"id":"a","type":"SPAN","trace_id":"t"} {"id":"b"}]',
-            [(1, "skipped: not a generation"), (2, "JSON array is malformed here")],
+            [(2, "JSON array is malformed here")],
+            1,
         ),
         (
             '[1, "x", {"id":"a","type":"SPAN","trace_id":"t"}]',
-            [
-                (1, "expected a JSON object, got int"),
-                (2, "expected a JSON object, got str"),
-                (3, "skipped: not a generation"),
-            ],
+            [(1, "expected a JSON object, got int"), (2, "expected a JSON object, got str")],
+            1,
         ),
-        ('[{"id": "a", "trace_id": tru}]', [(1, "not valid JSON")]),
-        ("[ ]", []),
-        ("\ufeff[]", []),
+        ('[{"id": "a", "trace_id": tru}]', [(1, "not valid JSON")], 0),
+        ("[ ]", [], 0),
+        ("\ufeff[]", [], 0),
     ],
 )
-def test_json_array_damage(tmp_path: Path, text: str, expected: list[tuple[int, str]]) -> None:
+def test_json_array_damage(
+    tmp_path: Path, text: str, expected: list[tuple[int, str]], spans: int
+) -> None:
     path = tmp_path / "a.json"
     path.write_text(text, encoding="utf-8")
-    items = read_all(path)
+    reader = LangfuseReader()
+    items = list(reader.records(path, max_line_bytes=MAX))
     assert all(isinstance(i, Rejected) for i in items)
     assert [
         (i.line_no, i.reason[: len(why)]) for i, (_, why) in zip(items, expected, strict=True)
     ] == expected  # type: ignore[union-attr]
+    assert dict(reader.skipped) == ({SPAN: spans} if spans else {})
 
 
 def test_json_array_element_split_across_read_chunks(tmp_path: Path) -> None:
@@ -615,30 +659,47 @@ def test_empty_file_has_no_records(tmp_path: Path) -> None:
     assert read_all(path) == []
 
 
-# --- what is skipped, and identity ------------------------------------------------------------
+# --- what is not an interaction, and identity --------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("fields", "reason"),
+    ("row", "kind"),
     [
-        ({"type": "SPAN"}, "skipped: not a generation (type SPAN)"),
-        ({"type": "EMBEDDING"}, "skipped: not a generation (type EMBEDDING)"),
-        ({"type": "<b>odd type</b>"}, "skipped: not a generation (type unrecognised)"),
+        (gen("x", type="SPAN"), SPAN),
+        (gen("x", type="span"), SPAN),  # counted with its upper-case kin
+        (gen("x", type="EMBEDDING"), "observations of type EMBEDDING"),
+        (gen("x", type="<b>odd type</b>"), "observations of an unrecognised type"),
         (
-            {"environment": "langfuse-prompt-experiment"},
-            "skipped: Langfuse's own run (environment langfuse-prompt-experiment)",
+            gen("x", environment="langfuse-prompt-experiment"),
+            "Langfuse evaluator or experiment runs (environment langfuse-prompt-experiment)",
         ),
-        ({"type": None}, "no observation `type`"),
-        ({"type": 7}, "no observation `type`"),
+        (
+            gen("x", environment="langfuse judge: odd"),
+            "Langfuse evaluator or experiment runs (environment langfuse-…)",
+        ),
+        (
+            {"id": "t1", "timestamp": "2026-10-05 09:00:00", "name": "x", "user_id": "u"},
+            "trace rows (used only to find users)",
+        ),
     ],
 )
-def test_rows_that_are_not_interactions(
-    session: Session, tmp_path: Path, fields: dict[str, Any], reason: str
+def test_rows_that_are_not_interactions_are_counted_not_rejected(
+    session: Session, tmp_path: Path, row: dict[str, Any], kind: str
 ) -> None:
-    path = write_rows(tmp_path / "s.jsonl", [gen("ok"), gen("x", **fields)])
+    path = write_rows(tmp_path / "s.jsonl", [gen("ok"), row, row])
     res = ingest_one(session, path)
-    assert (res.loaded, res.rejected) == (1, 1)
-    assert res.rejections == [(2, reason)]
+    assert (res.total, res.loaded, res.rejected) == (1, 1, 0) and res.reconciles
+    assert res.not_interactions == {kind: 2}
+    assert res.reconciliation.endswith(f"; also read, not interactions: 2 {kind}")
+    assert session.scalar(select(func.count(IngestRejection.id))) == 0
+
+
+@pytest.mark.parametrize("kind", [None, 7])
+def test_row_without_a_type_is_rejected(session: Session, tmp_path: Path, kind: Any) -> None:
+    path = write_rows(tmp_path / "s.jsonl", [gen("ok"), gen("x", type=kind)])
+    res = ingest_one(session, path)
+    assert (res.loaded, res.rejected, res.not_interactions) == (1, 1, {})
+    assert res.rejections == [(2, "no observation `type`")]
 
 
 @pytest.mark.parametrize(
@@ -698,7 +759,8 @@ def test_trace_level_user_joins_in_either_order(session: Session, tmp_path: Path
         gen("g4", trace_id="T2", user_id="own"),  # its own user wins
     ]
     res = ingest_one(session, write_rows(tmp_path / "j.jsonl", rows))
-    assert (res.loaded, res.rejected) == (3, 3) and res.reconciles
+    assert (res.loaded, res.rejected) == (3, 1) and res.reconciles
+    assert res.not_interactions == {SPAN: 2}
     assert [n for n, why in res.rejections if "no user identity" in why] == [5]
     got = stored(session)
     assert (got["g1"].user_id, got["g1"].session_id, got["g1"].workflow) == (
@@ -994,5 +1056,10 @@ def test_rejection_reasons_never_quote_content(session: Session, tmp_path: Path)
         '{"id": "g", "input": "' + secret,
     ]
     res = ingest_one(session, write_rows(tmp_path / "x.jsonl", rows))
-    assert res.rejected == 7
-    assert all("4111" not in why and "Jane" not in why for _, why in res.rejections)
+    assert res.rejected == 5
+    assert res.not_interactions == {
+        "observations of an unrecognised type": 1,
+        "Langfuse evaluator or experiment runs (environment langfuse-…)": 1,
+    }
+    said = [why for _, why in res.rejections] + list(res.not_interactions)
+    assert all("4111" not in why and "Jane" not in why for why in said)
