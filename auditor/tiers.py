@@ -1,8 +1,9 @@
 """Usage tiers: non-user, light, regular, heavy, per person and period.
 
 The window is the period's calendar month, or, with `tiers.window_days` set, that many days
-ending at the period's end (a rolling window). A person's figures are active days (UTC dates with at least one interaction)
-and interactions; the department median is taken over the department's active users.
+ending at the period's end (a rolling window). A person's figures are active days (UTC dates
+with at least one interaction) and interactions; the department median is taken over the
+department's active users.
 
 - non_user: no active day in the window
 - light:    at most `light_max_active_days` active days, or fewer interactions than
