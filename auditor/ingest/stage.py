@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -127,14 +127,21 @@ def _flush(
 ) -> None:
     if not pending:
         return
-    keys = {(r.source_format, r.event_id) for _, r in pending}
-    existing = set(
-        session.execute(
-            select(Interaction.source_format, Interaction.event_id).where(
-                tuple_(Interaction.source_format, Interaction.event_id).in_(list(keys))
+    by_format: dict[str, set[str]] = {}
+    for _, r in pending:
+        by_format.setdefault(r.source_format, set()).add(r.event_id)
+    existing: set[tuple[str, str]] = set()
+    for fmt, event_ids in by_format.items():
+        # One equality and one IN list, so the unique (source_format, event_id) index is used;
+        # a row-value IN makes SQLite scan the whole table for every batch.
+        existing.update(
+            (fmt, event_id)
+            for event_id in session.scalars(
+                select(Interaction.event_id).where(
+                    Interaction.source_format == fmt, Interaction.event_id.in_(event_ids)
+                )
             )
         )
-    )
     for line_no, rec in pending:
         key = (rec.source_format, rec.event_id)
         if key in existing:
