@@ -58,3 +58,17 @@ def test_digest_leaves_out_the_key() -> None:
     b = load_settings(None, scan={"hash_key": "two"})
     assert a.digest() == b.digest()
     assert "one" not in a.model_dump_json()  # SecretStr is masked
+
+
+def test_tool_and_workflow_maps_from_toml(tmp_path: Path) -> None:
+    cfg = tmp_path / "a.toml"
+    cfg.write_text(
+        '[ingest.tool_map]\nchatgpt = "chatgpt-enterprise"\nclaude-code = "claude-enterprise"\n'
+        '[ingest.workflow_map]\nclient_comms = "client_comm"\n'
+    )
+    s = load_settings(cfg)
+    assert s.ingest.tool_map == {
+        "chatgpt": "chatgpt-enterprise",
+        "claude-code": "claude-enterprise",
+    }
+    assert s.ingest.workflow_map == {"client_comms": "client_comm"}
