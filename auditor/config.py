@@ -82,7 +82,20 @@ class ScanSettings(_Section):
 
 
 class SampleSettings(_Section):
-    size: int = Field(default=200, ge=1, description="Items drawn per period (sizing comes later).")
+    size: int | None = Field(
+        default=None,
+        ge=1,
+        description="Items drawn per period; unset: sized from confidence, tolerable rate and "
+        "expected deviations (AICPA attribute sampling).",
+    )
+    confidence: float = Field(default=0.95, gt=0.0, lt=1.0)
+    tolerable_rate: float = Field(default=0.05, gt=0.0, lt=1.0)
+    expected_deviations: int = Field(default=0, ge=0)
+    deviation: Literal["confirmed", "flagged"] = Field(
+        default="confirmed",
+        description="What counts as a deviation, fixed before sampling: a finding confirmed by "
+        "a reviewer (default) or any finding. Items that could not be tested always count.",
+    )
     seed: int | None = Field(
         default=None, description="Fixed seed; if unset, one is drawn from the OS and recorded."
     )

@@ -31,7 +31,7 @@ from auditor.db.session import session_scope, upgrade
 from auditor.directory import DirectoryResult, link_identities, load_people
 from auditor.findings import FindingStats, build_findings
 from auditor.ingest.stage import FileResult, Mappings, ingest_paths
-from auditor.sample.selection import draw_sample, period_bounds
+from auditor.sample.selection import SamplePlan, draw_sample, period_bounds
 
 if TYPE_CHECKING:
     from auditor.policy.engine import PolicyEngine
@@ -54,6 +54,16 @@ def make_pseudonymizer(key: bytes) -> Callable[[str | None], str]:
         return f"P-{digest[:10]}"
 
     return pseudonym
+
+
+def plan_from(sample: SampleSettings) -> SamplePlan:
+    """The test plan the configuration fixes before any sample is drawn."""
+    return SamplePlan(
+        confidence=sample.confidence,
+        tolerable_rate=sample.tolerable_rate,
+        expected_deviations=sample.expected_deviations,
+        deviation=sample.deviation,
+    )
 
 
 @dataclass
@@ -163,7 +173,13 @@ def audit_period(
 
     settings = components.settings
     period_bounds(period)  # validates the period
-    sample, created = draw_sample(session, period, settings.sample.size, settings.sample.seed)
+    sample, created = draw_sample(
+        session,
+        period,
+        settings.sample.size,
+        settings.sample.seed,
+        plan=plan_from(settings.sample),
+    )
     progress(f"{period}: sample {sample.id} ({sample.size} of {sample.population_count})")
     result = PeriodResult(
         period=period,
@@ -301,6 +317,8 @@ def run_audit(
 
 
 DEMO_SEED = 20261031
+# The demo draws more than the plan needs, so its report has findings to show.
+DEMO_SAMPLE_SIZE = 200
 
 
 def demo_settings(settings: Settings) -> Settings:
@@ -312,7 +330,9 @@ def demo_settings(settings: Settings) -> Settings:
     return settings.model_copy(
         update={
             "database": DatabaseSettings(url=f"sqlite:///{demo_dir / 'auditor.db'}"),
-            "sample": SampleSettings(size=settings.sample.size, seed=DEMO_SEED),
+            "sample": settings.sample.model_copy(
+                update={"size": settings.sample.size or DEMO_SAMPLE_SIZE, "seed": DEMO_SEED}
+            ),
             "ingest": settings.ingest.model_copy(
                 update={"tool_map": {**DEMO_TOOL_MAP, **settings.ingest.tool_map}}
             ),

@@ -116,6 +116,9 @@ def test_end_to_end_and_idempotent(
     assert SCRIPT not in html and "<script" not in html.lower()
     assert "&lt;script&gt;x()" in html  # the prompt's markup shows as text in the evidence
     assert "http://" not in html and "https://" not in html
+    # The plan, the estimate with its upper limit and the conclusion in the auditor's words.
+    assert "Upper deviation limit" in html and "tolerable rate" in html
+    assert "relied on" in html
     assert no_network == []
 
     before = _counts(engine)

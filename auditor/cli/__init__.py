@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from auditor import __version__
-from auditor.cli import audit, db, directory, ingest, policy, review, sample
+from auditor.cli import audit, db, directory, ingest, policy, review, sample, stats
 from auditor.cli._common import ConfigOption, err_console
 from auditor.config import load_settings
 from auditor.errors import AuditorError
@@ -49,6 +49,7 @@ app.add_typer(directory.app, name="directory")
 app.add_typer(sample.app, name="sample")
 app.add_typer(review.app, name="review")
 app.add_typer(policy.app, name="policy")
+app.add_typer(stats.app, name="stats")
 app.add_typer(ingest.export_app, name="export")
 app.command("ingest")(ingest.ingest_cmd)
 app.command("formats")(ingest.formats_cmd)

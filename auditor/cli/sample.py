@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from auditor.cli._common import PeriodOption, console, db_session, err_console, settings_from
 from auditor.db.models import Sample
+from auditor.pipeline import plan_from
 from auditor.sample.selection import draw_sample, load_manifest, reperform
 
 app = typer.Typer(help="Samples and their manifests.", no_args_is_help=True)
@@ -20,7 +21,10 @@ app = typer.Typer(help="Samples and their manifests.", no_args_is_help=True)
 def draw_cmd(
     ctx: typer.Context,
     period: PeriodOption,
-    size: Annotated[int | None, typer.Option(help="Items to draw (default: sample.size).")] = None,
+    size: Annotated[
+        int | None,
+        typer.Option(help="Items to draw (default: sample.size, else sized from the plan)."),
+    ] = None,
     seed: Annotated[
         int | None, typer.Option(help="Seed (default: sample.seed or OS entropy).")
     ] = None,
@@ -35,6 +39,7 @@ def draw_cmd(
             size or settings.sample.size,
             seed if seed is not None else settings.sample.seed,
             reuse=not new,
+            plan=plan_from(settings.sample),
         )
     verb = "drew" if created else "reusing"
     console.print(

@@ -143,6 +143,9 @@ class Sample(Base):
     population_sha256: Mapped[str] = mapped_column(String(64))
     requested_size: Mapped[int]
     size: Mapped[int]
+    # The test plan fixed before sampling: confidence, tolerable rate, expected deviations,
+    # what counts as a deviation, and how the size was reached.
+    plan: Mapped[dict[str, Any]] = mapped_column(default=dict)
     manifest_sha256: Mapped[str] = mapped_column(String(64))
 
     items: Mapped[list[SampleItem]] = relationship(

@@ -109,6 +109,27 @@ class Population:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanEvaluation:
+    """The sample's test plan and its evaluation: the figures an auditor signs off."""
+
+    confidence: float
+    tolerable_rate: float
+    deviation_definition: str
+    sizing: str
+    deviations: int
+    not_tested: int
+    awaiting_review: int
+    deviation_rate: float
+    upper_limit: float
+    interval_low: float
+    interval_high: float
+    projected_count: float
+    projected_upper: float
+    conclusion: str
+    provisional: bool
+
+
+@dataclass(frozen=True, slots=True)
 class SummarySection:
     period: str
     period_label: str
@@ -127,6 +148,7 @@ class SummarySection:
     raw_flag_rate: float | None
     confirmed_rate: float | None
     conclusion: str
+    evaluation: PlanEvaluation | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -526,6 +548,33 @@ def _population(session: Session, scope: _Scope) -> Population:
     return Population(interactions, users, people, departments)
 
 
+def _plan_evaluation(session: Session, sample: Sample) -> PlanEvaluation:
+    from auditor.sample.evaluation import evaluate_plan
+
+    ev = evaluate_plan(session, sample.id)
+    return PlanEvaluation(
+        confidence=ev.confidence,
+        tolerable_rate=ev.tolerable_rate,
+        deviation_definition=(
+            "a finding confirmed by a reviewer"
+            if ev.deviation_definition == "confirmed"
+            else "any finding (flagged by the policies)"
+        ),
+        sizing=str((sample.plan or {}).get("sizing", "fixed by configuration")),
+        deviations=ev.deviations,
+        not_tested=ev.not_tested,
+        awaiting_review=ev.awaiting_review,
+        deviation_rate=ev.deviation_rate,
+        upper_limit=ev.upper_limit,
+        interval_low=ev.interval[0],
+        interval_high=ev.interval[1],
+        projected_count=ev.projected_count,
+        projected_upper=ev.projected_upper,
+        conclusion=ev.conclusion,
+        provisional=ev.provisional,
+    )
+
+
 def _conclusion(
     summary_period: str,
     population: Population,
@@ -626,6 +675,7 @@ def _summary(session: Session, scope: _Scope, population: Population) -> Summary
         without_decision = _sampled_without_decision(session, scope)
     raw_rate = _rate(with_violation, sample.size if sample else None)
     confirmed_rate = _rate(confirmed, sample.size if sample else None)
+    evaluation = _plan_evaluation(session, sample) if sample is not None else None
     return SummarySection(
         period=scope.period,
         period_label=period_label(scope.period),
@@ -653,7 +703,14 @@ def _summary(session: Session, scope: _Scope, population: Population) -> Summary
             open_by_severity,
             not_evaluated,
             without_decision,
+        )
+        + (" " + evaluation.conclusion if evaluation else "")
+        + (
+            " The evaluation is provisional until the open findings are reviewed."
+            if evaluation and evaluation.provisional
+            else ""
         ),
+        evaluation=evaluation,
     )
 
 

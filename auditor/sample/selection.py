@@ -14,7 +14,7 @@ import json
 import platform
 import random
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -83,9 +83,11 @@ class Manifest:
     seed_source: str
     requested_size: int
     listing: list[str]
+    plan: dict[str, object] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "plan": self.plan,
             "sample_id": self.sample_id,
             "period": self.period,
             "population_filter": self.population_filter,
@@ -116,10 +118,53 @@ def _filter(period: str) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class SamplePlan:
+    """The test plan, fixed before the population is looked at (ISA 530: define the deviation
+    first). Items that cannot be tested always count as deviations."""
+
+    confidence: float = 0.95
+    tolerable_rate: float = 0.05
+    expected_deviations: int = 0
+    deviation: str = "confirmed"  # or "flagged"
+
+    def as_dict(self, sizing: str) -> dict[str, object]:
+        return {
+            "confidence": self.confidence,
+            "tolerable_rate": self.tolerable_rate,
+            "expected_deviations": self.expected_deviations,
+            "deviation": self.deviation,
+            "untested_items": "count as deviations",
+            "sizing": sizing,
+        }
+
+
+def planned_size(plan: SamplePlan, population: int) -> int:
+    """The attribute-sampling size for the plan (hypergeometric for this finite population)."""
+    from auditor.sample.stats import sample_size
+
+    return min(
+        population,
+        sample_size(
+            plan.confidence, plan.tolerable_rate, plan.expected_deviations, population=population
+        ),
+    )
+
+
 def draw_sample(
-    session: Session, period: str, size: int, seed: int | None = None, *, reuse: bool = True
+    session: Session,
+    period: str,
+    size: int | None,
+    seed: int | None = None,
+    *,
+    reuse: bool = True,
+    plan: SamplePlan | None = None,
 ) -> tuple[Sample, bool]:
     """Draw and store a sample of the period; returns (sample, created).
+
+    `size` None sizes the sample from the plan (confidence, tolerable rate, expected
+    deviations) for the period's population; a given size is recorded as fixed by
+    configuration. The plan is stored with the sample and in its manifest.
 
     With `reuse`, an existing sample over the identical population, of the same requested
     size (and the same seed, when one is configured) is returned instead, so a scheduled re-run
@@ -135,6 +180,14 @@ def draw_sample(
             f"no interactions in period {period}", "ingest logs first, or pick another --period"
         )
     digest = population_digest(list(keys))
+    plan = plan or SamplePlan()
+    if size is None:
+        size = planned_size(plan, len(keys))
+        sizing = "attribute sampling: smallest n whose upper deviation limit with the expected "
+        sizing += "deviations stays within the tolerable rate (hypergeometric, this population)"
+    else:
+        sizing = "fixed by configuration"
+    plan_doc = plan.as_dict(sizing)
     if reuse:
         same = select(Sample).where(
             Sample.period == period,
@@ -143,9 +196,9 @@ def draw_sample(
         )
         if seed is not None:
             same = same.where(Sample.seed == str(seed))
-        existing = session.scalars(same.order_by(Sample.created_at.desc()).limit(1)).first()
-        if existing is not None:
-            return existing, False
+        for existing in session.scalars(same.order_by(Sample.created_at.desc())):
+            if existing.plan == plan_doc:  # a changed plan is a new test
+                return existing, False
     listing = draw(list(keys), size, chosen_seed)
     now = datetime.now(UTC).replace(tzinfo=None)
     sample_id = f"S-{period}-{digest[:6]}-{secrets.token_hex(3)}"
@@ -162,6 +215,7 @@ def draw_sample(
         seed_source=seed_source,
         requested_size=size,
         listing=listing,
+        plan=plan_doc,
     )
     sample = Sample(
         id=sample_id,
@@ -176,6 +230,7 @@ def draw_sample(
         population_sha256=digest,
         requested_size=size,
         size=len(listing),
+        plan=plan_doc,
         manifest_sha256=manifest.digest(),
     )
     session.add(sample)
@@ -214,6 +269,7 @@ def load_manifest(session: Session, sample_id: str) -> Manifest:
         seed_source=sample.seed_source,
         requested_size=sample.requested_size,
         listing=[stable_key(f, e) for f, e in rows],
+        plan=dict(sample.plan),
     )
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 05:09:51.268401
+Create Date: 2026-11-21 06:12:47.960021
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.Column("population_sha256", sa.String(length=64), nullable=False),
         sa.Column("requested_size", sa.Integer(), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("plan", sa.JSON(), nullable=False),
         sa.Column("manifest_sha256", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_samples")),
     )
