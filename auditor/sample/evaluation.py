@@ -77,9 +77,7 @@ def _not_tested(session: Session, sample_id: str) -> set[int]:
     for iid, verdict in rows:
         verdicts.setdefault(iid, set()).add(verdict)
     return {
-        iid
-        for iid in items
-        if iid not in verdicts or not verdicts[iid] <= set(TESTED_VERDICTS)
+        iid for iid in items if iid not in verdicts or not verdicts[iid] <= set(TESTED_VERDICTS)
     }
 
 
