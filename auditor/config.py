@@ -99,6 +99,23 @@ class SampleSettings(_Section):
     seed: int | None = Field(
         default=None, description="Fixed seed; if unset, one is drawn from the OS and recorded."
     )
+    strata: list[Literal["department", "tier", "workflow", "tool"]] = Field(
+        default_factory=list,
+        description="Fields whose values define the strata (combined as 'a|b'); empty: a simple "
+        "random sample. Tier strata need the period's tiers computed first.",
+    )
+    allocation: Literal["proportional", "minimum"] = Field(
+        default="proportional",
+        description="proportional: n_h proportional to N_h, raised to min_per_stratum (the total "
+        "can grow); minimum: min_per_stratum from every stratum first, the rest of the size "
+        "proportionally to what is left (the total stays the size).",
+    )
+    min_per_stratum: int = Field(
+        default=0,
+        ge=0,
+        description="Items drawn at least from every stratum (or all of a smaller one). A "
+        "stratum needs two to be evaluated.",
+    )
 
 
 class PolicySettings(_Section):
@@ -109,14 +126,60 @@ class PolicySettings(_Section):
 
 class TierSettings(_Section):
     window_days: int | None = Field(
-        default=None,
+        default=28,
         ge=1,
-        description="Rolling window ending at the period's end; unset: the calendar month.",
+        description="Rolling window ending at the period's end (default 28 days); "
+        "unset (null): the calendar month.",
     )
     light_max_active_days: int = Field(default=5, ge=0)
     heavy_min_active_days: int = Field(default=15, ge=1)
     light_below_median_ratio: float = Field(default=0.5, ge=0.0)
     heavy_above_median_ratio: float = Field(default=2.0, ge=1.0)
+    # Effective use (0-1): a weighted mean of the components that are known for a person;
+    # equal weights by default. See auditor/tiers.py for what each component measures.
+    weight_approved_workflow: float = Field(
+        default=1.0,
+        ge=0.0,
+        description="Weight of the share of interactions on an approved workflow of their tool.",
+    )
+    weight_policy_clean: float = Field(
+        default=1.0,
+        ge=0.0,
+        description="Weight of 1 - share of sampled interactions with a confirmed finding.",
+    )
+    weight_breadth: float = Field(
+        default=1.0,
+        ge=0.0,
+        description="Weight of the number of distinct approved workflows used, capped.",
+    )
+    weight_review_completion: float = Field(
+        default=1.0,
+        ge=0.0,
+        description="Weight of the share of the person's findings that have a disposition.",
+    )
+    breadth_cap: int = Field(
+        default=3,
+        ge=1,
+        description="Distinct approved workflows that count as full breadth (min(n, cap) / cap).",
+    )
+    effective_threshold: float = Field(
+        default=0.6,
+        ge=0.0,
+        le=1.0,
+        description="Effective-use score at or above which use counts as effective "
+        "(heavy: champion, else review candidate; light: no action, else training).",
+    )
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> TierSettings:
+        if not (
+            self.weight_approved_workflow
+            + self.weight_policy_clean
+            + self.weight_breadth
+            + self.weight_review_completion
+        ):
+            raise ValueError("at least one tiers.weight_* must be above 0")
+        return self
 
 
 class ReportSettings(_Section):
@@ -125,6 +188,12 @@ class ReportSettings(_Section):
         default=False, description="Show names instead of pseudonyms (only where policy allows)."
     )
     max_evidence: int = Field(default=200, ge=1)
+    min_group_size: int = Field(
+        default=5,
+        ge=1,
+        description="Department-level usage figures of a group with fewer people than this are "
+        'suppressed (shown as "< N", never the count).',
+    )
 
 
 class IngestSettings(_Section):

@@ -63,6 +63,9 @@ def plan_from(sample: SampleSettings) -> SamplePlan:
         tolerable_rate=sample.tolerable_rate,
         expected_deviations=sample.expected_deviations,
         deviation=sample.deviation,
+        strata=tuple(sample.strata),
+        allocation=sample.allocation,
+        min_per_stratum=sample.min_per_stratum,
     )
 
 
@@ -173,6 +176,8 @@ def audit_period(
 
     settings = components.settings
     period_bounds(period)  # validates the period
+    # Tiers first: they do not depend on the sample, and tier strata need them.
+    tiers = compute_tiers(session, period, settings.tiers)
     sample, created = draw_sample(
         session,
         period,
@@ -195,7 +200,7 @@ def audit_period(
         session, components.policy, sample.id, require_scanned=tuple(settings.scan.fields)
     )
     result.findings = build_findings(session, sample.id, components.policy.revision)
-    result.tiers = compute_tiers(session, period, settings.tiers)
+    result.tiers = tiers
     result.open_findings = (
         session.scalar(
             select(func.count(Finding.id))

@@ -12,7 +12,12 @@ from sqlalchemy import select
 from auditor.cli._common import PeriodOption, console, db_session, err_console, settings_from
 from auditor.db.models import Sample
 from auditor.pipeline import plan_from
-from auditor.sample.selection import draw_sample, load_manifest, reperform
+from auditor.sample.selection import (
+    draw_sample,
+    load_manifest,
+    reperform,
+    replace_item,
+)
 
 app = typer.Typer(help="Samples and their manifests.", no_args_is_help=True)
 
@@ -30,7 +35,7 @@ def draw_cmd(
     ] = None,
     new: Annotated[bool, typer.Option("--new", help="Draw anew even if a sample exists.")] = False,
 ) -> None:
-    """Draw a seeded simple random sample of a period's interactions."""
+    """Draw a seeded random sample of a period's interactions (stratified if sample.strata)."""
     settings = settings_from(ctx)
     with db_session(settings) as session:
         sample, created = draw_sample(
@@ -41,10 +46,11 @@ def draw_cmd(
             reuse=not new,
             plan=plan_from(settings.sample),
         )
+        strata = len(sample.plan.get("stratification", {}).get("strata", {}))
     verb = "drew" if created else "reusing"
     console.print(
         f"{verb} sample {sample.id}: {sample.size} of {sample.population_count} interactions, "
-        f"seed {sample.seed} ({sample.seed_source})"
+        f"seed {sample.seed} ({sample.seed_source})" + (f", {strata} strata" if strata else "")
     )
 
 
@@ -81,10 +87,37 @@ def verify_cmd(ctx: typer.Context, sample_id: Annotated[str, typer.Argument()]) 
         check = reperform(session, sample_id)
     console.print(
         f"population digest: {'matches' if check.population_matches else 'DIFFERS'} "
-        f"({check.population_count_now} interactions now)\n"
-        f"listing:           {'matches' if check.listing_matches else 'DIFFERS'}\n"
-        f"manifest digest:   {'matches' if check.manifest_matches else 'DIFFERS'}"
+        f"({check.population_count_now} interactions now, {check.population_count_then} then)\n"
+        f"strata:            {'match' if check.assignment_matches else 'DIFFER'}\n"
+        f"listing:           {'matches' if check.listing_matches else 'DIFFERS'}"
+        + (
+            f" (after {check.replacements} replacement(s): "
+            f"{'re-drawn alike' if check.replacements_match else 'DIFFER'})"
+            if check.replacements
+            else ""
+        )
+        + f"\nmanifest digest:   {'matches' if check.manifest_matches else 'DIFFERS'}",
+        highlight=False,
     )
+    for line in check.changes():
+        console.print(line, highlight=False, markup=False)
     if not check.ok:
         err_console.print(f"sample {sample_id} could not be re-performed")
         raise typer.Exit(1)
+
+
+@app.command("replace")
+def replace_cmd(
+    ctx: typer.Context,
+    sample_id: Annotated[str, typer.Argument()],
+    item: Annotated[str, typer.Option("--item", help="Listed item key, source_format:event_id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the item cannot be used.")],
+) -> None:
+    """Replace a listed item that cannot be used with the next one drawn from its stratum."""
+    with db_session(settings_from(ctx)) as session:
+        new_key = replace_item(session, sample_id, item, reason)
+    console.print(
+        f"replaced {item} with {new_key} in sample {sample_id}; recorded in its manifest",
+        highlight=False,
+        markup=False,
+    )

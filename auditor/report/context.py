@@ -45,6 +45,8 @@ SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")
 SUPERSEDED = "superseded"
 STATUSES: tuple[str, ...] = ("open", "confirmed", "false_positive", "accepted_risk", SUPERSEDED)
 TIERS: tuple[str, ...] = ("non_user", "light", "regular", "heavy")
+EFFECTIVENESS_QUADRANTS: tuple[str, ...] = ("champion", "review_candidate", "no_action", "training")
+NOT_PLACED = "not_placed"
 UNKNOWN = "unknown"
 LISTING_PREVIEW = 20
 SHORT_ID_CHARS = 12
@@ -160,11 +162,50 @@ class ToolUsage:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupRow:
+    """A row of a group-level table; cells are display strings, "< N" where suppressed."""
+
+    label: str
+    cells: tuple[str, ...]
+    total: str
+    suppressed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GroupTable:
+    """A department × column table of people, with groups below the minimum size suppressed.
+
+    Only display strings leave here: a suppressed group's counts never reach a template.
+    """
+
+    row_header: str
+    columns: tuple[str, ...]
+    rows: tuple[GroupRow, ...]
+    column_totals: tuple[str, ...]
+    total: str
+    suppressed_groups: int
+
+
+@dataclass(frozen=True, slots=True)
+class TierScore:
+    """The mean effective-use score of a tier; None when no one, or too few people, scored."""
+
+    tier: str
+    people_scored: int
+    mean: float | None
+    suppressed: bool
+
+
+@dataclass(frozen=True, slots=True)
 class UsageSection:
     """Tiers as stored for the period; the window is read from the rows, never assumed.
 
     `window_end` is exclusive; `window_label` says the window in words, e.g.
     "2026-10-01 to 2026-10-31 (31 days, the calendar month)".
+
+    The effectiveness view counts people per quadrant (`EFFECTIVENESS_QUADRANTS`); regular
+    users, non-users and anyone without a score are `not_placed`. Department-level figures of
+    groups under `min_group_size` people are suppressed; no individual score is carried.
     """
 
     people_tiered: int
@@ -173,9 +214,16 @@ class UsageSection:
     window_days: int | None
     window_label: str | None
     tiers: tuple[Count, ...]
-    department_tiers: CrossTable
+    department_tiers: GroupTable
     tools: tuple[ToolUsage, ...]
     content_status: tuple[Count, ...]
+    min_group_size: int
+    suppression_note: str | None
+    effective_threshold: float
+    quadrants: tuple[Count, ...]
+    not_placed: int
+    department_quadrants: GroupTable
+    tier_scores: tuple[TierScore, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -726,7 +774,65 @@ def _window_label(start: datetime, end: datetime, days: int, scope: _Scope, vari
     return label
 
 
-def _usage(session: Session, scope: _Scope) -> UsageSection:
+def _suppressed_groups(sizes: dict[str, int], min_size: int) -> set[str]:
+    """The groups whose figures are suppressed: those under `min_size` people, and then the
+    smallest others until the suppressed ones hold at least `min_size` people together, so
+    that the totals minus the rows shown never give a small group's counts away."""
+    hidden = {g for g, n in sizes.items() if n < min_size}
+    if not hidden:
+        return hidden
+    pooled = sum(sizes[g] for g in hidden)
+    rest = sorted((n, g) for g, n in sizes.items() if g not in hidden)
+    while pooled < min_size and rest:
+        n, g = rest.pop(0)
+        hidden.add(g)
+        pooled += n
+    return hidden
+
+
+def _group_table(
+    cells: dict[tuple[str, str], int],
+    sizes: dict[str, int],
+    hidden: set[str],
+    *,
+    row_header: str,
+    columns: Sequence[str],
+    min_size: int,
+) -> GroupTable:
+    """A GroupTable of people per (group, column), every figure of a hidden group as "< N".
+
+    Totals cover everyone; they are suppressed too if everyone together is under `min_size`.
+    """
+    masked = f"< {min_size}"
+    rows = []
+    for group in sorted(sizes):
+        if group in hidden:
+            rows.append(GroupRow(group, tuple(masked for _ in columns), masked, True))
+        else:
+            counts = tuple(cells.get((group, c), 0) for c in columns)
+            rows.append(GroupRow(group, tuple(f"{n:,}" for n in counts), f"{sum(counts):,}", False))
+    everyone = sum(sizes.values())
+    if everyone < min_size:
+        column_totals = tuple(masked for _ in columns)
+        total = masked
+    else:
+        column_totals = tuple(
+            f"{sum(n for (_, col), n in cells.items() if col == c):,}" for c in columns
+        )
+        total = f"{everyone:,}"
+    return GroupTable(row_header, tuple(columns), tuple(rows), column_totals, total, len(hidden))
+
+
+def _usage(session: Session, scope: _Scope, settings: Settings | None = None) -> UsageSection:
+    """The usage section. `settings` gives the tier and report settings and the policy
+    directory; without it, the defaults (the caller should pass the run's settings).
+
+    Raises PolicyError if the tool registry (policies/data/tools.json) cannot be read.
+    """
+    from auditor.tiers import effective_use
+
+    settings = settings if settings is not None else Settings()
+    min_size = settings.report.min_group_size
     window_start, window_end, starts, ends = session.execute(
         select(
             func.min(UsageTier.window_start),
@@ -752,6 +858,49 @@ def _usage(session: Session, scope: _Scope) -> UsageSection:
         .where(UsageTier.period == scope.period)
         .group_by(department, UsageTier.tier)
     ).all()
+    tier_cells: dict[tuple[str, str], int] = {}
+    sizes: dict[str, int] = {}
+    for dept, tier_name, n in dept_rows:
+        tier_cells[(str(dept), str(tier_name))] = int(n)
+        sizes[str(dept)] = sizes.get(str(dept), 0) + int(n)
+    hidden = _suppressed_groups(sizes, min_size)
+    tier_columns = (*TIERS, *sorted({t for _, t in tier_cells if t not in TIERS}))
+
+    # Effective use: only counts and means leave this function, never a person's score.
+    uses = effective_use(session, scope.period, settings).values()
+    quadrant_counts = dict.fromkeys(EFFECTIVENESS_QUADRANTS, 0)
+    quadrant_cells: dict[tuple[str, str], int] = {}
+    scores: dict[str, list[float]] = {t: [] for t in tier_columns}
+    for use in uses:
+        place = use.quadrant or NOT_PLACED
+        if use.quadrant is not None:
+            quadrant_counts[use.quadrant] += 1
+        key = (use.department or UNKNOWN, place)
+        quadrant_cells[key] = quadrant_cells.get(key, 0) + 1
+        if use.score is not None:
+            scores.setdefault(use.tier, []).append(use.score)
+    tier_scores = tuple(
+        TierScore(
+            tier=t,
+            people_scored=len(v),
+            mean=sum(v) / len(v) if v and len(v) >= min_size else None,
+            suppressed=0 < len(v) < min_size,
+        )
+        for t, v in scores.items()
+    )
+    suppression_note = None
+    if hidden or any(ts.suppressed for ts in tier_scores):
+        suppression_note = (
+            f"Figures for groups of fewer than {min_size} people are shown as “< {min_size}”"
+            + (
+                "; where one small department could be worked out from the totals, the next "
+                "smallest is suppressed with it"
+                if any(sizes[g] >= min_size for g in hidden)
+                else ""
+            )
+            + ". A tier's mean score is shown only if at least "
+            f"{min_size} people in it have a score."
+        )
 
     tool = func.coalesce(Interaction.tool, UNKNOWN)
     tool_rows = session.execute(
@@ -788,9 +937,30 @@ def _usage(session: Session, scope: _Scope) -> UsageSection:
         window_days=window_days,
         window_label=window_label,
         tiers=tiers,
-        department_tiers=_cross_table(dept_rows, row_header="Department", columns=TIERS),
+        department_tiers=_group_table(
+            tier_cells,
+            sizes,
+            hidden,
+            row_header="Department",
+            columns=tier_columns,
+            min_size=min_size,
+        ),
         tools=tools,
         content_status=_ordered_counts(status_rows, ("present", "redacted", "not_stored")),
+        min_group_size=min_size,
+        suppression_note=suppression_note,
+        effective_threshold=settings.tiers.effective_threshold,
+        quadrants=tuple(Count(q, quadrant_counts[q]) for q in EFFECTIVENESS_QUADRANTS),
+        not_placed=sum(n for (_, place), n in quadrant_cells.items() if place == NOT_PLACED),
+        department_quadrants=_group_table(
+            quadrant_cells,
+            sizes,
+            hidden,
+            row_header="Department",
+            columns=(*EFFECTIVENESS_QUADRANTS, NOT_PLACED),
+            min_size=min_size,
+        ),
+        tier_scores=tier_scores,
     )
 
 
@@ -1257,7 +1427,7 @@ def build_report_context(
     return ReportContext(
         period=period,
         summary=_summary(session, scope, population),
-        usage=_usage(session, scope),
+        usage=_usage(session, scope, settings),
         findings=_findings(session, scope),
         evidence=_evidence(
             session,

@@ -8,7 +8,8 @@ count as deviations. While findings await review the evaluation is provisional, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,6 +18,15 @@ from auditor.db.models import Decision, Finding, Sample, SampleItem
 from auditor.errors import NotFoundError
 
 TESTED_VERDICTS = ("pass", "violation")
+
+
+@dataclass(frozen=True)
+class StratumResult:
+    name: str
+    population: int  # N_h
+    size: int  # n_h
+    deviations: int  # x_h
+    weight: float  # W_h = N_h / N
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,13 @@ class SampleEvaluation:
     projected_count: float
     projected_upper: float
     conclusion: str
+    # Stratified samples: the headline figures above are Korn-Graubard; these add the
+    # conservative Bonferroni bound and the per-stratum counts.
+    stratified: bool = False
+    upper_bonferroni: float | None = None
+    projected_upper_bonferroni: float | None = None
+    effective_n: float | None = None
+    strata: tuple[StratumResult, ...] = field(default_factory=tuple)
 
     @property
     def provisional(self) -> bool:
@@ -84,7 +101,9 @@ def _not_tested(session: Session, sample_id: str) -> set[int]:
 def evaluate_plan(session: Session, sample_id: str) -> SampleEvaluation:
     """Deviations, rates, the upper deviation limit and the conclusion for a sample.
 
-    Raises NotFoundError for an unknown sample.
+    A stratified sample is evaluated per stratum and combined (stratified_estimate): the
+    Korn-Graubard bound is the headline upper limit, the Bonferroni bound is given too.
+    Raises NotFoundError for an unknown sample, InputError if a stratum cannot be estimated.
     """
     from auditor.sample.stats import conclusion, two_sided_interval, upper_limit
 
@@ -101,28 +120,100 @@ def evaluate_plan(session: Session, sample_id: str) -> SampleEvaluation:
     awaiting = flagged - reviewed
     not_tested = _not_tested(session, sample_id)
     deviating = (confirmed if definition == "confirmed" else flagged) | not_tested
+    common: dict[str, Any] = {
+        "sample_id": sample_id,
+        "population": sample.population_count,
+        "size": sample.size,
+        "confidence": confidence,
+        "tolerable_rate": tolerable,
+        "deviation_definition": definition,
+        "flagged": len(flagged),
+        "confirmed": len(confirmed),
+        "awaiting_review": len(awaiting),
+        "not_tested": len(not_tested),
+        "deviations": len(deviating),
+        "raw_flag_rate": len(flagged) / sample.size if sample.size else 0.0,
+        "confirmed_rate": len(confirmed) / sample.size if sample.size else 0.0,
+    }
+    if "stratification" in plan:
+        return _stratified(session, sample, plan, deviating, common)
     n = sample.size
     deviations = len(deviating)
     upper = upper_limit(n, deviations, confidence, population=sample.population_count)
     rate = deviations / n if n else 0.0
     return SampleEvaluation(
-        sample_id=sample_id,
-        population=sample.population_count,
-        size=n,
-        confidence=confidence,
-        tolerable_rate=tolerable,
-        deviation_definition=definition,
-        flagged=len(flagged),
-        confirmed=len(confirmed),
-        awaiting_review=len(awaiting),
-        not_tested=len(not_tested),
-        deviations=deviations,
-        raw_flag_rate=len(flagged) / n if n else 0.0,
-        confirmed_rate=len(confirmed) / n if n else 0.0,
+        **common,
         deviation_rate=rate,
         upper_limit=upper,
         interval=two_sided_interval(n, deviations, confidence),
         projected_count=rate * sample.population_count,
         projected_upper=upper * sample.population_count,
         conclusion=conclusion(upper, tolerable, confidence, rate),
+    )
+
+
+def _kg_interval(
+    x: float, n: float, confidence: float, census: bool, rate: float
+) -> tuple[float, float]:
+    """Two-sided Korn-Graubard interval: Clopper-Pearson on the effective counts (x*, n*)."""
+    from scipy.stats import beta
+
+    if census:
+        return rate, rate
+    tail = (1.0 - confidence) / 2
+    low = 0.0 if x <= 0 else float(beta.ppf(tail, x, n - x + 1))
+    high = 1.0 if x >= n else float(beta.ppf(1 - tail, x + 1, n - x))
+    return low, high
+
+
+def _stratified(
+    session: Session,
+    sample: Sample,
+    plan: dict[str, Any],
+    deviating: set[int],
+    common: dict[str, Any],
+) -> SampleEvaluation:
+    """Per-stratum deviations combined by `stratified_estimate`: Korn-Graubard as the
+    headline, Bonferroni alongside. Raises InputError if a stratum cannot be estimated."""
+    from auditor.sample.stats import Stratum, conclusion, stratified_estimate
+
+    table = plan["stratification"]["strata"]
+    items: dict[str, list[int]] = {}
+    for stratum, iid in session.execute(
+        select(SampleItem.stratum, SampleItem.interaction_id).where(
+            SampleItem.sample_id == sample.id
+        )
+    ):
+        items.setdefault(stratum, []).append(iid)
+    strata = [
+        Stratum(
+            name=name,
+            population=int(row["population"]),
+            sample_size=len(items.get(name, [])),
+            deviations=sum(1 for iid in items.get(name, []) if iid in deviating),
+        )
+        for name, row in sorted(table.items())
+    ]
+    confidence = float(common["confidence"])
+    tolerable = float(common["tolerable_rate"])
+    est = stratified_estimate(strata, confidence)
+    census = all(s.sample_size == s.population for s in strata)
+    return SampleEvaluation(
+        **common,
+        deviation_rate=est.rate,
+        upper_limit=est.upper_korn_graubard,
+        interval=_kg_interval(
+            est.effective_deviations, est.effective_n, confidence, census, est.rate
+        ),
+        projected_count=est.projected_count,
+        projected_upper=est.projected_upper_korn_graubard,
+        conclusion=conclusion(est.upper_korn_graubard, tolerable, confidence, est.rate),
+        stratified=True,
+        upper_bonferroni=est.upper_bonferroni,
+        projected_upper_bonferroni=est.projected_upper_bonferroni,
+        effective_n=est.effective_n,
+        strata=tuple(
+            StratumResult(s.name, s.population, s.sample_size, s.deviations, est.weights[s.name])
+            for s in strata
+        ),
     )

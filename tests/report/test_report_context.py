@@ -98,15 +98,15 @@ EXPECTED: list[tuple[str, Callable[[ReportContext], Any], Any]] = [
     ),
     ("people tiered", lambda c: c.usage.people_tiered, 5),
     (
-        "department x tier",
-        lambda c: cross(c.usage.department_tiers),
-        {
-            ("Executive", "non_user"): 1,
-            ("Markets", "light"): 1,
-            ("Markets", "heavy"): 1,
-            ("Retail", "regular"): 1,
-            ("unknown", "light"): 1,
-        },
+        "department x tier (every department is under 5 people: suppressed)",
+        lambda c: (
+            {r.label: (r.cells, r.total) for r in c.usage.department_tiers.rows},
+            c.usage.department_tiers.column_totals,
+        ),
+        (
+            {d: (("< 5",) * 4, "< 5") for d in ("Executive", "Markets", "Retail", "unknown")},
+            ("1", "2", "1", "1"),
+        ),
     ),
     (
         "tools",

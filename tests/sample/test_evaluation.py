@@ -14,7 +14,13 @@ from auditor.errors import NotFoundError
 from auditor.ingest.stage import ingest_paths
 from auditor.sample.evaluation import evaluate_plan
 from auditor.sample.selection import SamplePlan, draw_sample, load_manifest
-from auditor.sample.stats import sample_size, upper_limit
+from auditor.sample.stats import (
+    Stratum,
+    conclusion,
+    sample_size,
+    stratified_estimate,
+    upper_limit,
+)
 from tests.conftest import chat_record, write_jsonl
 
 NOW = datetime(2026, 11, 1)
@@ -149,3 +155,73 @@ def test_clean_sample_supports_reliance(session: Session, tmp_path: Path) -> Non
 def test_unknown_sample(session: Session) -> None:
     with pytest.raises(NotFoundError):
         evaluate_plan(session, "S-none")
+
+
+def _workflow_population(session: Session, tmp_path: Path) -> None:
+    workflows = ["a"] * 5 + ["b"] * 3 + [None] * 2  # strata of 200, 120 and 80
+    recs = [
+        chat_record(
+            f"w{i:04d}", "x", workflow=workflows[i % 10], when=f"2026-10-{1 + i % 28:02d}T09:00:00Z"
+        )
+        for i in range(400)
+    ]
+    ingest_paths(
+        session, [write_jsonl(tmp_path / "w.jsonl", recs)], "openai-chat", max_line_bytes=1 << 20
+    )
+
+
+@pytest.mark.parametrize(
+    ("confirmed_at", "untested_at", "deviations"),
+    [
+        ((), (), 0),  # clean: the bound still reflects the unequal weights
+        ((0,), (), 1),  # one confirmed deviation in the first stratum
+        ((0, 40, 55), (), 3),  # deviations in all three strata
+        ((1,), (50,), 2),  # an untested item counts
+    ],
+)
+def test_stratified_sample_is_evaluated_by_stratified_estimate(
+    session: Session,
+    tmp_path: Path,
+    confirmed_at: tuple[int, ...],
+    untested_at: tuple[int, ...],
+    deviations: int,
+) -> None:
+    _workflow_population(session, tmp_path)
+    plan = SamplePlan(strata=("workflow",), min_per_stratum=2)
+    sample, _ = draw_sample(session, "2026-10", 60, seed=9, plan=plan)
+    ids = _decide(
+        session,
+        sample,
+        {pos: "violation" for pos in confirmed_at} | {pos: "not_evaluated" for pos in untested_at},
+    )
+    for pos in confirmed_at:
+        _finding(session, ids[pos], "confirmed")
+    ev = evaluate_plan(session, sample.id)
+
+    # The same counts, tallied independently from the listing and fed to stratified_estimate.
+    strata_of = load_manifest(session, sample.id).strata
+    deviating = {ids[p] for p in (*confirmed_at, *untested_at)}
+    table = sample.plan["stratification"]["strata"]
+    expected = stratified_estimate(
+        [
+            Stratum(
+                name,
+                table[name]["population"],
+                strata_of.count(name),
+                sum(1 for i, h in zip(ids, strata_of, strict=True) if h == name and i in deviating),
+            )
+            for name in sorted(table)
+        ],
+        0.95,
+    )
+    assert sorted(table) == ["a", "b", "none"]
+    assert [table[h]["size"] for h in ("a", "b", "none")] == [30, 18, 12]
+    assert ev.stratified and ev.deviations == deviations
+    assert ev.deviation_rate == pytest.approx(expected.rate)
+    assert ev.upper_limit == pytest.approx(expected.upper_korn_graubard)
+    assert ev.upper_bonferroni == pytest.approx(expected.upper_bonferroni)
+    assert ev.projected_count == pytest.approx(expected.projected_count)
+    assert ev.projected_upper == pytest.approx(expected.projected_upper_korn_graubard)
+    assert ev.interval[0] <= ev.deviation_rate <= ev.interval[1] <= 1.0
+    assert ev.conclusion == conclusion(expected.upper_korn_graubard, 0.05, 0.95, expected.rate)
+    assert [(s.name, s.size) for s in ev.strata] == [("a", 30), ("b", 18), ("none", 12)]

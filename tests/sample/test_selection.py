@@ -124,6 +124,7 @@ def test_reperformance_detects_tampering(session: Session, tmp_path: Path) -> No
     )
     check = reperform(session, sample.id)
     assert check.population_matches and not check.listing_matches and not check.manifest_matches
+    assert check.changes() == []  # nothing in the population changed: the listing did
 
 
 def test_reperformance_detects_changed_population(session: Session, tmp_path: Path) -> None:
@@ -135,6 +136,7 @@ def test_reperformance_detects_changed_population(session: Session, tmp_path: Pa
     ingest_paths(session, [tmp_path / "late.jsonl"], "openai-chat", max_line_bytes=1 << 24)
     check = reperform(session, sample.id)
     assert not check.population_matches and check.population_count_now == 41
+    assert check.changes() == ["population changed: 41 interactions now vs 40 then (+1 net)"]
 
 
 def test_unknown_sample(session: Session) -> None:
