@@ -596,6 +596,9 @@ def _population(session: Session, scope: _Scope) -> Population:
     return Population(interactions, users, people, departments)
 
 
+REIDENTIFIABLE_SEVERITIES = ("critical", "high")
+
+
 def _plan_evaluation(session: Session, sample: Sample) -> PlanEvaluation:
     from auditor.sample.evaluation import evaluate_plan
 
@@ -1107,7 +1110,9 @@ def _evidence(
         manager_id,
         manager_name,
     ) in rows:
-        if reidentify:
+        # Re-identification, where allowed at all, only for a confirmed high or critical
+        # finding: everyone else stays a pseudonym even in a re-identified report.
+        if reidentify and status == "confirmed" and severity in REIDENTIFIABLE_SEVERITIES:
             who = name or user_id or UNKNOWN
             boss = manager_name or manager_id
         else:

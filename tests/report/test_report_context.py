@@ -289,9 +289,12 @@ def test_evidence_review_history(store, settings, pseudonymize) -> None:
     ("finding", "reidentify", "who", "manager", "department"),
     [
         ("F3", False, "pseudo:u1", "pseudo:m1", "Markets"),
-        ("F3", True, "Alice Smith", "Dana Manager", "Markets"),
+        # A false positive stays pseudonymous even in a re-identified report...
+        ("F3", True, "pseudo:u1", "pseudo:m1", "Markets"),
+        # ...a confirmed high finding is shown by name.
+        ("F2", True, "Bob Jones", "Dana Manager", "Retail"),
         ("F6", False, "pseudo:u9", None, "unknown"),
-        ("F6", True, "u9", None, "unknown"),
+        ("F6", True, "pseudo:u9", None, "unknown"),
     ],
 )
 def test_people_are_pseudonymised_unless_reidentified(
