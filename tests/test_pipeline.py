@@ -152,3 +152,31 @@ def test_another_hash_key_is_refused(engine: Engine, settings: Settings, tmp_pat
     )
     with pytest.raises(ConfigError, match="another HMAC key"):
         run_audit(engine, other, [logs])
+
+
+def test_stratified_run_reports_both_bounds(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    recs = [
+        chat_record(
+            f"s{i:03d}",
+            "Summarise the memo.",
+            user=u,
+            tool=tool,
+            when=f"2026-10-{1 + i % 27:02d}T10:00:00Z",
+        )
+        for i, (u, tool) in enumerate(
+            [("u00001", "chatgpt-enterprise"), ("u00003", "copilot-business")] * 20
+        )
+    ]
+    logs = write_jsonl(tmp_path / "strat.jsonl", recs)
+    stratified = settings.model_copy(
+        update={
+            "sample": settings.sample.model_copy(
+                update={"size": 12, "strata": ["tool"], "min_per_stratum": 2}
+            )
+        }
+    )
+    result = run_audit(engine, stratified, [logs], people_csv=DATA / "people" / "people.csv")
+    html = result.periods[0].report_path.read_text()  # type: ignore[union-attr]
+    assert "Korn–Graubard" in html and "Bonferroni over strata" in html

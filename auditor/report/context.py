@@ -129,6 +129,9 @@ class PlanEvaluation:
     projected_upper: float
     conclusion: str
     provisional: bool
+    # Stratified samples: the headline bound is Korn-Graubard; the conservative one beside it.
+    stratified: bool = False
+    upper_bonferroni: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -623,6 +626,8 @@ def _plan_evaluation(session: Session, sample: Sample) -> PlanEvaluation:
         projected_upper=ev.projected_upper,
         conclusion=ev.conclusion,
         provisional=ev.provisional,
+        stratified=ev.stratified,
+        upper_bonferroni=ev.upper_bonferroni,
     )
 
 
