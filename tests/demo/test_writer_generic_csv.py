@@ -5,19 +5,17 @@ Failures name event ids and fields, never the (synthetic but PII-shaped) text.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auditor.db.models import Interaction
-from auditor.demo import generate_demo
 from auditor.demo.writers import generic_csv as writer
 from auditor.ingest.registry import detect_format
 from auditor.ingest.stage import ingest_paths
 from auditor.normalize import normalize_openai_chat
+from tests.demo.helpers import demo_records as _demo_records
 
 COMPARED = (
     "user_id",
@@ -34,16 +32,6 @@ COMPARED = (
     "workflow",
     "content_status",
 )
-
-
-def _demo_records(tmp_path: Path) -> list[dict[str, Any]]:
-    files = generate_demo(tmp_path / "demo", people=30, bad_lines=False)
-    return [
-        json.loads(line)
-        for path in files.log_files
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
 
 
 def test_every_demo_record_round_trips(session: Session, tmp_path: Path) -> None:

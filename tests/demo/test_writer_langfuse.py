@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auditor.db.models import Interaction
-from auditor.demo import generate_demo
 from auditor.demo.writers import langfuse as writer
 from auditor.ingest.registry import detect_format
 from auditor.ingest.stage import ingest_paths
 from auditor.normalize import normalize_openai_chat
+from tests.demo.helpers import demo_records as _demo_records
 
 COMPARED = (
     "user_id",
@@ -35,16 +34,6 @@ COMPARED = (
     "workflow",
     "content_status",
 )
-
-
-def _demo_records(tmp_path: Path) -> list[dict[str, Any]]:
-    files = generate_demo(tmp_path / "demo", people=30, bad_lines=False)
-    return [
-        json.loads(line)
-        for path in files.log_files
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
 
 
 def test_every_demo_record_round_trips(session: Session, tmp_path: Path) -> None:

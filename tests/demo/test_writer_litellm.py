@@ -6,19 +6,17 @@ Compared with `normalize_openai_chat` of the same record; the model is the reque
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auditor.db.models import Interaction
-from auditor.demo import generate_demo
 from auditor.demo.writers import litellm as writer
 from auditor.ingest.registry import detect_format, get_reader
 from auditor.ingest.stage import ingest_paths
 from auditor.normalize import normalize_openai_chat
+from tests.demo.helpers import demo_records as _demo_records
 
 FIELDS = (
     "user_id",
@@ -33,11 +31,6 @@ FIELDS = (
     "history_turns",
     "cost_usd",
 )
-
-
-def _demo_records(tmp_path: Path) -> list[dict[str, Any]]:
-    files = generate_demo(tmp_path / "demo", people=30, bad_lines=False)
-    return [json.loads(line) for path in files.log_files for line in path.read_bytes().splitlines()]
 
 
 def test_writer_contract() -> None:
