@@ -244,6 +244,7 @@ def render_report(
     settings: Settings,
     *,
     output_dir: Path | None = None,
+    manager_id: str | None = None,
 ) -> Path:
     """Render the period's HTML report and record its digest. Returns the file's path.
 
@@ -252,18 +253,21 @@ def render_report(
     from auditor.report.render import write_report
 
     policy_revision, scanner_revision = _revisions(session, period)
+    pseudonymize = make_pseudonymizer(settings.hash_key_bytes())
     context = build_report_context(
         session,
         period,
-        pseudonymize=make_pseudonymizer(settings.hash_key_bytes()),
+        pseudonymize=pseudonymize,
         settings=settings,
         generated_at=datetime.now(UTC),
         auditor_version=auditor.__version__,
         policy_revision=policy_revision,
         scanner_revision=scanner_revision,
         reidentify=settings.report.reidentify,
+        manager_id=manager_id,
     )
-    path = write_report(context, output_dir or settings.report.output_dir)
+    packet = f"manager-{pseudonymize(manager_id)}" if manager_id else None
+    path = write_report(context, output_dir or settings.report.output_dir, packet=packet)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     record = session.scalars(
         select(ReportRecord).where(ReportRecord.period == period, ReportRecord.path == str(path))

@@ -180,3 +180,25 @@ def test_stratified_run_reports_both_bounds(
     result = run_audit(engine, stratified, [logs], people_csv=DATA / "people" / "people.csv")
     html = result.periods[0].report_path.read_text()  # type: ignore[union-attr]
     assert "Korn–Graubard" in html and "Bonferroni over strata" in html
+
+
+@pytest.mark.parametrize(
+    ("manager", "present", "absent"),
+    [
+        ("u00012", "card-data-outside-pci-scope", "unapproved-tool"),  # Wealth: u00004's cards
+        ("u00010", "unapproved-tool", "card-data-outside-pci-scope"),  # Markets: u00002's tool
+    ],
+)
+def test_manager_packet_shows_only_the_reporting_line(
+    engine: Engine, settings: Settings, tmp_path: Path, manager: str, present: str, absent: str
+) -> None:
+    from auditor.pipeline import make_pseudonymizer, render_report
+
+    run_audit(engine, settings, [_logs(tmp_path)], people_csv=DATA / "people" / "people.csv")
+    with session_scope(engine) as s:
+        path = render_report(s, "2026-10", settings, manager_id=manager)
+    pseudonym = make_pseudonymizer(settings.hash_key_bytes())(manager)
+    assert path.name == f"audit-2026-10-manager-{pseudonym}.html"
+    evidence = path.read_text().split('id="evidence"', 1)[1].split('id="method"', 1)[0]
+    assert present in evidence and absent not in evidence
+    assert f"manager {pseudonym}" in path.read_text()

@@ -134,11 +134,15 @@ def report_cmd(
     output_dir: Annotated[
         Path | None, typer.Option("--output-dir", "-o", help="Folder (default: report.output_dir).")
     ] = None,
+    manager: Annotated[
+        str | None,
+        typer.Option(help="A manager's packet: only their reporting line's findings."),
+    ] = None,
 ) -> None:
     """Render the period's audit report as one self-contained HTML file."""
     settings = settings_from(ctx)
     with db_session(settings) as session:
-        path = render_report(session, period, settings, output_dir=output_dir)
+        path = render_report(session, period, settings, output_dir=output_dir, manager_id=manager)
     console.print(f"report: {path}", markup=False, highlight=False)
 
 

@@ -402,6 +402,7 @@ class ReportContext:
     method: MethodSection
     coverage: CoverageSection
     provenance: ProvenanceSection
+    audience: str = "the risk team (all findings)"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -419,6 +420,8 @@ class _Scope:
     start: datetime
     end: datetime
     sample: Sample | None
+    # A manager packet: only findings of these people (the manager's reporting line).
+    team: frozenset[str] | None = None
 
     def in_period(self) -> ColumnElement[bool]:
         return and_(Interaction.occurred_at >= self.start, Interaction.occurred_at < self.end)
@@ -429,8 +432,13 @@ class _Scope:
         return select(SampleItem.interaction_id).where(SampleItem.sample_id == sample_id)
 
     def sample_findings(self) -> ColumnElement[bool]:
-        """Findings on the sample's interactions, superseded ones included."""
-        return Finding.interaction_id.in_(self.sampled_ids())
+        """Findings on the sample's interactions, superseded ones included (of the team's
+        people only, in a manager packet)."""
+        on_sample = Finding.interaction_id.in_(self.sampled_ids())
+        if self.team is None:
+            return on_sample
+        of_team = select(Interaction.id).where(Interaction.user_id.in_(sorted(self.team)))
+        return and_(on_sample, Finding.interaction_id.in_(of_team))
 
     def counted_findings(self) -> ColumnElement[bool]:
         """Findings on the sample's interactions that the current policy still produces."""
@@ -1408,10 +1416,14 @@ def build_report_context(
     policy_revision: str | None,
     scanner_revision: str | None,
     reidentify: bool = False,
+    manager_id: str | None = None,
 ) -> ReportContext:
     """Aggregate the store into the context of the report for `period` ("YYYY-MM").
 
-    Raises AuditorError if the period is malformed and NotFoundError if it has no interactions.
+    With `manager_id`, a manager packet: findings and evidence of that manager's reporting
+    line only (usage figures stay department-level, with small groups suppressed).
+    Raises AuditorError if the period is malformed and NotFoundError if it has no
+    interactions or nobody reports to the manager.
     """
     start, end = parse_period(period)
     has_any = session.scalar(
@@ -1422,7 +1434,7 @@ def build_report_context(
     if has_any is None:
         raise NotFoundError(
             f"no interactions in period {period}",
-            "ingest the logs for that month first, or pick another period (auditor db status)",
+            "ingest the logs for that month first (`auditor ingest`), or pick another period",
         )
     sample = session.scalars(
         select(Sample)
@@ -1430,7 +1442,22 @@ def build_report_context(
         .order_by(Sample.created_at.desc(), Sample.id.desc())
         .limit(1)
     ).first()
-    scope = _Scope(period, start, end, sample)
+    team: frozenset[str] | None = None
+    audience = "the risk team (all findings)"
+    if manager_id is not None:
+        from auditor.directory import reporting_line
+
+        team = frozenset(reporting_line(session, manager_id))
+        if not team:
+            raise NotFoundError(
+                f"nobody in the directory reports to {manager_id}",
+                "load the directory with `auditor directory load`, or check the id",
+            )
+        audience = (
+            f"manager {pseudonymize(manager_id)}: findings of their reporting line only "
+            f"({_plural(len(team), 'person', 'people')})"
+        )
+    scope = _Scope(period, start, end, sample, team)
 
     population = _population(session, scope)
     files = _source_files(session, scope)
@@ -1462,4 +1489,5 @@ def build_report_context(
                 for f in files.fed
             ),
         ),
+        audience=audience,
     )

@@ -92,18 +92,19 @@ def render_html(context: ReportContext, *, environment: Environment | None = Non
     return env.get_template("report.html").render(ctx=context)
 
 
-def report_filename(period: str) -> str:
-    return f"audit-{period}.html"
+def report_filename(period: str, packet: str | None = None) -> str:
+    """`audit-<period>.html`, or `audit-<period>-<packet>.html` for a manager packet."""
+    return f"audit-{period}-{packet}.html" if packet else f"audit-{period}.html"
 
 
-def write_report(context: ReportContext, output_dir: Path) -> Path:
+def write_report(context: ReportContext, output_dir: Path, *, packet: str | None = None) -> Path:
     """Write `audit-<period>.html` into `output_dir` atomically and return its path.
 
     The file is written to a temporary file in the same folder and moved into place, so a
     reader never sees half a report. Raises AuditorError if the folder cannot be written.
     """
     html = render_html(context)
-    target = output_dir / report_filename(context.period)
+    target = output_dir / report_filename(context.period, packet)
     tmp_name: str | None = None
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
