@@ -88,8 +88,10 @@ def make_environment() -> Environment:
 
 def render_html(context: ReportContext, *, environment: Environment | None = None) -> str:
     """Render the full HTML report for `context`."""
+    from auditor.report.charts import report_charts
+
     env = environment or make_environment()
-    return env.get_template("report.html").render(ctx=context)
+    return env.get_template("report.html").render(ctx=context, charts=report_charts(context))
 
 
 def report_filename(period: str, packet: str | None = None) -> str:
