@@ -29,6 +29,7 @@ from auditor.db.models import (
 )
 from auditor.db.session import session_scope, upgrade
 from auditor.directory import DirectoryResult, link_identities, load_people
+from auditor.errors import AuditorError
 from auditor.findings import FindingStats, build_findings
 from auditor.ingest.stage import FileResult, Mappings, ingest_paths
 from auditor.sample.selection import SamplePlan, draw_sample, period_bounds
@@ -238,6 +239,9 @@ def _revisions(session: Session, period: str) -> tuple[str | None, str | None]:
     return policy, scanner
 
 
+REPORT_FORMATS = ("html", "json", "csv", "ocsf")
+
+
 def render_report(
     session: Session,
     period: str,
@@ -245,12 +249,26 @@ def render_report(
     *,
     output_dir: Path | None = None,
     manager_id: str | None = None,
+    fmt: str = "html",
 ) -> Path:
-    """Render the period's HTML report and record its digest. Returns the file's path.
+    """Write the period's report in `fmt` (REPORT_FORMATS) and record its digest. Returns the
+    file's path.
 
-    Raises NotFoundError if the period has no interactions."""
+    Raises NotFoundError if the period has no interactions, AuditorError for an unknown format."""
+    from auditor.report import writers
     from auditor.report.context import build_report_context
     from auditor.report.render import write_report
+
+    write = {
+        "html": write_report,
+        "json": writers.write_json,
+        "csv": writers.write_findings_csv,
+        "ocsf": writers.write_ocsf,
+    }.get(fmt)
+    if write is None:
+        raise AuditorError(
+            f"unknown report format {fmt!r}", f"use one of: {', '.join(REPORT_FORMATS)}"
+        )
 
     policy_revision, scanner_revision = _revisions(session, period)
     pseudonymize = make_pseudonymizer(settings.hash_key_bytes())
@@ -267,7 +285,7 @@ def render_report(
         manager_id=manager_id,
     )
     packet = f"manager-{pseudonymize(manager_id)}" if manager_id else None
-    path = write_report(context, output_dir or settings.report.output_dir, packet=packet)
+    path = write(context, output_dir or settings.report.output_dir, packet=packet)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     record = session.scalars(
         select(ReportRecord).where(ReportRecord.period == period, ReportRecord.path == str(path))

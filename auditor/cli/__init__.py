@@ -57,6 +57,7 @@ app.command("scan")(audit.sample_scan_cmd)
 app.command("evaluate")(audit.evaluate_cmd)
 app.command("tiers")(audit.tiers_cmd)
 app.command("report")(audit.report_cmd)
+app.command("verify")(audit.verify_cmd)
 app.command("run")(audit.run_cmd)
 app.command("demo")(audit.demo_cmd)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +27,13 @@ from auditor.pipeline import (
     run_audit,
     run_demo,
 )
+
+
+class ReportFormat(StrEnum):
+    html = "html"
+    json = "json"
+    csv = "csv"
+    ocsf = "ocsf"
 
 
 def _progress(message: str) -> None:
@@ -138,12 +146,62 @@ def report_cmd(
         str | None,
         typer.Option(help="A manager's packet: only their reporting line's findings."),
     ] = None,
+    fmt: Annotated[
+        ReportFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="html: the sealed report; json: its whole data; csv: the evidence findings; "
+            "ocsf: OCSF 1.3 Detection Findings, one JSON object a line.",
+        ),
+    ] = ReportFormat.html,
 ) -> None:
-    """Render the period's audit report as one self-contained HTML file."""
+    """Write the period's audit report: one self-contained HTML file, or JSON, CSV or OCSF."""
     settings = settings_from(ctx)
     with db_session(settings) as session:
-        path = render_report(session, period, settings, output_dir=output_dir, manager_id=manager)
+        path = render_report(
+            session, period, settings, output_dir=output_dir, manager_id=manager, fmt=fmt.value
+        )
     console.print(f"report: {path}", markup=False, highlight=False)
+
+
+def verify_cmd(
+    report: Annotated[
+        Path, typer.Argument(help="An audit-<period>.html report.", exists=True, dir_okay=False)
+    ],
+) -> None:
+    """Check that an HTML report is unchanged: its page digest and its embedded data's digest."""
+    from auditor.report.integrity import verify_report
+
+    result = verify_report(report)
+    console.print(
+        f"data SHA-256 stated: {result.data_digest_stated or '-'}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        f"data SHA-256 actual: {result.data_digest_actual or '-'}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        f"page intact: {'yes' if result.html_intact else 'NO'}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    if not result.ok:
+        for reason in result.reasons:
+            err_console.print(f"FAILED: {reason}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    console.print(
+        "report verified: unchanged since it was written",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def sample_scan_cmd(

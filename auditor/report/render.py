@@ -105,7 +105,9 @@ def write_report(context: ReportContext, output_dir: Path, *, packet: str | None
     The file is written to a temporary file in the same folder and moved into place, so a
     reader never sees half a report. Raises AuditorError if the folder cannot be written.
     """
-    html = render_html(context)
+    from auditor.report.integrity import render_sealed_html
+
+    html = render_sealed_html(context)
     target = output_dir / report_filename(context.period, packet)
     tmp_name: str | None = None
     try:

@@ -15,6 +15,7 @@ from auditor.config import Settings
 from auditor.db.session import session_scope
 from auditor.errors import AuditorError
 from auditor.report.context import ReportContext, build_report_context
+from auditor.report.integrity import render_sealed_html, verify_report
 from auditor.report.render import make_environment, render_html, write_report
 
 SECTIONS = ("summary", "usage", "findings", "evidence", "method", "coverage", "provenance")
@@ -201,12 +202,13 @@ def test_write_report_is_atomic_and_named_by_period(store, pseudonymize, tmp_pat
     out = tmp_path / "reports" / "nested"
     path = write_report(ctx, out)
     assert path == out / "audit-2026-10.html"
-    assert path.read_text(encoding="utf-8") == render_html(ctx)
+    assert path.read_text(encoding="utf-8") == render_sealed_html(ctx)
     # Writing again replaces the file in place and leaves no temporary files behind.
     path.write_text("stale", encoding="utf-8")
     assert write_report(ctx, out) == path
-    assert path.read_text(encoding="utf-8") == render_html(ctx)
+    assert path.read_text(encoding="utf-8") == render_sealed_html(ctx)
     assert sorted(os.listdir(out)) == ["audit-2026-10.html"]
+    assert verify_report(path).ok
 
 
 def test_write_report_failure_is_an_auditor_error(store, pseudonymize, tmp_path) -> None:
