@@ -30,6 +30,28 @@ KNOWN_WORKFLOWS = frozenset(
 )
 
 
+# The normalized interaction's exchange fields, in order: what `auditor export interactions`
+# writes (with `source_format` after `event_id`) and what the generic CSV reader reads.
+INTERACTION_FIELDS = (
+    "event_id",
+    "occurred_at",
+    "user_id",
+    "user_email",
+    "tool",
+    "provider",
+    "model",
+    "prompt_text",
+    "output_text",
+    "history_turns",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "session_id",
+    "workflow",
+    "content_status",
+)
+
+
 class RecordError(ValueError):
     """A record that cannot be normalized. The message must never quote prompt content."""
 

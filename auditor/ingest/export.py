@@ -18,27 +18,10 @@ from sqlalchemy.orm import Session
 
 from auditor.db.models import Interaction
 from auditor.errors import InputError
+from auditor.normalize import INTERACTION_FIELDS
 from auditor.sample.selection import period_bounds
 
-EXPORT_FIELDS = (
-    "event_id",
-    "source_format",
-    "occurred_at",
-    "user_id",
-    "user_email",
-    "tool",
-    "provider",
-    "model",
-    "prompt_text",
-    "output_text",
-    "history_turns",
-    "input_tokens",
-    "output_tokens",
-    "cost_usd",
-    "session_id",
-    "workflow",
-    "content_status",
-)
+EXPORT_FIELDS = (INTERACTION_FIELDS[0], "source_format", *INTERACTION_FIELDS[1:])
 BATCH = 1000
 
 

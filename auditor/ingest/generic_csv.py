@@ -87,6 +87,7 @@ from typing import Any, BinaryIO
 from auditor.ingest.base import RawRecord, Reader, Rejected, open_binary, read_head
 from auditor.ingest.registry import register
 from auditor.normalize import (
+    INTERACTION_FIELDS,
     MAX_UNKNOWN_LISTED,
     ContentStatus,
     InteractionRecord,
@@ -99,24 +100,7 @@ from auditor.normalize import (
     to_utc,
 )
 
-FIELDS = (
-    "event_id",
-    "occurred_at",
-    "user_id",
-    "user_email",
-    "tool",
-    "provider",
-    "model",
-    "prompt_text",
-    "output_text",
-    "history_turns",
-    "input_tokens",
-    "output_tokens",
-    "cost_usd",
-    "session_id",
-    "workflow",
-    "content_status",
-)
+FIELDS = INTERACTION_FIELDS
 FIELD_SET = frozenset(FIELDS)
 ALIASES: dict[str, str] = {
     **dict.fromkeys(("timestamp", "time", "event_time", "created_at"), "occurred_at"),
