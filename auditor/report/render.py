@@ -7,6 +7,8 @@ that names a field the context lacks fails loudly instead of printing an empty c
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
 import tempfile
@@ -15,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Undefined, select_autoescape
+from markupsafe import Markup
 
 from auditor.errors import AuditorError
-from auditor.report.context import ReportContext
+from auditor.report.context import SEVERITIES, ReportContext
 
 DASH = "—"
 
@@ -70,6 +73,27 @@ def _status_key(value: str) -> str:
     return re.sub(r"[^a-z0-9_]", "_", str(_defined(value)).strip().lower().replace("-", "_"))
 
 
+def _severity_rank(value: str) -> int:
+    """Sort key of a severity: critical 0 … low 3, anything else after them."""
+    value = _defined(value)
+    return SEVERITIES.index(value) if value in SEVERITIES else len(SEVERITIES)
+
+
+def page_script(env: Environment) -> tuple[Markup, Markup]:
+    """The page's one executable script (templates/report.js) and its CSP source expression.
+
+    The Content-Security-Policy admits exactly this script by its SHA-256, so an injected
+    script, or this one altered, does not run. The file is ours, static and contains no
+    `</script`; it is marked safe only so autoescape leaves its quotes alone.
+    """
+    assert env.loader is not None
+    source, _, _ = env.loader.get_source(env, "report.js")
+    if "</script" in source.lower():
+        raise AuditorError("templates/report.js must not contain '</script'")
+    digest = base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode("ascii")
+    return Markup(source), Markup(f"'sha256-{digest}'")
+
+
 def make_environment() -> Environment:
     """The one Jinja2 environment reports are rendered with (templates from the package)."""
     env = Environment(
@@ -83,6 +107,7 @@ def make_environment() -> Environment:
     env.filters.update(
         dash=_dash, num=_num, pct=_pct, when=_when, label=_label, status_key=_status_key
     )
+    env.globals["severity_rank"] = _severity_rank
     return env
 
 
@@ -91,7 +116,10 @@ def render_html(context: ReportContext, *, environment: Environment | None = Non
     from auditor.report.charts import report_charts
 
     env = environment or make_environment()
-    return env.get_template("report.html").render(ctx=context, charts=report_charts(context))
+    script, script_source = page_script(env)
+    return env.get_template("report.html").render(
+        ctx=context, charts=report_charts(context), script=script, script_source=script_source
+    )
 
 
 def report_filename(period: str, packet: str | None = None) -> str:

@@ -17,6 +17,7 @@ from auditor.errors import AuditorError
 from auditor.report.context import ReportContext, build_report_context
 from auditor.report.integrity import render_sealed_html, verify_report
 from auditor.report.render import make_environment, render_html, write_report
+from tests.report.page import csp_directives, executable_scripts, parse, script_admitted
 
 SECTIONS = ("summary", "usage", "findings", "evidence", "method", "coverage", "provenance")
 
@@ -38,8 +39,13 @@ def build(store: Any, pseudonymize: Any, period: str | None = None, **kw: Any) -
 
 
 @pytest.fixture
-def html(store, pseudonymize) -> str:
-    return render_html(build(store, pseudonymize))
+def ctx(store, pseudonymize) -> ReportContext:
+    return build(store, pseudonymize)
+
+
+@pytest.fixture
+def html(ctx) -> str:
+    return render_html(ctx)
 
 
 @pytest.mark.parametrize("section", SECTIONS)
@@ -61,7 +67,7 @@ def test_no_external_resources(html) -> None:
     # In-page references only: data URLs and the charts' own clip paths (url(#id)).
     assert re.findall(r"url\(\s*['\"]?(?!data:|#)", html) == []
     assert "@import" not in html
-    assert "<script" not in html.lower() and "<link" not in html.lower()
+    assert "<link" not in html.lower()
     assert "<img" not in html.lower() and "<iframe" not in html.lower()
 
 
@@ -69,8 +75,6 @@ def test_no_external_resources(html) -> None:
     "needle",
     [
         '<meta name="referrer" content="no-referrer">',
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        "style-src 'unsafe-inline'; img-src data:\">",
         "<style>",
         "@media print",
         "size: A4",
@@ -218,3 +222,53 @@ def test_write_report_failure_is_an_auditor_error(store, pseudonymize, tmp_path)
         write_report(build(store, pseudonymize), blocker)
     assert err.value.hint
     assert not list(Path(tmp_path).glob("*.tmp"))
+
+
+def test_csp_admits_only_the_page_script_by_hash(html) -> None:
+    csp = csp_directives(html)
+    assert csp["default-src"] == ["'none'"]
+    assert csp["style-src"] == ["'unsafe-inline'"] and csp["img-src"] == ["data:"]
+    assert csp["base-uri"] == ["'none'"] and csp["form-action"] == ["'none'"]
+    (source,) = csp["script-src"]  # one hash; no 'unsafe-inline', no 'unsafe-eval', no host
+    assert source.startswith("'sha256-")
+    (script,) = executable_scripts(html)
+    assert script_admitted(html, script)
+    assert [attrs for attrs, _ in parse(html).scripts if "src" in attrs] == []
+
+
+@pytest.mark.parametrize(
+    "forbidden",
+    [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "Function(",
+        "fetch(",
+        "XMLHttpRequest",
+        "WebSocket",
+        "http:",
+        "https:",
+        "import(",
+        "localStorage",
+    ],
+)
+def test_page_script_reads_the_table_only(html, forbidden) -> None:
+    (script,) = executable_scripts(html)
+    assert forbidden not in script
+
+
+def test_a_changed_script_is_not_admitted(html) -> None:
+    (script,) = executable_scripts(html)
+    assert not script_admitted(html, script.replace("hidden", "hidden "))
+
+
+def test_findings_index_lists_every_shown_finding_in_order(html, ctx) -> None:
+    table = html[html.index('<table class="data findings-index"') :]
+    table = table[: table.index("</table>")]
+    links = re.findall(r'<a href="#finding-([0-9a-f]+)">', table)
+    assert links == [f.short_id for f in ctx.evidence.findings]
+    assert len(links) > 0
+    # Every index row points at an evidence article that exists.
+    assert all(f'id="finding-{short}"' in html for short in links)
