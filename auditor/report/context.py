@@ -227,6 +227,7 @@ class UsageSection:
     not_placed: int
     department_quadrants: GroupTable
     tier_scores: tuple[TierScore, ...]
+    trend: PeriodTrend | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +236,26 @@ class RuleCount:
     title: str
     count: int
     open: int
+    severity: str = ""  # the rule's most severe finding
+
+
+@dataclass(frozen=True, slots=True)
+class TrendRow:
+    """One figure of this period beside the previous one (None: not known for that period)."""
+
+    label: str
+    current: int
+    previous: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodTrend:
+    """Usage against the previous month, shown when that month has interactions."""
+
+    previous_period: str
+    headline: tuple[TrendRow, ...]
+    tiers: tuple[TrendRow, ...]
+    tools: tuple[TrendRow, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +271,10 @@ class FindingsSection:
     by_department: tuple[Count, ...]
     by_tool: tuple[Count, ...]
     severity_status: CrossTable
+    # The users' usage tier (rows) against the findings' severity (columns): the risk matrix.
+    tier_severity: CrossTable | None = None
+    # The three most serious rules: most severe first, then most findings.
+    top_risks: tuple[RuleCount, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +296,8 @@ class ReportFinding:
     severity: str
     status: str
     message: str
-    who: str
+    who: str  # the pseudonym, or the name where the report re-identifies this finding
+    pseudonym: str  # always the pseudonym: for feeds that leave the audit team (OCSF)
     department: str
     manager: str | None
     occurred_at: datetime
@@ -977,6 +1003,7 @@ def _usage(session: Session, scope: _Scope, settings: Settings | None = None) ->
             min_size=min_size,
         ),
         tier_scores=tier_scores,
+        trend=_trend(session, scope),
     )
 
 
@@ -988,22 +1015,43 @@ def _findings(session: Session, scope: _Scope) -> FindingsSection:
         ).all(),
         SEVERITIES,
     )
+    severity_rank = case(
+        {s: i for i, s in enumerate(SEVERITIES)}, value=Finding.severity, else_=len(SEVERITIES)
+    )
     rule_rows = session.execute(
         select(
             Finding.rule_id,
             func.max(Finding.title),
             func.count(),
             func.sum(case((Finding.status == "open", 1), else_=0)),
+            func.min(severity_rank),
         )
         .where(counted)
         .group_by(Finding.rule_id)
     ).all()
     by_rule = tuple(
         sorted(
-            (RuleCount(str(r), str(t), int(n), int(o or 0)) for r, t, n, o in rule_rows),
+            (
+                RuleCount(str(r), str(t), int(n), int(o or 0), _severity_at(rank))
+                for r, t, n, o, rank in rule_rows
+            ),
             key=lambda x: (-x.count, x.rule_id),
         )
     )
+    top_risks = tuple(
+        sorted(by_rule, key=lambda x: (_severity_rank(x.severity), -x.count, x.rule_id))[:3]
+    )
+    tier_rows = session.execute(
+        select(UsageTier.tier, Finding.severity, func.count())
+        .select_from(Finding)
+        .join(Interaction, Interaction.id == Finding.interaction_id)
+        .outerjoin(
+            UsageTier,
+            and_(UsageTier.user_id == Interaction.user_id, UsageTier.period == scope.period),
+        )
+        .where(counted)
+        .group_by(UsageTier.tier, Finding.severity)
+    ).all()
     department = func.coalesce(Person.department, UNKNOWN)
     dept_rows = session.execute(
         select(department, func.count())
@@ -1043,6 +1091,75 @@ def _findings(session: Session, scope: _Scope) -> FindingsSection:
         severity_status=_cross_table(
             cross_rows, row_header="Severity", columns=STATUSES, row_order=SEVERITIES
         ),
+        tier_severity=_cross_table(
+            tier_rows, row_header="Usage tier", columns=SEVERITIES, row_order=TIERS
+        ),
+        top_risks=top_risks,
+    )
+
+
+def _severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
+
+
+def _severity_at(rank: int | None) -> str:
+    return SEVERITIES[rank] if rank is not None and 0 <= rank < len(SEVERITIES) else UNKNOWN
+
+
+def previous_period(period: str) -> str:
+    """The month before a "YYYY-MM" period."""
+    start, _ = parse_period(period)
+    return f"{start.year - 1}-12" if start.month == 1 else f"{start.year}-{start.month - 1:02d}"
+
+
+def _trend(session: Session, scope: _Scope) -> PeriodTrend | None:
+    """This period's usage beside the previous month's, or None when that month has none."""
+    before = previous_period(scope.period)
+    prev_start, prev_end = parse_period(before)
+    in_prev = and_(Interaction.occurred_at >= prev_start, Interaction.occurred_at < prev_end)
+
+    def headline(where: ColumnElement[bool]) -> tuple[int, int]:
+        n, people = session.execute(
+            select(func.count(), func.count(distinct(Interaction.user_id))).where(where)
+        ).one()
+        return int(n), int(people)
+
+    prev_n, prev_people = headline(in_prev)
+    if prev_n == 0:
+        return None
+    cur_n, cur_people = headline(scope.in_period())
+
+    def tier_counts(period: str) -> dict[str, int]:
+        rows = session.execute(
+            select(UsageTier.tier, func.count())
+            .where(UsageTier.period == period)
+            .group_by(UsageTier.tier)
+        ).all()
+        return {str(t): int(n) for t, n in rows}
+
+    cur_tiers, prev_tiers = tier_counts(scope.period), tier_counts(before)
+    tier_names = [*TIERS, *sorted((set(cur_tiers) | set(prev_tiers)) - set(TIERS))]
+
+    tool = func.coalesce(Interaction.tool, UNKNOWN)
+
+    def tool_counts(where: ColumnElement[bool]) -> dict[str, int]:
+        rows = session.execute(select(tool, func.count()).where(where).group_by(tool)).all()
+        return {str(t): int(n) for t, n in rows}
+
+    cur_tools, prev_tools = tool_counts(scope.in_period()), tool_counts(in_prev)
+    tool_names = sorted(set(cur_tools) | set(prev_tools), key=lambda t: (-cur_tools.get(t, 0), t))
+    return PeriodTrend(
+        previous_period=before,
+        headline=(
+            TrendRow("Interactions", cur_n, prev_n),
+            TrendRow("People using AI tools", cur_people, prev_people),
+        ),
+        tiers=tuple(
+            # A tier count is known for the previous month only if its tiers were computed.
+            TrendRow(t, cur_tiers.get(t, 0), prev_tiers.get(t, 0) if prev_tiers else None)
+            for t in tier_names
+        ),
+        tools=tuple(TrendRow(t, cur_tools.get(t, 0), prev_tools.get(t, 0)) for t in tool_names),
     )
 
 
@@ -1141,6 +1258,7 @@ def _evidence(
                 status=status,
                 message=message,
                 who=who,
+                pseudonym=pseudonymize(user_id),
                 department=department or UNKNOWN,
                 manager=boss,
                 occurred_at=occurred_at,

@@ -183,9 +183,8 @@ def _may_be_reidentified(ctx: ReportContext, f: ReportFinding) -> bool:
 def ocsf_finding(ctx: ReportContext, f: ReportFinding) -> dict[str, Any]:
     """One OCSF 1.3.0 Detection Finding for an evidence finding.
 
-    The user appears only as a pseudonym: where the report re-identified the finding the
-    pseudonym is not in the context, so the actor is left out rather than name someone in a
-    feed that leaves the audit team.
+    The user appears only as a pseudonym, even where the report re-identifies the finding: a
+    SIEM feed leaves the audit team. A re-identified finding's manager (a name) is left out.
     """
     severity_id = OCSF_SEVERITY_IDS.get(f.severity, OCSF_SEVERITY_UNKNOWN)
     event: dict[str, Any] = {
@@ -235,11 +234,10 @@ def ocsf_finding(ctx: ReportContext, f: ReportFinding) -> dict[str, Any]:
             "department": f.department,
         },
     }
-    if not _may_be_reidentified(ctx, f):
-        user: dict[str, Any] = {"uid": f.who, "org": {"ou_name": f.department}}
-        event["evidences"] = [{"actor": {"user": user}}]
-        if f.manager is not None:
-            event["unmapped"]["manager"] = f.manager
+    user: dict[str, Any] = {"uid": f.pseudonym, "org": {"ou_name": f.department}}
+    event["evidences"] = [{"actor": {"user": user}}]
+    if f.manager is not None and not _may_be_reidentified(ctx, f):
+        event["unmapped"]["manager"] = f.manager
     return event
 
 

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import delete
 
 from auditor.config import Settings
+from auditor.db.models import UsageTier
 from auditor.db.session import session_scope
 from auditor.errors import AuditorError, NotFoundError
 from auditor.report.context import Count, CrossTable, ReportContext, build_report_context
@@ -163,6 +165,48 @@ EXPECTED: list[tuple[str, Callable[[ReportContext], Any], Any]] = [
         ("open", "confirmed", "false_positive", "accepted_risk", "superseded"),
     ),
     ("severity x status total", lambda c: c.findings.severity_status.total, 5),
+    (
+        "risk matrix: the person's tier x severity",
+        lambda c: cross(c.findings.tier_severity),
+        {
+            ("regular", "critical"): 1,
+            ("regular", "high"): 1,
+            ("heavy", "high"): 1,
+            ("regular", "medium"): 1,
+            ("light", "low"): 1,
+        },
+    ),
+    (
+        "risk matrix rows are the tiers in order",
+        lambda c: [r.label for r in c.findings.tier_severity.rows],
+        ["non_user", "light", "regular", "heavy"],
+    ),
+    (
+        "rule severities",
+        lambda c: {r.rule_id: r.severity for r in c.findings.by_rule},
+        {"R1": "critical", "R3": "high", "R6": "high", "R14": "medium", "R4": "low"},
+    ),
+    (
+        "top risks: most severe, then most findings, then rule id",
+        lambda c: [r.rule_id for r in c.findings.top_risks],
+        ["R1", "R3", "R6"],
+    ),
+    ("trend against September", lambda c: c.usage.trend.previous_period, "2026-09"),
+    (
+        "trend headline",
+        lambda c: [(r.label, r.current, r.previous) for r in c.usage.trend.headline],
+        [("Interactions", 6, 1), ("People using AI tools", 4, 1)],
+    ),
+    (
+        "trend of tiers",
+        lambda c: [(r.label, r.current, r.previous) for r in c.usage.trend.tiers],
+        [("non_user", 1, 0), ("light", 2, 1), ("regular", 1, 0), ("heavy", 1, 0)],
+    ),
+    (
+        "trend of tools",
+        lambda c: [(r.label, r.current, r.previous) for r in c.usage.trend.tools],
+        [("ChatGPT", 3, 1), ("Copilot", 2, 0), ("Claude", 1, 0)],
+    ),
     (
         "listing in draw order",
         lambda c: [(x.draw_order, x.event_id) for x in c.method.listing],
@@ -364,3 +408,29 @@ def test_context_is_plain_frozen_data_without_raw_text(store, settings, pseudony
     strings = [v for v in leaves if isinstance(v, str)]
     leaked = [i for i, t in enumerate(store.texts + store.secrets) if any(t in s for s in strings)]
     assert leaked == [], "raw text or secret values reached the report context"
+
+
+def test_no_trend_without_a_previous_month(store, settings, pseudonymize) -> None:
+    # September's only neighbour before it is August, which has no interactions.
+    ctx = build(store, settings, pseudonymize, period="2026-09")
+    assert ctx.usage.trend is None
+
+
+def test_trend_of_tiers_unknown_when_not_computed_before(store, settings, pseudonymize) -> None:
+    with session_scope(store.engine) as session:
+        session.execute(delete(UsageTier).where(UsageTier.period == "2026-09"))
+    trend = build(store, settings, pseudonymize).usage.trend
+    assert trend is not None
+    assert {r.previous for r in trend.tiers} == {None}
+    assert [(r.label, r.previous) for r in trend.headline] == [
+        ("Interactions", 1),
+        ("People using AI tools", 1),
+    ]
+
+
+def test_every_finding_carries_its_pseudonym(store, pseudonymize) -> None:
+    ctx = build(store, Settings(), pseudonymize, reidentify=True)
+    assert ctx.evidence.findings
+    for f in ctx.evidence.findings:
+        assert f.pseudonym.startswith("P-")
+        assert f.who == f.pseudonym or not f.who.startswith("P-")

@@ -361,11 +361,15 @@ def test_ocsf_finding_info_and_pseudonymous_actor(ctx, ocsf_events) -> None:
         assert f.who.startswith("P-")
 
 
-def test_ocsf_leaves_out_a_reidentified_actor(store, pseudonymize, tmp_path) -> None:
+def test_ocsf_names_a_reidentified_actor_by_pseudonym_only(store, pseudonymize, tmp_path) -> None:
     ctx = build(store, pseudonymize, reidentify=True)
     events = {e["finding_info"]["uid"]: e for e in read_ocsf(write_ocsf(ctx, tmp_path))}
     named = [f for f in ctx.evidence.findings if not f.who.startswith("P-")]
     assert named, "the fixture re-identifies a confirmed high finding"
     for f in named:
-        assert "evidences" not in events[f.id]
+        assert events[f.id]["evidences"][0]["actor"]["user"]["uid"] == f.pseudonym
+        assert f.pseudonym.startswith("P-")
         assert f.who not in json.dumps(events[f.id])
+        assert "manager" not in events[f.id]["unmapped"]
+    for f in ctx.evidence.findings:
+        assert events[f.id]["evidences"][0]["actor"]["user"]["uid"] == f.pseudonym
