@@ -414,6 +414,9 @@ class ProvenanceSection:
     spacy_model: str
     generated_at: str
     data_sources: tuple[DataSource, ...]
+    policy_engines: tuple[str, ...] = ()  # engines of the decisions counted (embedded, opa)
+    entity_types: tuple[str, ...] = ()  # what the scanner was configured to report
+    recognizers: tuple[str, ...] = ()  # recognizers behind the sample's detections
 
 
 @dataclass(frozen=True, slots=True)
@@ -1600,6 +1603,23 @@ def build_report_context(
             scanner_revision=scanner_revision,
             spacy_model=settings.scan.model,
             generated_at=generated_at.isoformat(),
+            policy_engines=tuple(
+                session.scalars(
+                    select(Decision.engine)
+                    .where(scope.current_decisions())
+                    .distinct()
+                    .order_by(Decision.engine)
+                )
+            ),
+            entity_types=tuple(settings.scan.entities),
+            recognizers=tuple(
+                session.scalars(
+                    select(Detection.recognizer)
+                    .where(Detection.interaction_id.in_(scope.sampled_ids()))
+                    .distinct()
+                    .order_by(Detection.recognizer)
+                )
+            ),
             data_sources=tuple(
                 DataSource(
                     f.name, f.source_format, f.records_total, f.period_interactions, f.sha256

