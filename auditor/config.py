@@ -12,7 +12,7 @@ import os
 import secrets
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
@@ -64,8 +64,69 @@ class ScanSettings(_Section):
             "LOCATION",
             "US_BANK_NUMBER",
             "URL",
+            "STREET_ADDRESS",
+            "CLIENT_NAME",
+            "CLIENT_ACCOUNT",
+            "RESTRICTED_TERM",
+            "ISIN",
+            "CUSIP",
+            "SEDOL",
+            "SWIFT_CODE",
+            "ABA_ROUTING_NUMBER",
+            "US_ITIN",
+            "CREDENTIAL",
+            "SPECIAL_CATEGORY",
         ],
         description="Entity types reported; others are dropped.",
+    )
+    client_register: Path | None = Field(
+        default=None,
+        description="The firm's client register: CSV `client_id,name,aliases,accounts` "
+        "(aliases and accounts separated by `|`). Enables CLIENT_NAME and CLIENT_ACCOUNT.",
+    )
+    restricted_list: Path | None = Field(
+        default=None,
+        description="Restricted list: CSV `term,kind,note` (kind: codename, issuer, ticker, "
+        "other). Enables RESTRICTED_TERM, matched as whole terms only.",
+    )
+    special_category_terms: Path | None = Field(
+        default=None,
+        description="CSV `term,category` of GDPR Art. 9 special-category terms for "
+        "SPECIAL_CATEGORY; unset: the bundled list (auditor/scan/conf/special_category.csv).",
+    )
+    allow_list: list[str] = Field(
+        default_factory=list,
+        description="Values never reported, whole and case-insensitive: public company names, "
+        "desk and team names, the firm's own name.",
+    )
+    allow_domains: list[str] = Field(
+        default_factory=list,
+        description="The firm's own domains: URLs and e-mail addresses at them (or their "
+        "subdomains) are not reported.",
+    )
+    entity_thresholds: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+        default_factory=dict,
+        description="Per entity type, the lowest score reported, e.g. {PERSON = 0.6}; "
+        "overrides score_threshold for that type.",
+    )
+    chunk_chars: int = Field(
+        default=20_000,
+        ge=1000,
+        description="Longer texts are scanned in chunks of this many characters that overlap "
+        "by chunk_overlap, so nothing at a boundary is lost.",
+    )
+    chunk_overlap: int = Field(default=400, ge=0, le=10_000)
+    timeout_seconds: float | None = Field(
+        default=60.0,
+        gt=0,
+        description="Time budget per text: chunks not reached in time are left unscanned and "
+        "the field is recorded as partial (reason timeout). Unset: no limit.",
+    )
+    language_check: bool = Field(
+        default=True,
+        description="Record a text mostly in a script the model cannot read (e.g. Cyrillic, "
+        "CJK for an English model) as partial (reason unsupported_language); pattern "
+        "recognizers still scan it.",
     )
     hash_key: SecretStr | None = Field(
         default=None,
@@ -76,8 +137,8 @@ class ScanSettings(_Section):
     max_text_chars: int = Field(
         default=1_000_000,
         ge=1000,
-        description="Texts longer than this are scanned in their first max_text_chars characters "
-        "and recorded as partially scanned.",
+        description="Hard limit: texts longer than this are scanned in their first "
+        "max_text_chars characters and recorded as partial (reason over_limit).",
     )
 
 
@@ -119,9 +180,29 @@ class SampleSettings(_Section):
 
 
 class PolicySettings(_Section):
-    engine: Literal["embedded", "opa"] = "embedded"
+    engine: Literal["embedded", "opa"] = Field(
+        default="embedded",
+        description="embedded: regorus in-process; opa: an OPA server at opa_url (the pack is "
+        "uploaded through its Policy and Data APIs).",
+    )
     directory: Path = Field(default=REPO_DIR / "policies")
-    opa_url: str = "http://127.0.0.1:8181"
+    opa_url: str = Field(
+        default="http://127.0.0.1:8181", description="OPA server base URL (http or https)."
+    )
+    opa_token: SecretStr | None = Field(
+        default=None, description="Bearer token for the OPA server, if it requires one."
+    )
+    timeout_seconds: float = Field(
+        default=5.0,
+        gt=0.0,
+        description="Per-request time-out for the OPA server; a time-out records the "
+        "interaction as not evaluated.",
+    )
+    compiled: bool = Field(
+        default=True,
+        description="Embedded engine: compile the pack once into a regorus RVM program "
+        "(checked against the interpreter at load); false: interpret every evaluation.",
+    )
 
 
 class TierSettings(_Section):

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from auditor import __version__
-from auditor.cli import audit, db, directory, ingest, policy, review, sample, stats
+from auditor.cli import audit, db, detect, directory, ingest, policy, review, sample, stats
 from auditor.cli._common import ConfigOption, err_console
 from auditor.config import load_settings
 from auditor.errors import AuditorError
@@ -60,6 +60,7 @@ app.command("report")(audit.report_cmd)
 app.command("verify")(audit.verify_cmd)
 app.command("run")(audit.run_cmd)
 app.command("demo")(audit.demo_cmd)
+app.command("detect")(detect.detect_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -180,8 +180,11 @@ class ScanRecord(Base):
     interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"), index=True)
     field: Mapped[str] = mapped_column(String(16))
     scanner_revision: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(32))  # scanned / partial / not_stored / error
+    status: Mapped[str] = mapped_column(String(32))  # scanned/partial/not_stored/redacted/error
     reason: Mapped[str | None] = mapped_column(String(500))
+    # Why a field was not scanned or only in part, as a code to count by: over_limit, timeout,
+    # unsupported_language (partial); error; not_stored, redacted (no text). None when scanned.
+    reason_code: Mapped[str | None] = mapped_column(String(32))
     chars_scanned: Mapped[int] = mapped_column(default=0)
     scanned_at: Mapped[datetime]
 
@@ -202,6 +205,8 @@ class Detection(Base):
     value_hash: Mapped[str] = mapped_column(String(64))
     masked_excerpt: Mapped[str] = mapped_column(String(1000))
     scanner_revision: Mapped[str] = mapped_column(String(64))
+    # The register's client id of a CLIENT_NAME or CLIENT_ACCOUNT detection, else None.
+    subject_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class Decision(Base):

