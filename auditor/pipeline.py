@@ -158,7 +158,9 @@ class Components:
         if self._policy is None:
             from auditor.policy.engine import build_engine
 
-            self._policy = build_engine(self.settings.policy)
+            # Fail closed: a pack or server that cannot be used makes every sampled
+            # interaction "not evaluated" with the reason, never a pass or a lost run.
+            self._policy = build_engine(self.settings.policy, fail_closed=True)
         return self._policy
 
 
@@ -196,7 +198,15 @@ def audit_period(
     )
     progress(f"{period}: scanning with {settings.scan.model}")
     result.scan = scan_sample(session, components.scanner, sample.id, settings.scan.fields)
-    progress(f"{period}: evaluating policies ({components.policy.name})")
+    unavailable = getattr(components.policy, "reason", None)
+    if unavailable:
+        progress(
+            f"{period}: policy engine unavailable, items recorded as not evaluated: {unavailable}"
+        )
+    progress(
+        f"{period}: evaluating policies ({components.policy.name}, "
+        f"revision {components.policy.revision[:12]})"
+    )
     result.evaluation = evaluate_sample(
         session, components.policy, sample.id, require_scanned=tuple(settings.scan.fields)
     )
@@ -354,8 +364,20 @@ def demo_settings(settings: Settings) -> Settings:
     from auditor.demo.formats import DEMO_TOOL_MAP
 
     demo_dir = settings.data_dir / "demo"
+    # The bank's client register and restricted list, written by the demo generator, for
+    # the scanner's list recognizers (only where this version's ScanSettings has them).
+    reference = demo_dir / "data" / "reference"
+    lists = {
+        key: reference / name
+        for key, name in (
+            ("client_register", "client_register.csv"),
+            ("restricted_list", "restricted_list.csv"),
+        )
+        if key in type(settings.scan).model_fields and getattr(settings.scan, key) is None
+    }
     return settings.model_copy(
         update={
+            "scan": settings.scan.model_copy(update=lists),
             "database": DatabaseSettings(url=f"sqlite:///{demo_dir / 'auditor.db'}"),
             "sample": settings.sample.model_copy(
                 update={"size": settings.sample.size or DEMO_SAMPLE_SIZE, "seed": DEMO_SEED}

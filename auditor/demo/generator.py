@@ -22,6 +22,7 @@ from auditor.demo.content import Fakes, Label, Slots
 from auditor.demo.people import build_people, write_people_csv
 from auditor.demo.phrases import MACROS, PLAIN
 from auditor.demo.prompts import FOLLOW_UPS, PREFIXES, SUFFIXES, TEMPLATES, Template
+from auditor.demo.reference import LISTED_AS, ClientRegister, write_restricted_list
 from auditor.demo.usage import Turn, plan_usage, working_days
 from auditor.errors import AuditorError
 
@@ -63,6 +64,8 @@ class DemoFiles:
     bad_lines: int
     truth_file: Path
     bad_line_locations: list[tuple[Path, int]]
+    client_register: Path | None = None
+    restricted_list: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,13 @@ def _forced_modes(rng: random.Random, turns: list[Turn]) -> dict[int, str]:
 
 
 def _compose(
-    rng: random.Random, fakes: Fakes, turn: Turn, mode: str, days: list[date], used: set[str]
+    rng: random.Random,
+    fakes: Fakes,
+    turn: Turn,
+    mode: str,
+    days: list[date],
+    used: set[str],
+    register: ClientRegister | None = None,
 ) -> tuple[str, str, list[Label], str]:
     """Prompt, output, planted labels and the mode actually used, for one turn."""
     template, mode = _choose_template(rng, turn, mode, used)
@@ -158,6 +167,8 @@ def _compose(
     slots = Slots(rng, fakes, turn.person.region, days, PLAIN, MACROS)
     prompt, prompt_labels = slots.render(text, "prompt")
     output, output_labels = slots.render(rng.choice(template.outputs), "output")
+    if register is not None:
+        register.add(slots.values)
     return prompt, output, prompt_labels + output_labels, mode
 
 
@@ -187,6 +198,7 @@ def _truth_line(w: _Written, file_name: str, line_no: int) -> str:
                     "category": lb.category,
                     "start": lb.start,
                     "end": lb.end,
+                    "listed_as": LISTED_AS.get(lb.kind),
                 }
                 for lb in w.labels
             ],
@@ -202,8 +214,9 @@ def generate_demo(
     people: int = 300,
     bad_lines: bool = True,
 ) -> DemoFiles:
-    """Write `people.csv`, weekly gateway logs under `logs/` and `truth/labels.jsonl` into
-    `out_dir`. The same arguments always give byte-identical files. Log files of an earlier
+    """Write `people.csv`, weekly gateway logs under `logs/`, `truth/labels.jsonl` and the
+    bank's reference lists (`reference/client_register.csv`, `reference/restricted_list.csv`)
+    into `out_dir`. The same arguments always give byte-identical files. Log files of an earlier
     run that this run does not write are removed, so `logs/` holds exactly this demo.
 
     Raises AuditorError for a malformed period or an unsupported number of people.
@@ -220,9 +233,16 @@ def generate_demo(
     history: dict[str, list[tuple[str, str]]] = defaultdict(list)
     used_templates: dict[str, set[str]] = defaultdict(set)
     written: list[_Written] = []
+    register = ClientRegister()
     for i, turn in enumerate(turns):
         prompt, output, labels, mode = _compose(
-            rng, fakes, turn, forced.get(i, "random"), days, used_templates[turn.session_id]
+            rng,
+            fakes,
+            turn,
+            forced.get(i, "random"),
+            days,
+            used_templates[turn.session_id],
+            register,
         )
         event_id = logs.new_event_id(rng, used_ids)
         record = logs.build_record(rng, turn, event_id, prompt, output, history[turn.session_id])
@@ -271,7 +291,11 @@ def generate_demo(
         log_files.append(path)
     truth_file = truth_dir / "labels.jsonl"
     truth_file.write_text("".join(t + "\n" for t in truth), encoding="utf-8")
-    people_csv = write_people_csv(staff, out_dir / "people.csv")
+    people_csv = write_people_csv(staff, out_dir / "people.csv", period)
+    reference_dir = out_dir / "reference"
+    reference_dir.mkdir(exist_ok=True)
+    client_register = register.write(reference_dir / "client_register.csv")
+    restricted_list = write_restricted_list(reference_dir / "restricted_list.csv")
 
     return DemoFiles(
         people_csv=people_csv,
@@ -281,4 +305,6 @@ def generate_demo(
         bad_lines=len(bad),
         truth_file=truth_file,
         bad_line_locations=[(log_dir / name, line) for name, line in bad],
+        client_register=client_register,
+        restricted_list=restricted_list,
     )

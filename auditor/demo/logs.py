@@ -4,6 +4,7 @@ in the shape `auditor.normalize.normalize_openai_chat` reads; and a few broken l
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import random
 import string
@@ -68,6 +69,41 @@ SYSTEM_PROMPTS: dict[str, tuple[str, ...]] = {
 PARTS_SHARE = {"atlas-internal": 0.4, "claude-enterprise": 0.25}
 
 GATEWAYS = {"gateway": "llm-gateway", "webproxy": "web-proxy"}
+
+
+# Oversight facts the bank's systems log, off the generator's random stream (see _share):
+# client-facing drafts that were sent or exported, whether a reviewer signed them off, and
+# the actions the coding agent took and who (or what) allowed them.
+COMMUNICATION_WORKFLOWS = ("client_comm", "marketing")
+SENT_SHARE = 0.45
+REVIEWED_SHARE = 0.45
+AGENT_TOOLS = (("Bash", "execute"), ("Edit", "write"), ("Write", "write"), ("Read", "none"))
+AGENT_SHARE = 0.6
+AUTO_APPROVED_SHARE = 0.5
+
+
+def _share(*parts: str) -> float:
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def oversight_metadata(turn: Turn, event_id: str) -> dict[str, Any]:
+    """Metadata the gateway or app adds about review, external use and agent actions."""
+    meta: dict[str, Any] = {}
+    if turn.workflow in COMMUNICATION_WORKFLOWS and _share(event_id, "sent") < SENT_SHARE:
+        meta["output_used_externally"] = True
+        meta["human_reviewed"] = _share(event_id, "reviewed") < REVIEWED_SHARE
+    if (
+        turn.tool == "claude-enterprise"
+        and turn.workflow == "coding"
+        and _share(event_id, "agent") < AGENT_SHARE
+    ):
+        name, _action = AGENT_TOOLS[int(_share(event_id, "tool") * len(AGENT_TOOLS))]
+        meta["agent_tool"] = name
+        # "config": allowed by the settings' allow-list, no person asked; else the user clicked.
+        auto = _share(event_id, "approval") < AUTO_APPROVED_SHARE
+        meta["agent_approval"] = "config" if auto else "user_temporary"
+    return meta
 
 
 def gateway_of(tool: str) -> str:
@@ -147,6 +183,9 @@ def build_record(
         "session_id": turn.session_id,
         "gateway": GATEWAYS[gateway],
     }
+    meta = oversight_metadata(turn, event_id)
+    if meta:
+        record["metadata"] = meta
     if gateway == "webproxy":
         record["client_ip"] = (
             f"10.{rng.randint(16, 31)}.{rng.randint(0, 255)}.{rng.randint(2, 254)}"

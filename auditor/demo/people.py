@@ -6,6 +6,7 @@ Everything here is made up with Faker and a seeded `random.Random`; no real pers
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import math
 import random
@@ -33,6 +34,7 @@ CSV_HEADER = (
     "title",
     "barrier_side",
     "ai_literacy_done",
+    "ai_literacy_completed_on",
 )
 
 
@@ -338,7 +340,33 @@ def build_people(rng: random.Random, fake: Faker, count: int) -> list[Person]:
     return people
 
 
-def people_csv_text(people: list[Person]) -> str:
+def _share(*parts: str) -> float:
+    """A stable number in [0, 1) from the parts; keeps these facts off the generator's random
+    stream, so adding them changed nothing else in the demo."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+# Share of trained people whose course completion falls inside the audited month, after
+# they had already used AI that month: what the AI-literacy rule's date check finds.
+LATE_TRAINING_SHARE = 0.06
+
+
+def literacy_completed_on(person: Person, period: str) -> str:
+    """When the person completed AI-literacy training (YYYY-MM-DD), or "" if they have not.
+
+    Most completed it in the 18 months before the period; a few during the period itself."""
+    if not person.ai_literacy_done:
+        return ""
+    year, month = (int(x) for x in period.split("-"))
+    if _share(person.user_id, "late") < LATE_TRAINING_SHARE:
+        return f"{year:04d}-{month:02d}-{20 + int(_share(person.user_id, 'day') * 8):02d}"
+    months_back = 1 + int(_share(person.user_id, "months") * 18)
+    y, m = divmod(year * 12 + month - 1 - months_back, 12)
+    return f"{y:04d}-{m + 1:02d}-{1 + int(_share(person.user_id, 'day') * 28):02d}"
+
+
+def people_csv_text(people: list[Person], period: str = "2026-10") -> str:
     """The directory as an HR extract would give it: CSV, sorted by user_id, '\\n' line ends."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -355,12 +383,13 @@ def people_csv_text(people: list[Person]) -> str:
                 p.title,
                 p.barrier_side,
                 "true" if p.ai_literacy_done else "false",
+                literacy_completed_on(p, period),
             ]
         )
     return buf.getvalue()
 
 
-def write_people_csv(people: list[Person], path: Path) -> Path:
+def write_people_csv(people: list[Person], path: Path, period: str = "2026-10") -> Path:
     """Write the directory to `path` (UTF-8) and return it."""
-    path.write_text(people_csv_text(people), encoding="utf-8", newline="")
+    path.write_text(people_csv_text(people, period), encoding="utf-8", newline="")
     return path

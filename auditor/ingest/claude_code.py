@@ -40,6 +40,10 @@ This reader joins the events of one prompt into one interaction:
   `prompt_length`, is content_status "redacted" (a coverage gap, never an empty prompt).
   Responses are `<REDACTED>` by default too; they are joined in order when present.
 - Time. `event.timestamp` (ISO 8601) of the `user_prompt`, else its `timeUnixNano`.
+- Agent actions. An accepted `tool_decision` for a tool that writes or executes (Bash,
+  Edit, Write, ...) sets `agent_action` (`execute` or `write`, the strongest),
+  `action_approved` (true only if a person allowed every such use: source `user_temporary`
+  or `user_permanent`, not `config` or `hook`) and `agent_approval_sources`.
 - Tags. Keys the firm sets in `OTEL_RESOURCE_ATTRIBUTES` land on the resource and on every
   event: `workflow` gives the workflow tag (never Claude Code's own `workflow.name`, the name
   of a Workflow tool script); `department`, `team.id`, `cost_center` and `account_type` are
@@ -85,6 +89,19 @@ API_ERROR = "api_error"
 API_REFUSAL = "api_refusal"
 TOOL_RESULT = "tool_result"
 TOOL_DECISION = "tool_decision"
+# Claude Code tools that act rather than read, as the policies name the action. A
+# `tool_decision` says who allowed each use: `user_temporary` / `user_permanent` (a person
+# clicked allow, once or always), `config` / `hook` (settings or a script, no person asked).
+AGENT_TOOL_ACTIONS = {
+    "Bash": "execute",
+    "BashOutput": "execute",
+    "KillShell": "execute",
+    "Edit": "write",
+    "MultiEdit": "write",
+    "Write": "write",
+    "NotebookEdit": "write",
+}
+USER_APPROVALS = frozenset({"user_temporary", "user_permanent"})
 # Events that carry text, tokens or cost: arriving after their prompt was emitted loses data.
 CARRIERS = frozenset({USER_PROMPT, ASSISTANT_RESPONSE, API_REQUEST})
 
@@ -387,6 +404,8 @@ class _Prompt:
     tool_names: set[str] = field(default_factory=set)
     tool_failures: int = 0
     tool_rejections: int = 0
+    # Accepted tool uses that act (write or execute), each with who allowed it.
+    agent_actions: list[tuple[str, str]] = field(default_factory=list)
     duplicates: int = 0
     output_chars: int = 0
     responses_dropped: int = 0
@@ -432,6 +451,11 @@ class _Prompt:
                 self.tool_failures += 1
         elif ev.name == TOOL_DECISION and ev.attrs.get("decision") in ("reject", "rejected"):
             self.tool_rejections += 1
+        elif ev.name == TOOL_DECISION and ev.attrs.get("decision") in ("accept", "accepted"):
+            tool = ev.attrs.get("tool_name")
+            action = AGENT_TOOL_ACTIONS.get(tool) if isinstance(tool, str) else None
+            if action and len(self.agent_actions) < MAX_TOOL_NAMES:
+                self.agent_actions.append((action, str(ev.attrs.get("source") or "")))
 
     def is_interaction(self) -> bool:
         return bool(self.user_prompt or self.requests or self.responses)
@@ -466,6 +490,7 @@ class _Prompt:
             "tool_names": sorted(self.tool_names),
             "tool_failures": self.tool_failures,
             "tool_rejections": self.tool_rejections,
+            "agent_actions": list(self.agent_actions),
             "duplicate_events": self.duplicates,
             "extra_user_prompts": self.extra_user_prompts,
             "responses_dropped": self.responses_dropped,
@@ -815,6 +840,14 @@ def normalize_claude_code(obj: dict[str, Any], *, source_format: str = FORMAT) -
             attributes[name] = value
     if obj.get("tool_names"):
         attributes["tool_names"] = obj["tool_names"]
+    actions = obj.get("agent_actions") or []
+    if actions:
+        # The strongest action taken, and whether a person allowed every acting tool use.
+        attributes["agent_action"] = (
+            "execute" if any(a == "execute" for a, _ in actions) else "write"
+        )
+        attributes["action_approved"] = all(src in USER_APPROVALS for _, src in actions)
+        attributes["agent_approval_sources"] = sorted({src or "unknown" for _, src in actions})
     if obj.get("grouping") != "prompt.id":
         attributes["grouping"] = obj.get("grouping")
 

@@ -1,7 +1,11 @@
 """Policy engines: load the Rego policies and their data, evaluate inputs, run the Rego tests.
 
-`PolicyEngine` is the contract every backend implements; `EmbeddedEngine` runs the policies
-in-process with regorus, so nothing needs to be running. A policy directory holds:
+`PolicyEngine` is the contract every backend implements. `EmbeddedEngine` runs the policies
+in-process with regorus, so nothing needs to be running; `auditor.policy.opa.OpaEngine` runs
+the same files on an OPA server. `build_engine` picks one from the settings; with
+`fail_closed` an engine that cannot be built becomes an `UnavailableEngine`, whose every
+evaluation fails, so each interaction is recorded as not evaluated with the reason.
+A policy directory holds:
 
 - `**/*.rego`          Rego v1 modules; `*_test.rego` files hold the Rego tests;
 - `data/*.json`        policy data, loaded as `data.auditor_data.<file stem>`;
@@ -9,7 +13,7 @@ in-process with regorus, so nothing needs to be running. A policy directory hold
                        for the Rego tests only.
 
 Verdicts come from `data.auditor.main.violations`; the rule catalogue from
-`data.auditor.main.rules`.
+`data.auditor.main.rules`, with each rule's frameworks from `data/frameworks.json`.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 import regorus
 
 from auditor.config import PolicySettings
-from auditor.errors import PolicyError
+from auditor.errors import AuditorError, PolicyError
 
 DATA_ROOT = "auditor_data"
 EXAMPLES_ROOT = "auditor_examples"
@@ -34,6 +38,20 @@ VIOLATIONS_QUERY = "data.auditor.main.violations"
 RULES_QUERY = "data.auditor.main.rules"
 DUPLICATES_QUERY = "data.auditor.main.duplicate_rule_ids"
 RULES_PACKAGE_PREFIX = "data.auditor.rules."
+# The aggregator generated for the compiled program (RVM cannot loop over packages).
+COMPILED_PACKAGE = "auditor.compiled"
+COMPILED_ENTRY = f"data.{COMPILED_PACKAGE}.violations"
+# Data documents every pack needs: the rules read all of them.
+REQUIRED_DATA = (
+    "frameworks",
+    "retention",
+    "severity_overrides",
+    "thresholds",
+    "tools",
+    "workflows",
+)
+# The revision recorded when the pack could not even be read.
+UNAVAILABLE_REVISION = "unavailable"
 
 SEVERITIES = ("critical", "high", "medium", "low")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -63,8 +81,21 @@ class Violation:
 
 
 @dataclass(frozen=True)
+class FrameworkRef:
+    """One requirement of a framework that a rule helps test (from data/frameworks.json)."""
+
+    framework_id: str
+    framework: str
+    requirement: str
+    title: str
+
+
+@dataclass(frozen=True)
 class RuleInfo:
-    """A rule's metadata from its Rego package: the catalogue findings and reports use."""
+    """A rule's metadata from its Rego package: the catalogue findings and reports use.
+
+    `severity` is after the firm's overrides (data/severity_overrides.json).
+    """
 
     rule_id: str
     severity: str
@@ -72,6 +103,17 @@ class RuleInfo:
     description: str
     remediation: str
     references: tuple[str, ...]
+    frameworks: tuple[FrameworkRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class RuleCatalog:
+    """The pack's rules with its revision and the engine the settings choose, for reports."""
+
+    revision: str
+    engine: str
+    source: str
+    rules: tuple[RuleInfo, ...]
 
 
 @dataclass(frozen=True)
@@ -86,7 +128,7 @@ class RegoTestResult:
 
 @runtime_checkable
 class PolicyEngine(Protocol):
-    """What every policy backend provides (embedded regorus now, an OPA server later).
+    """What every policy backend provides (embedded regorus, an OPA server).
 
     Runtime-checkable so a test can confirm a backend has every member; `isinstance` checks
     names only, not signatures.
@@ -182,9 +224,16 @@ def load_bundle(directory: Path) -> PolicyBundle:
             f"policy directory {directory} holds no .rego policies",
             "point policy.directory at the project's policies/ folder",
         )
+    data = _read_json_folder(directory / "data")
+    missing = [name for name in REQUIRED_DATA if name not in data]
+    if missing:
+        raise PolicyError(
+            f"policy data missing in {directory}/data: {', '.join(f'{m}.json' for m in missing)}",
+            "every pack needs " + ", ".join(f"{m}.json" for m in REQUIRED_DATA),
+        )
     return PolicyBundle(
         modules=tuple(modules),
-        data=_read_json_folder(directory / "data"),
+        data=data,
         examples=_read_json_folder(directory / "examples"),
         source=str(directory),
     )
@@ -227,17 +276,31 @@ def _first_value(result_json: str) -> tuple[bool, Any]:
 class EmbeddedEngine:
     """Evaluates the policies in-process with regorus (Rego v1).
 
-    Policies are parsed once; each evaluation sets the input and queries the aggregator on
-    the loaded engine under a lock, because a regorus engine holds the input as state.
+    The pack is parsed once by the interpreter (catalogue, load checks, Rego tests) and, by
+    default, compiled once into a regorus RVM program that evaluates each input several
+    times faster. The compiled program is used only if it gives exactly the interpreter's
+    violations on every example document and on an empty input; otherwise the interpreter
+    evaluates (`mode` says which, `compile_note` why). A regorus engine holds the input as
+    state and must stay on the thread that made it, so each thread gets its own.
     """
 
-    def __init__(self, bundle: PolicyBundle) -> None:
+    def __init__(self, bundle: PolicyBundle, *, compiled: bool = True) -> None:
         """Load and check the policies. Raises PolicyError naming the file on any error."""
         self._bundle = bundle
         self._revision = bundle.revision
         self._lock = threading.Lock()
+        self._owner = threading.get_ident()
+        self._local = threading.local()
         self._engine = self._new_engine(include_tests=False)
         self._rules = self._check()
+        self._packages = sorted(
+            p for p in self._engine.get_packages() if p.startswith(RULES_PACKAGE_PREFIX)
+        )
+        self._data_json = json.dumps({DATA_ROOT: dict(self._bundle.data)})
+        self._vm: Any = None
+        self.compile_note = "compilation switched off (policy.compiled = false)"
+        if compiled:
+            self._vm, self.compile_note = self._compile_checked()
 
     @property
     def name(self) -> str:
@@ -250,6 +313,11 @@ class EmbeddedEngine:
     @property
     def bundle(self) -> PolicyBundle:
         return self._bundle
+
+    @property
+    def mode(self) -> str:
+        """`compiled` (regorus RVM program) or `interpreted`."""
+        return "compiled" if self._vm is not None else "interpreted"
 
     def _new_engine(self, *, include_tests: bool) -> regorus.Engine:
         engine = regorus.Engine()
@@ -297,7 +365,8 @@ class EmbeddedEngine:
                 "give every rules package its own metadata.id",
             )
         _violations(raw_violations)
-        rules = [_rule_info(raw) for raw in raw_rules or []]
+        frameworks = frameworks_by_rule(self._bundle.data.get("frameworks") or {})
+        rules = [_rule_info(raw, frameworks) for raw in raw_rules or []]
         if len(rules) != len(packages):
             raise PolicyError(
                 f"{len(packages)} rules packages but {len(rules)} metadata objects",
@@ -305,13 +374,80 @@ class EmbeddedEngine:
             )
         return sorted(rules, key=lambda r: (SEVERITY_RANK[r.severity], r.rule_id))
 
+    def _compiled_modules(self) -> list[tuple[str, str]]:
+        # Every package's deny, named one by one: the generic aggregator's loop over
+        # data.auditor.rules[_] is what the RVM compiler cannot hoist.
+        aggregator = f"package {COMPILED_PACKAGE}\n" + "".join(
+            f"\nviolations contains v if {{\n\tsome v in {pkg}.deny\n}}\n" for pkg in self._packages
+        )
+        modules = [(m.path, m.text) for m in self._bundle.modules if not m.is_test]
+        return [*modules, ("(generated)/compiled.rego", aggregator)]
+
+    def _new_vm(self) -> Any:
+        program = regorus.Program.compile_from_modules(
+            self._data_json, self._compiled_modules(), [COMPILED_ENTRY]
+        )
+        vm = regorus.Rvm()
+        vm.load_program(program)
+        vm.set_data_json(self._data_json)
+        return vm
+
+    def _compile_checked(self) -> tuple[Any, str]:
+        """The compiled program, if it agrees with the interpreter; else None and why."""
+        try:
+            vm = self._new_vm()
+        except Exception as exc:  # an RVM limitation is not an error of the pack
+            return None, f"not compiled: {regorus_error(exc)}"
+        for name, doc in [("(empty input)", {}), *sorted(self._bundle.examples.items())]:
+            try:
+                want = _violations(self._query(self._engine, VIOLATIONS_QUERY, doc))
+                got = _violations(self._run_vm(vm, json.dumps(doc, allow_nan=False)))
+            except (AuditorError, TypeError, ValueError) as exc:
+                return None, f"not compiled: example {name} failed ({exc})"
+            if got != want:
+                return None, f"not compiled: example {name} gives other violations compiled"
+        return vm, f"compiled; agrees with the interpreter on {len(self._bundle.examples)} examples"
+
+    @staticmethod
+    def _run_vm(vm: Any, input_json: str) -> Any:
+        try:
+            vm.set_input_json(input_json)
+            return json.loads(vm.execute())
+        except RuntimeError as exc:
+            raise PolicyError(f"policy evaluation failed at {regorus_error(exc)}") from None
+
     def rules(self) -> list[RuleInfo]:
         return list(self._rules)
 
     def evaluate(self, input_doc: Mapping[str, Any]) -> list[Violation]:
-        with self._lock:
-            raw = self._query(self._engine, VIOLATIONS_QUERY, input_doc)
+        try:
+            input_json = json.dumps(input_doc, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise PolicyError(f"policy input is not JSON: {exc}") from None
+        try:
+            with self._lock:
+                if threading.get_ident() == self._owner:
+                    vm, engine = self._vm, self._engine
+                else:
+                    vm, engine = self._thread_local()
+                if vm is not None:
+                    raw = self._run_vm(vm, input_json)
+                else:
+                    raw = self._query(engine, VIOLATIONS_QUERY, input_doc)
+        except AuditorError:
+            raise
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a Rust panic must fail closed, not crash
+            raise PolicyError(f"policy engine failed: {type(exc).__name__}") from None
         return _violations(raw)
+
+    def _thread_local(self) -> tuple[Any, regorus.Engine]:
+        local = self._local
+        if not hasattr(local, "engine"):
+            local.engine = self._new_engine(include_tests=False)
+            local.vm = self._new_vm() if self._vm is not None else None
+        return local.vm, local.engine
 
     def run_tests(self) -> list[RegoTestResult]:
         engine = self._new_engine(include_tests=True)
@@ -324,6 +460,50 @@ class EmbeddedEngine:
             for name in dict.fromkeys(_TEST_RULE.findall(module.text)):
                 results.append(_run_one(engine, package, name))
         return results
+
+
+class UnavailableEngine:
+    """Stands in for an engine that could not be built: every evaluation fails with the
+    reason, so each interaction is recorded as not evaluated (fail closed), never passed."""
+
+    def __init__(self, name: str, revision: str, reason: str) -> None:
+        self._name = name
+        self._revision = revision
+        self.reason = reason
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def revision(self) -> str:
+        return self._revision
+
+    def rules(self) -> list[RuleInfo]:
+        return []
+
+    def evaluate(self, input_doc: Mapping[str, Any]) -> list[Violation]:
+        raise PolicyError(f"policy engine unavailable: {self.reason}")
+
+    def run_tests(self) -> list[RegoTestResult]:
+        raise PolicyError(f"policy engine unavailable: {self.reason}")
+
+
+def frameworks_by_rule(frameworks: Mapping[str, Any]) -> dict[str, list[FrameworkRef]]:
+    """Reverse index of data/frameworks.json: rule id -> the requirements it serves."""
+    index: dict[str, list[FrameworkRef]] = {}
+    for framework_id, framework in sorted(frameworks.items()):
+        requirements = framework.get("requirements") or {}
+        for requirement, entry in sorted(requirements.items()):
+            ref = FrameworkRef(
+                framework_id=framework_id,
+                framework=str(framework.get("name", framework_id)),
+                requirement=requirement,
+                title=str(entry.get("title", "")),
+            )
+            for rule_id in entry.get("rules") or []:
+                index.setdefault(str(rule_id), []).append(ref)
+    return index
 
 
 def _run_one(engine: regorus.Engine, package: str, name: str) -> RegoTestResult:
@@ -348,7 +528,7 @@ def _run_one(engine: regorus.Engine, package: str, name: str) -> RegoTestResult:
     return RegoTestResult(name, package, False, message)
 
 
-def _rule_info(raw: Any) -> RuleInfo:
+def _rule_info(raw: Any, frameworks: Mapping[str, list[FrameworkRef]]) -> RuleInfo:
     if not isinstance(raw, dict) or any(key not in raw for key in METADATA_KEYS):
         rule = raw.get("id", "?") if isinstance(raw, dict) else "?"
         raise PolicyError(
@@ -367,6 +547,7 @@ def _rule_info(raw: Any) -> RuleInfo:
         description=str(raw["description"]),
         remediation=str(raw["remediation"]),
         references=tuple(str(r) for r in raw["references"]),
+        frameworks=tuple(frameworks.get(rule_id, ())),
     )
 
 
@@ -405,11 +586,44 @@ def _violation(raw: Any) -> Violation:
     )
 
 
-def build_engine(settings: PolicySettings) -> PolicyEngine:
-    """The policy engine the settings choose. Raises PolicyError if it cannot be built."""
-    if settings.engine == "embedded":
-        return EmbeddedEngine(load_bundle(settings.directory))
-    raise PolicyError(
-        f"policy.engine = {settings.engine} is not yet supported",
-        "use engine = embedded",
+def build_engine(settings: PolicySettings, *, fail_closed: bool = False) -> PolicyEngine:
+    """The policy engine the settings choose.
+
+    Raises PolicyError if it cannot be built; with `fail_closed`, returns an
+    UnavailableEngine carrying the reason instead, so an audit run records every
+    interaction as not evaluated rather than stopping or passing anything.
+    """
+    try:
+        bundle = load_bundle(settings.directory)
+    except PolicyError as exc:
+        if not fail_closed:
+            raise
+        return UnavailableEngine(settings.engine, UNAVAILABLE_REVISION, str(exc))
+    try:
+        if settings.engine == "opa":
+            from auditor.policy.opa import OpaEngine
+
+            token = settings.opa_token.get_secret_value() if settings.opa_token else None
+            return OpaEngine(
+                bundle, settings.opa_url, timeout=settings.timeout_seconds, token=token
+            )
+        return EmbeddedEngine(bundle, compiled=settings.compiled)
+    except PolicyError as exc:
+        if not fail_closed:
+            raise
+        return UnavailableEngine(settings.engine, bundle.revision, str(exc))
+
+
+def rule_catalog(settings: PolicySettings) -> RuleCatalog:
+    """The rule catalogue of the configured pack: each rule's id, severity (after overrides),
+    title, description, remediation, references and framework requirements, with the pack's
+    revision and the configured engine's name. Read with the embedded interpreter, so it
+    needs no server. Raises PolicyError if the pack cannot be loaded."""
+    bundle = load_bundle(settings.directory)
+    engine = EmbeddedEngine(bundle, compiled=False)
+    return RuleCatalog(
+        revision=bundle.revision,
+        engine=settings.engine,
+        source=bundle.source,
+        rules=tuple(engine.rules()),
     )

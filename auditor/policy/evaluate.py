@@ -40,6 +40,7 @@ FULLY_SCANNED = "scanned"
 NO_TEXT_STATUSES = frozenset({"not_stored", "redacted"})
 FIELDS = ("prompt", "output")
 NOT_STORED_REASON = "content not stored at source"
+FAILED_PREFIX = "policy evaluation failed"
 MESSAGE_MAX = 1000
 CHUNK = 500
 
@@ -50,7 +51,9 @@ class EvaluateStats:
 
     `evaluated` counts interactions fully evaluated now (a `pass` or violations only);
     `not_evaluated` those that got a `not_evaluated` decision now (failure or a coverage gap,
-    with whatever rules could still be decided); `violations` counts violation rows.
+    with whatever rules could still be decided); `failed` the part of those whose evaluation
+    failed (engine error, time-out, malformed policy: the decision's message starts with
+    FAILED_PREFIX); `violations` counts violation rows.
     """
 
     items: int = 0
@@ -58,6 +61,7 @@ class EvaluateStats:
     skipped_already_done: int = 0
     violations: int = 0
     not_evaluated: int = 0
+    failed: int = 0
 
 
 def evaluate_sample(
@@ -211,6 +215,7 @@ def _evaluate_chunk(
         stats.violations += verdicts.count(VIOLATION)
         if NOT_EVALUATED in verdicts:
             stats.not_evaluated += 1
+            stats.failed += any(row[3].startswith(FAILED_PREFIX) for row in rows)
         else:
             stats.evaluated += 1
 
@@ -272,12 +277,10 @@ def _decide(
         doc = build_policy_input(interaction, person, found, fields_scanned=scanned)
         violations = engine.evaluate(doc)
     except AuditorError as exc:
-        return [(ALL_RULES, NOT_EVALUATED, None, f"policy evaluation failed: {exc}", ())]
+        return [(ALL_RULES, NOT_EVALUATED, None, f"{FAILED_PREFIX}: {exc}", ())]
     except Exception as exc:  # any failure must become a recorded not_evaluated
         # The type only: an unexpected error's text is not known to be free of content.
-        return [
-            (ALL_RULES, NOT_EVALUATED, None, f"policy evaluation failed: {type(exc).__name__}", ())
-        ]
+        return [(ALL_RULES, NOT_EVALUATED, None, f"{FAILED_PREFIX}: {type(exc).__name__}", ())]
     rows: list[_Row] = [
         (v.rule_id, VIOLATION, v.severity, v.message, v.entity_types) for v in violations
     ]

@@ -4,30 +4,58 @@ package auditor.lib
 # The registry entry of the interaction's tool; undefined when the tool is not registered.
 tool := data.auditor_data.tools[input.interaction.tool]
 
-registered if input.interaction.tool in object.keys(data.auditor_data.tools)
+registered if tool
 
-# A tool missing from the registry is treated as outside PCI scope and without an NPI
-# contract: unknown means not shown to be safe.
+# A tool missing from the registry is treated as outside PCI scope, without an NPI contract,
+# external, not captured and not inventoried: unknown means not shown to be safe.
 in_pci_scope if tool.pci_scope == true
 
 has_npi_contract if tool.npi_contract == true
+
+internal if tool.destination == "internal"
+
+captured if tool.captured == true
+
+inventoried if {
+	is_string(tool.model_inventory_id)
+	tool.model_inventory_id != ""
+}
+
+# The interaction's workflow tag, or "" when the log gave none.
+workflow := w if {
+	w := input.interaction.workflow
+	is_string(w)
+} else := ""
+
+# The UTC calendar day of the interaction, YYYY-MM-DD (ISO dates compare as strings).
+day := substring(input.interaction.occurred_at, 0, 10)
 
 # How messages name the tool; logs without a tool name still get a readable message.
 tool_label := input.interaction.tool if {
 	is_string(input.interaction.tool)
 } else := "an unnamed tool"
 
+# How messages name the workflow.
+workflow_label := workflow if {
+	workflow != ""
+} else := "no workflow"
+
 # The entity types among `types` detected with a max score of at least `min_score`.
+# Loops over the input's detections (usually none or a few), not over the listed types.
 detected(types, min_score) := {t |
-	some t in types
-	input.detections[t].max_score >= min_score
+	some t, d in input.detections
+	d.max_score >= min_score
+	t in types
 }
 
 # Total detections of the given entity types.
 detection_count(types) := sum([input.detections[t].count | some t in types])
 
+# A rule's severity after the firm's overrides (data/severity_overrides.json).
+base_severity(meta) := object.get(data.auditor_data.severity_overrides, meta.id, meta.severity)
+
 # A violation object as the aggregator and the Python engine expect it.
-violation(meta, message, entity_types) := violation_as(meta, meta.severity, message, entity_types)
+violation(meta, message, entity_types) := violation_as(meta, base_severity(meta), message, entity_types)
 
 # The same, with a severity that differs from the rule's base severity (escalation).
 violation_as(meta, severity, message, entity_types) := {

@@ -58,7 +58,21 @@ def add_interaction(
     return row
 
 
-def add_person(session: Session, user_id: str, *, email: str | None = None) -> Person:
+# Directory columns beyond the required ones, as an HR extract gives them (strings).
+TRAINED = {
+    "barrier_side": "public",
+    "ai_literacy_done": "true",
+    "ai_literacy_completed_on": "2026-03-02",
+}
+
+
+def add_person(
+    session: Session,
+    user_id: str,
+    *,
+    email: str | None = None,
+    attributes: dict[str, Any] | None = None,
+) -> Person:
     row = Person(
         user_id=user_id,
         email=email,
@@ -66,7 +80,7 @@ def add_person(session: Session, user_id: str, *, email: str | None = None) -> P
         department="Payments Engineering",
         manager_id="u-0100",
         region="US",
-        attributes={},
+        attributes=dict(TRAINED) if attributes is None else attributes,
         loaded_at=WHEN,
     )
     session.add(row)

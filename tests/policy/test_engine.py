@@ -1,10 +1,13 @@
-"""EmbeddedEngine on the example inputs, rule-id consistency, revision and engine choice."""
+"""EmbeddedEngine specifics: rule-id consistency, revision, engine choice, compilation, speed.
+
+The decisions on the example inputs are tested on both engines in test_decisions.py."""
 
 from __future__ import annotations
 
 import inspect
 import json
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -20,61 +23,12 @@ from auditor.policy.engine import (
     build_engine,
     load_bundle,
 )
+from tests.policy.expected import CARD, EXPECTED, NPI, RULES, TOOL_IDS, UNAPPROVED
 from tests.policy.helpers import POLICY_DIR, example_names, load_example
-
-CARD = "card-data-outside-pci-scope"
-NPI = "client-npi-to-uncontracted-tool"
-UNAPPROVED = "unapproved-tool"
-PERSONAL = "personal-account-for-business"
-GREY = "sensitive-data-grey-zone"
-
-# Example input -> {rule id: (severity, entity types)} it must produce; nothing else.
-EXPECTED: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
-    "clean_internal": {},
-    "card_to_internal": {},
-    "card_to_copilot": {
-        CARD: ("critical", ("CREDIT_CARD",)),
-        NPI: ("high", ("CREDIT_CARD",)),
-    },
-    "card_to_chatgpt_enterprise": {CARD: ("critical", ("CREDIT_CARD",))},
-    "npi_to_copilot": {NPI: ("high", ("PERSON", "US_SSN"))},
-    "npi_bulk_to_copilot": {NPI: ("critical", ("EMAIL_ADDRESS", "US_BANK_NUMBER", "US_SSN"))},
-    "identity_only_to_copilot": {},
-    "npi_to_claude_enterprise": {},
-    "prohibited_tool": {UNAPPROVED: ("high", ())},
-    "pending_tool": {UNAPPROVED: ("high", ())},
-    "consumer_account": {UNAPPROVED: ("high", ()), PERSONAL: ("high", ())},
-    "unregistered_tool": {
-        UNAPPROVED: ("high", ()),
-        CARD: ("critical", ("CREDIT_CARD",)),
-        NPI: ("high", ("CREDIT_CARD",)),
-    },
-    "unnamed_tool": {UNAPPROVED: ("high", ())},
-    "grey_zone_ssn": {GREY: ("low", ("US_SSN",))},
-    "not_stored_enterprise": {},
-}
-
-TOOL_IDS = {
-    "chatgpt-enterprise",
-    "copilot-business",
-    "claude-enterprise",
-    "atlas-internal",
-    "perplexity",
-    "chatgpt-free",
-    "deepseek-chat",
-}
 
 
 def test_every_example_is_in_the_table() -> None:
     assert sorted(EXPECTED) == example_names()
-
-
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_example(policy_engine: EmbeddedEngine, name: str) -> None:
-    violations = policy_engine.evaluate(load_example(name))
-    got = {v.rule_id: (v.severity, v.entity_types) for v in violations}
-    assert got == EXPECTED[name]
-    assert len(violations) == len(got), "a rule reported more than one violation"
 
 
 def test_violation_carries_metadata(policy_engine: EmbeddedEngine) -> None:
@@ -109,13 +63,7 @@ def _rego_test_text() -> str:
 
 def test_catalogue_is_the_expected_rule_set(policy_engine: EmbeddedEngine) -> None:
     catalogue = {r.rule_id: r.severity for r in policy_engine.rules()}
-    assert catalogue == {
-        CARD: "critical",
-        NPI: "high",
-        UNAPPROVED: "high",
-        PERSONAL: "high",
-        GREY: "low",
-    }
+    assert catalogue == RULES
 
 
 def test_rule_ids_match_tests_and_data(policy_engine: EmbeddedEngine) -> None:
@@ -127,7 +75,7 @@ def test_rule_ids_match_tests_and_data(policy_engine: EmbeddedEngine) -> None:
     for rule_id in ids:
         assert f'"{rule_id}"' in rego_tests, f"{rule_id} is not named in any Rego test"
     # Any id-like string in the Rego tests must be a real rule id (catches misspellings).
-    quoted = set(re.findall(r'"([a-z0-9]+(?:-[a-z0-9]+){2,})"', rego_tests))
+    quoted = set(re.findall(r'"([a-z][a-z0-9]*(?:-[a-z0-9]+){2,})"', rego_tests))
     assert quoted <= ids | TOOL_IDS
 
 
@@ -198,10 +146,19 @@ def test_build_engine_embedded() -> None:
     assert engine.evaluate(load_example("clean_internal")) == []
 
 
-def test_build_engine_opa_is_not_yet_supported() -> None:
-    with pytest.raises(PolicyError, match="not yet supported") as info:
-        build_engine(PolicySettings(engine="opa", directory=POLICY_DIR))
-    assert info.value.hint == "use engine = embedded"
+def test_build_engine_opa_unreachable_names_the_server(loopback: list[str]) -> None:
+    # Port 9 on loopback: nothing listens, so the connection is refused at once.
+    settings = PolicySettings(engine="opa", directory=POLICY_DIR, opa_url="http://127.0.0.1:9")
+    with pytest.raises(PolicyError, match=r"cannot reach OPA server http://127\.0\.0\.1:9"):
+        build_engine(settings)
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://opa:8181", "http://opa:8181/v1", "opa:8181", "http://:8181"]
+)
+def test_build_engine_opa_refuses_unusable_urls(url: str) -> None:
+    with pytest.raises(PolicyError, match="opa_url"):
+        build_engine(PolicySettings(engine="opa", directory=POLICY_DIR, opa_url=url))
 
 
 def test_build_engine_names_a_missing_directory(tmp_path: Path) -> None:
@@ -264,10 +221,54 @@ def test_input_that_is_not_json_is_a_policy_error(policy_engine: EmbeddedEngine)
 
 
 def test_evaluation_is_fast(policy_engine: EmbeddedEngine) -> None:
+    # A floor well under the benchmark's figure (benchmarks/policy_throughput.py), in CPU
+    # time so that a busy machine does not fail it.
     docs = [load_example(name) for name in example_names()]
-    n = 1500
-    start = time.perf_counter()
+    n = 3000
+    start = time.process_time()
     for i in range(n):
         policy_engine.evaluate(docs[i % len(docs)])
-    rate = n / (time.perf_counter() - start)
-    assert rate > 1000, f"{rate:.0f} evaluations per second"
+    rate = n / (time.process_time() - start)
+    assert rate > 3000, f"{rate:.0f} evaluations per CPU second"
+
+
+def test_the_pack_compiles(policy_engine: EmbeddedEngine) -> None:
+    assert policy_engine.mode == "compiled", policy_engine.compile_note
+    assert "agrees with the interpreter" in policy_engine.compile_note
+
+
+def test_compiled_and_interpreted_agree_on_every_example(policy_engine: EmbeddedEngine) -> None:
+    interpreted = EmbeddedEngine(policy_engine.bundle, compiled=False)
+    assert interpreted.mode == "interpreted"
+    for name in example_names():
+        doc = load_example(name)
+        assert policy_engine.evaluate(doc) == interpreted.evaluate(doc), name
+
+
+def test_evaluation_from_another_thread(policy_engine: EmbeddedEngine) -> None:
+    # regorus engines must stay on their thread; another thread gets its own, same answers.
+    doc = load_example("card_to_copilot")
+    want = policy_engine.evaluate(doc)
+    got: list[object] = []
+    worker = threading.Thread(target=lambda: got.append(policy_engine.evaluate(doc)))
+    worker.start()
+    worker.join()
+    assert got == [want]
+
+
+@pytest.mark.parametrize("missing", ["frameworks", "retention", "severity_overrides"])
+def test_pack_without_required_data_is_refused(policy_copy: Path, missing: str) -> None:
+    (policy_copy / "data" / f"{missing}.json").unlink()
+    with pytest.raises(PolicyError, match=f"{missing}.json"):
+        load_bundle(policy_copy)
+
+
+def test_severity_override_reaches_catalogue_and_violations(policy_copy: Path) -> None:
+    (policy_copy / "data" / "severity_overrides.json").write_text(
+        json.dumps({"workflow-not-approved-for-tool": "high"})
+    )
+    engine = EmbeddedEngine(load_bundle(policy_copy))
+    info = {r.rule_id: r for r in engine.rules()}["workflow-not-approved-for-tool"]
+    assert info.severity == "high"
+    (violation,) = engine.evaluate(load_example("research_on_copilot"))
+    assert violation.severity == "high"

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from auditor.policy.engine import EmbeddedEngine
-from auditor.policy.input import build_policy_input, iso_utc
+from auditor.policy.input import AGENT_ACTIONS, build_policy_input, iso_utc
 from tests.policy.helpers import (
     add_interaction,
     add_person,
@@ -76,7 +76,7 @@ def test_doc_has_the_shape_of_the_examples(card_to_copilot_rows: dict[str, Any])
 @pytest.mark.parametrize("name", example_names())
 def test_every_example_follows_the_contract(name: str) -> None:
     example = load_example(name)
-    assert set(example) == {"interaction", "user", "detections"}
+    assert set(example) == {"interaction", "user", "oversight", "detections"}
     assert set(example["interaction"]) == {
         "id",
         "event_id",
@@ -95,7 +95,17 @@ def test_every_example_follows_the_contract(name: str) -> None:
         "department",
         "region",
         "manager_pid",
+        "barrier_side",
+        "ai_literacy_done",
+        "ai_literacy_completed_on",
     }
+    assert set(example["oversight"]) == {
+        "human_reviewed",
+        "output_used_externally",
+        "agent_action",
+        "action_approved",
+    }
+    assert example["oversight"]["agent_action"] in AGENT_ACTIONS
     for entry in example["detections"].values():
         assert set(entry) == {"count", "max_score"}
     assert example["interaction"]["occurred_at"].endswith("Z")
@@ -136,6 +146,15 @@ def test_person_missing_from_directory(session: Session) -> None:
         "department": None,
         "region": None,
         "manager_pid": None,
+        "barrier_side": None,
+        "ai_literacy_done": None,
+        "ai_literacy_completed_on": None,
+    }
+    assert doc["oversight"] == {
+        "human_reviewed": None,
+        "output_used_externally": None,
+        "agent_action": "none",
+        "action_approved": None,
     }
 
 
@@ -238,3 +257,113 @@ def test_built_doc_evaluates_like_its_example(
         card_to_copilot_rows["detections"],
     )
     assert policy_engine.evaluate(doc) == policy_engine.evaluate(load_example("card_to_copilot"))
+
+
+@pytest.mark.parametrize(
+    ("attributes", "expected"),
+    [
+        ({}, (None, "none")),
+        ({"ai_literacy_done": "false"}, (False, None)),
+        ({"ai_literacy_done": "yes"}, (True, None)),
+        ({"ai_literacy_done": True}, (True, None)),
+        ({"ai_literacy_done": "maybe"}, (None, None)),
+        ({"ai_literacy_completed_on": "2026-10-20"}, (None, "2026-10-20")),
+        ({"ai_literacy_completed": "2026-09-01T10:00:00"}, (True, "2026-09-01")),
+        ({"ai_literacy_completed_on": "soon"}, (None, None)),
+    ],
+)
+def test_literacy_from_directory(
+    session: Session, attributes: dict[str, Any], expected: tuple[Any, Any]
+) -> None:
+    person = add_person(session, "u-3000", attributes=attributes)
+    interaction = add_interaction(session, "evt-lit", user_id="u-3000")
+    user = build_policy_input(interaction, person, [])["user"]
+    done, date = expected
+    assert user["ai_literacy_done"] is done
+    assert user["ai_literacy_completed_on"] == (None if date == "none" else date)
+
+
+@pytest.mark.parametrize(
+    ("attributes", "expected"),
+    [
+        (
+            {},
+            {
+                "human_reviewed": None,
+                "output_used_externally": None,
+                "agent_action": "none",
+                "action_approved": None,
+            },
+        ),
+        (
+            {"human_reviewed": "false", "output_used_externally": True},
+            {
+                "human_reviewed": False,
+                "output_used_externally": True,
+                "agent_action": "none",
+                "action_approved": None,
+            },
+        ),
+        (
+            {"reviewer_id": "u-77", "sent_externally": 1},
+            {
+                "human_reviewed": True,
+                "output_used_externally": True,
+                "agent_action": "none",
+                "action_approved": None,
+            },
+        ),
+        (
+            {"agent_action": "Execute", "action_approved": "no"},
+            {
+                "human_reviewed": None,
+                "output_used_externally": None,
+                "agent_action": "execute",
+                "action_approved": False,
+            },
+        ),
+        (
+            {"agent_action": "deploy", "approved_by": "u-9"},
+            {
+                "human_reviewed": None,
+                "output_used_externally": None,
+                "agent_action": "other",
+                "action_approved": True,
+            },
+        ),
+    ],
+)
+def test_oversight_from_log_attributes(
+    session: Session, attributes: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    interaction = add_interaction(session, "evt-ov", attributes=attributes)
+    assert build_policy_input(interaction, None, [])["oversight"] == expected
+
+
+@pytest.mark.parametrize(
+    ("person_attributes", "interaction_attributes", "rule"),
+    [
+        ({"ai_literacy_done": "false"}, {}, "ai-literacy-training-missing"),
+        ({"ai_literacy_completed_on": "2026-12-01"}, {}, "ai-literacy-training-missing"),
+        ({}, {"agent_action": "write"}, "agent-action-without-approval"),
+        ({"barrier_side": "private"}, {}, "mnpi-to-external-ai"),
+    ],
+)
+def test_built_inputs_reach_the_new_rules(
+    session: Session,
+    policy_engine: EmbeddedEngine,
+    person_attributes: dict[str, Any],
+    interaction_attributes: dict[str, Any],
+    rule: str,
+) -> None:
+    person = add_person(session, "u-4000", attributes=person_attributes)
+    interaction = add_interaction(
+        session, "evt-new", user_id="u-4000", attributes=interaction_attributes
+    )
+    fired = {v.rule_id for v in policy_engine.evaluate(build_policy_input(interaction, person, []))}
+    assert rule in fired
+    clean = add_person(session, "u-4001")
+    other = add_interaction(session, "evt-clean", user_id="u-4001")
+    assert rule not in {
+        v.rule_id for v in policy_engine.evaluate(build_policy_input(other, clean, []))
+    }

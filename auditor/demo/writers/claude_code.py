@@ -174,6 +174,29 @@ def _events(record: dict[str, Any], sequence: dict[str, int]) -> list[_Event]:
         api["cost_usd"] = float(cost)
         api["cost_usd_micros"] = round(cost * 1_000_000)
     out.append(event("api_request", answered, api))
+    agent_tool = metadata.get("agent_tool")
+    if isinstance(agent_tool, str):
+        # The agent asked to use a tool: Claude Code logs the permission decision and where
+        # it came from ("config": the settings allowed it, no person was asked), then the run.
+        at = answered + timedelta(milliseconds=400)
+        out.append(
+            event(
+                "tool_decision",
+                at,
+                {
+                    "tool_name": agent_tool,
+                    "decision": "accept",
+                    "source": metadata.get("agent_approval", "config"),
+                },
+            )
+        )
+        out.append(
+            event(
+                "tool_result",
+                at + timedelta(milliseconds=600),
+                {"tool_name": agent_tool, "success": "true", "duration_ms": 600},
+            )
+        )
     if output is not None:
         out.append(
             event(

@@ -79,6 +79,9 @@ def row(record: dict[str, Any]) -> dict[str, Any]:
         usage_details["total"] = sum(usage_details.values())
     cost = record.get("cost_usd")
     metadata = {k: record[k] for k in METADATA_KEYS if isinstance(record.get(k), str)}
+    # The app's own trace metadata: review and external-use flags (see demo/logs.py).
+    extra = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
+    metadata.update({k: v for k, v in extra.items() if isinstance(v, bool | int | float | str)})
     email = user.get("email") or record.get("user_email")
     if email:
         metadata["user_email"] = email

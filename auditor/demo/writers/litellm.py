@@ -65,6 +65,11 @@ def _row(record: dict[str, Any]) -> dict[str, Any]:
         )
         if v
     }
+    # The calling app's request metadata: review and external-use flags (see demo/logs.py).
+    extra = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
+    spend_logs_metadata.update(
+        {k: v for k, v in extra.items() if isinstance(v, bool | int | float | str)}
+    )
     metadata = {
         "user_api_key": key_hash,
         "user_api_key_alias": tool,

@@ -16,10 +16,10 @@ params := data.auditor_data.thresholds[metadata.id]
 
 deny contains v if {
 	types := {t |
-		some t in params.entity_types
-		score := input.detections[t].max_score
-		score >= params.low
-		score < params.high
+		some t, d in input.detections
+		d.max_score >= params.low
+		d.max_score < params.high
+		t in params.entity_types
 	}
 	count(types) > 0
 	msg := sprintf(

@@ -11,7 +11,7 @@ test_uncertain_ssn_is_low if {
 	v.entity_types == ["US_SSN"]
 }
 
-test_confident_detection_is_not_grey if {
+test_confident_detection_passes if {
 	count(grey_zone.deny) == 0 with input as data.auditor_examples.npi_to_copilot
 }
 
@@ -22,7 +22,7 @@ test_lower_bound_inclusive_upper_exclusive if {
 		with input.detections as {"US_SSN": {"count": 1, "max_score": params.high}}
 }
 
-test_non_sensitive_types_are_ignored if {
+test_non_sensitive_types_pass if {
 	count(grey_zone.deny) == 0 with input as data.auditor_examples.grey_zone_ssn
 		with input.detections as {"PERSON": {"count": 1, "max_score": params.low}}
 }
@@ -32,4 +32,6 @@ test_grey_zone_meets_rule_thresholds if {
 	params.low < params.high
 	params.high == data.auditor_data.thresholds["card-data-outside-pci-scope"].min_score
 	params.high == data.auditor_data.thresholds["client-npi-to-uncontracted-tool"].min_score
+	params.high == data.auditor_data.thresholds["mnpi-to-external-ai"].min_score
+	params.high == data.auditor_data.thresholds["special-category-data-to-external-ai"].min_score
 }

@@ -19,9 +19,9 @@ metadata := {
 params := data.auditor_data.thresholds[metadata.id]
 
 deny contains v if {
-	not lib.has_npi_contract
 	identifiers := lib.detected(params.identifier_types, params.min_score)
 	count(identifiers) > 0
+	not lib.has_npi_contract
 
 	# Names and contact details alone are not NPI; with an identifier they make it worse.
 	identity := lib.detected(params.identity_types, params.min_score)

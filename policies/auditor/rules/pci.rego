@@ -15,9 +15,9 @@ metadata := {
 params := data.auditor_data.thresholds[metadata.id]
 
 deny contains v if {
-	not lib.in_pci_scope
 	types := lib.detected(params.entity_types, params.min_score)
 	count(types) > 0
+	not lib.in_pci_scope
 	msg := sprintf(
 		"%d card number detection(s) in an interaction with %s, which is outside PCI scope",
 		[lib.detection_count(types), lib.tool_label],

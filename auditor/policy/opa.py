@@ -1,0 +1,313 @@
+"""The OPA server backend: the same pack, evaluated by an Open Policy Agent server.
+
+`OpaEngine` talks to OPA's REST API through `opa-python-client`:
+
+- Policy API: `PUT /v1/policies/{id}` uploads each non-test module under the id
+  `auditor-pack/<path>`; `GET /v1/policies` lists the server's modules so that modules of an
+  earlier pack revision (same prefix, no longer in the pack) are removed with
+  `DELETE /v1/policies/{id}`.
+- Data API: `PUT /v1/data/auditor_data` pushes the policy data (the rules read
+  `data.auditor_data`); `POST /v1/data/auditor/main/violations` with `{"input": ...}` asks
+  for a decision, `POST /v1/data/auditor/main/rules` (and `duplicate_rule_ids`) for the
+  catalogue and load checks.
+- Rego tests (`run_tests`) upload the `*_test.rego` modules under `auditor-pack-tests/` and
+  the examples to `/v1/data/auditor_examples`, query each `test_*` rule with
+  `POST /v1/data/<package>/<test>`, then delete both again.
+
+Every request has the configured time-out and no retries. Any failure (connection refused,
+time-out, an HTTP error, a malformed answer) raises PolicyError, which evaluation records
+as not evaluated with the reason: never a pass. Messages name the server and the status,
+never the input (which holds no content anyway).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+from opa_client import OpaClient
+
+from auditor.errors import PolicyError
+from auditor.policy.engine import (
+    DATA_ROOT,
+    EXAMPLES_ROOT,
+    RULES_PACKAGE_PREFIX,
+    SEVERITY_RANK,
+    PolicyBundle,
+    RegoTestResult,
+    RuleInfo,
+    Violation,
+    _rule_info,
+    _violations,
+    frameworks_by_rule,
+)
+
+POLICY_PREFIX = "auditor-pack"
+TEST_PREFIX = "auditor-pack-tests"
+MESSAGE_MAX = 300
+# Rounds of uploads: a module that names a package not yet uploaded is retried after it.
+UPLOAD_ROUNDS = 5
+
+T = TypeVar("T")
+
+
+def client_for(url: str, *, timeout: float, token: str | None = None) -> OpaClient:
+    """An OpaClient for `url` (http or https, host and optional port, no path).
+    Raises PolicyError for a URL it cannot use."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PolicyError(f"policy.opa_url {url!r} is not an http(s) URL", "e.g. http://opa:8181")
+    if parts.path not in ("", "/") or parts.query:
+        raise PolicyError(
+            f"policy.opa_url {url!r} has a path", "give the server's base URL, e.g. http://opa:8181"
+        )
+    port = parts.port or (443 if parts.scheme == "https" else 8181)
+    return OpaClient(
+        host=parts.hostname,
+        port=port,
+        ssl=parts.scheme == "https",
+        timeout=timeout,
+        retries=0,
+        token=token,
+    )
+
+
+class OpaEngine:
+    """Evaluates the pack on an OPA server; uploads it (policies and data) when built.
+
+    Raises PolicyError from the constructor if the server cannot be reached, refuses a
+    module (naming the file), or the pack fails its load checks there.
+    """
+
+    def __init__(
+        self,
+        bundle: PolicyBundle,
+        url: str,
+        *,
+        timeout: float = 5.0,
+        token: str | None = None,
+        client: OpaClient | None = None,
+    ) -> None:
+        self._bundle = bundle
+        self._revision = bundle.revision
+        self._url = url
+        self._timeout = timeout
+        self._client = client or client_for(url, timeout=timeout, token=token)
+        self._upload_pack()
+        self._rules = self._check()
+
+    @property
+    def name(self) -> str:
+        return "opa"
+
+    @property
+    def revision(self) -> str:
+        return self._revision
+
+    @property
+    def bundle(self) -> PolicyBundle:
+        return self._bundle
+
+    # --- talking to the server ------------------------------------------------------------
+
+    def _call(self, what: str, action: Callable[[], T]) -> T:
+        """Run one client call; every failure becomes a PolicyError naming `what`."""
+        try:
+            return action()
+        except PolicyError:
+            raise
+        except requests.Timeout:
+            raise PolicyError(
+                f"OPA server {self._url} did not answer within {self._timeout:g}s ({what})",
+                "check the server, or raise policy.timeout_seconds",
+            ) from None
+        except requests.ConnectionError:
+            raise PolicyError(
+                f"cannot reach OPA server {self._url} ({what})",
+                "start OPA (opa run --server) or fix policy.opa_url",
+            ) from None
+        except requests.HTTPError as exc:
+            raise PolicyError(
+                f"OPA server {self._url} answered {_status(exc.response)} ({what})"
+            ) from None
+        except (requests.RequestException, ValueError) as exc:
+            raise PolicyError(
+                f"OPA server {self._url}: unusable answer ({what}: {type(exc).__name__})"
+            ) from None
+        except Exception as exc:  # opa_client's own errors carry (expression, message)
+            detail = _client_error(exc)
+            raise PolicyError(f"OPA server {self._url} refused {what}: {detail}") from None
+
+    def _query(self, package: str, rule: str, input_doc: Mapping[str, Any]) -> tuple[bool, Any]:
+        """(defined, value) of `data.<package>.<rule>` for `input_doc`."""
+        answer = self._call(
+            f"query data.{package}.{rule}",
+            lambda: self._client.query_rule(dict(input_doc), package, rule),
+        )
+        if not isinstance(answer, dict):
+            raise PolicyError(f"OPA server {self._url}: answer to data.{package}.{rule} not JSON")
+        return "result" in answer, answer.get("result")
+
+    def _upload_modules(self, prefix: str, modules: list[tuple[str, str]]) -> None:
+        pending = list(modules)
+        for _ in range(UPLOAD_ROUNDS):
+            failed: list[tuple[str, str, PolicyError]] = []
+            for path, text in pending:
+                try:
+                    self._call(
+                        f"policy file {path}",
+                        lambda path=path, text=text: self._client.update_policy_from_string(
+                            text, f"{prefix}/{path}", rego_compat=False
+                        ),
+                    )
+                except PolicyError as exc:
+                    failed.append((path, text, exc))
+            if not failed or len(failed) == len(pending):
+                if failed:
+                    path, _text, exc = failed[0]
+                    raise PolicyError(
+                        f"policy file {path} refused by OPA: {exc.message}",
+                        f"fix the Rego in {self._bundle.source}/{path}",
+                    )
+                return
+            pending = [(path, text) for path, text, _exc in failed]
+
+    def _upload_pack(self) -> None:
+        modules = [(m.path, m.text) for m in self._bundle.modules if not m.is_test]
+        self._call(
+            "policy data upload",
+            lambda: self._client.update_or_create_data(dict(self._bundle.data), DATA_ROOT),
+        )
+        self._upload_modules(POLICY_PREFIX, modules)
+        current = {f"{POLICY_PREFIX}/{path}" for path, _ in modules}
+        listed = self._call("policy list", self._client.get_policies_list)
+        for policy_id in listed:
+            if str(policy_id).startswith(f"{POLICY_PREFIX}/") and policy_id not in current:
+                self._call(
+                    f"removal of stale module {policy_id}",
+                    lambda policy_id=policy_id: self._client.delete_policy(policy_id),
+                )
+
+    def _check(self) -> list[RuleInfo]:
+        """The same load checks as the embedded engine, answered by the server."""
+        _defined, duplicates = self._query("auditor.main", "duplicate_rule_ids", {})
+        if duplicates:
+            raise PolicyError(
+                f"rule ids defined in more than one package: {', '.join(sorted(duplicates))}",
+                "give every rules package its own metadata.id",
+            )
+        defined, raw = self._query("auditor.main", "violations", {})
+        if not defined:
+            raise PolicyError(
+                "data.auditor.main.violations is undefined on the OPA server",
+                "keep the aggregator in auditor/main.rego",
+            )
+        _violations(raw)
+        _defined, raw_rules = self._query("auditor.main", "rules", {})
+        frameworks = frameworks_by_rule(self._bundle.data.get("frameworks") or {})
+        rules = [_rule_info(item, frameworks) for item in raw_rules or []]
+        packages = {
+            m.package
+            for m in self._bundle.modules
+            if not m.is_test and f"data.{m.package}".startswith(RULES_PACKAGE_PREFIX)
+        }
+        if len(rules) != len(packages):
+            raise PolicyError(
+                f"{len(packages)} rules packages but {len(rules)} metadata objects",
+                "every package under auditor.rules needs a `metadata` object",
+            )
+        return sorted(rules, key=lambda r: (SEVERITY_RANK[r.severity], r.rule_id))
+
+    # --- the PolicyEngine contract ----------------------------------------------------------
+
+    def rules(self) -> list[RuleInfo]:
+        return list(self._rules)
+
+    def evaluate(self, input_doc: Mapping[str, Any]) -> list[Violation]:
+        try:
+            json.dumps(input_doc, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise PolicyError(f"policy input is not JSON: {exc}") from None
+        defined, raw = self._query("auditor.main", "violations", input_doc)
+        if not defined:
+            raise PolicyError(f"data.auditor.main.violations is undefined on {self._url}")
+        return _violations(raw)
+
+    def run_tests(self) -> list[RegoTestResult]:
+        tests = [m for m in self._bundle.modules if m.is_test]
+        self._call(
+            "examples upload",
+            lambda: self._client.update_or_create_data(dict(self._bundle.examples), EXAMPLES_ROOT),
+        )
+        try:
+            self._upload_modules(TEST_PREFIX, [(m.path, m.text) for m in tests])
+            results = []
+            for module in tests:
+                for name in _test_names(module.text):
+                    results.append(self._run_one(module.package, name))
+            return results
+        finally:
+            # Tests and examples are not part of the deployed pack: remove them again.
+            for module in tests:
+                with contextlib.suppress(PolicyError):
+                    self._call(
+                        "test module removal",
+                        lambda m=module: self._client.delete_policy(f"{TEST_PREFIX}/{m.path}"),
+                    )
+            with contextlib.suppress(PolicyError):
+                self._call("examples removal", lambda: self._client.delete_data(EXAMPLES_ROOT))
+
+    def _run_one(self, package: str, name: str) -> RegoTestResult:
+        try:
+            defined, value = self._query(package, name, {})
+        except PolicyError as exc:
+            return RegoTestResult(name, package, False, f"error: {exc.message}")
+        if value is True:
+            return RegoTestResult(name, package, True, "passed")
+        message = (
+            f"failed: evaluated to {json.dumps(value)}"
+            if defined
+            else "failed: a condition in the test did not hold"
+        )
+        return RegoTestResult(name, package, False, message)
+
+
+def _test_names(text: str) -> list[str]:
+    from auditor.policy.engine import _TEST_RULE
+
+    return list(dict.fromkeys(_TEST_RULE.findall(text)))
+
+
+def _status(response: requests.Response | None) -> str:
+    if response is None:
+        return "an HTTP error"
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    code = body.get("code") if isinstance(body, dict) else None
+    message = body.get("message") if isinstance(body, dict) else None
+    text = f"HTTP {response.status_code}"
+    if code:
+        text += f" {code}"
+    if message:
+        text += f": {str(message)[:MESSAGE_MAX]}"
+    return text
+
+
+def _client_error(exc: Exception) -> str:
+    """opa_client's errors: (expression, message[, errors]); OPA's own parse errors first."""
+    errors = getattr(exc, "errors", None)
+    if isinstance(errors, list) and errors:
+        first = errors[0] if isinstance(errors[0], dict) else {}
+        location = first.get("location") or {}
+        where = f"{location.get('row', '?')}:{location.get('col', '?')}: " if location else ""
+        return f"{where}{str(first.get('message', ''))[:MESSAGE_MAX]}"
+    message = getattr(exc, "message", None)
+    if message:
+        return str(message)[:MESSAGE_MAX]
+    return type(exc).__name__

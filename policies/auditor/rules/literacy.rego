@@ -1,0 +1,39 @@
+# Staff complete AI-literacy training before they use AI.
+package auditor.rules.literacy
+
+import data.auditor.lib
+
+metadata := {
+	"id": "ai-literacy-training-missing",
+	"severity": "medium",
+	"title": "AI used before AI-literacy training was completed",
+	"description": "The people directory says the user had not completed AI-literacy training on the day of the interaction.",
+	"remediation": "Enrol the user in the AI-literacy course and restrict AI access until it is completed.",
+	"references": ["EU AI Act Art. 4", "ISO/IEC 42001 A.4.6"],
+}
+
+params := data.auditor_data.thresholds[metadata.id]
+
+deny contains v if {
+	input.user.ai_literacy_done == false
+	input.user.in_directory == true
+	not is_string(input.user.ai_literacy_completed_on)
+	v := lib.violation(metadata, "user has not completed AI-literacy training", set())
+}
+
+deny contains v if {
+	completed := input.user.ai_literacy_completed_on
+	is_string(completed)
+	input.user.in_directory == true
+	completed > lib.day
+	msg := sprintf("AI-literacy training completed on %s, after this interaction on %s", [completed, lib.day])
+	v := lib.violation(metadata, msg, set())
+}
+
+deny contains v if {
+	params.unknown_counts_as_missing == true
+	input.user.in_directory == true
+	input.user.ai_literacy_done == null
+	not is_string(input.user.ai_literacy_completed_on)
+	v := lib.violation(metadata, "the directory does not record AI-literacy training for the user", set())
+}

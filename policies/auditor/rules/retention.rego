@@ -1,0 +1,42 @@
+# The tool keeps its logs at least as long as the workflow's records must be kept.
+package auditor.rules.retention
+
+import data.auditor.lib
+
+metadata := {
+	"id": "log-retention-below-floor",
+	"severity": "medium",
+	"title": "Tool keeps logs for less than the retention floor",
+	"description": "The tool's log retention in the registry is shorter than the floor for the interaction's workflow (data/retention.json), or not recorded for an approved tool.",
+	"remediation": "Raise the tool's retention (or export its logs to the archive) to at least the floor, and record the setting in the tool registry.",
+	"references": [
+		"EU AI Act Art. 12, Art. 26(6)",
+		"SEC Rule 17a-4(b)(4), 17a-4(f)",
+		"Regulation B, 12 CFR 1002.12(b)",
+	],
+}
+
+params := data.auditor_data.thresholds[metadata.id]
+
+floors := data.auditor_data.retention
+
+floor := object.get(floors.workflow_days, lib.workflow, floors.default_days)
+
+deny contains v if {
+	lib.tool.approval_status in params.checked_statuses
+	days := lib.tool.log_retention_days
+	is_number(days)
+	days < floor
+	msg := sprintf(
+		"%s keeps logs %d days; %s needs at least %d",
+		[lib.tool_label, days, lib.workflow_label, floor],
+	)
+	v := lib.violation(metadata, msg, set())
+}
+
+deny contains v if {
+	lib.tool.approval_status in params.checked_statuses
+	not is_number(lib.tool.log_retention_days)
+	msg := sprintf("%s has no log retention recorded in the registry", [lib.tool_label])
+	v := lib.violation(metadata, msg, set())
+}
