@@ -13,6 +13,7 @@ from auditor.db import models
 from auditor.db.session import session_scope
 from auditor.pipeline import Components, run_audit
 from tests.conftest import DATA, chat_record, write_jsonl
+from tests.report.page import executable_scripts, script_admitted
 
 CARD = "4111 1111 1111 1111"
 SCRIPT = "<script>x()</script>"
@@ -114,9 +115,12 @@ def test_end_to_end_and_idempotent(
     for section in ("summary", "usage", "findings", "evidence", "method", "coverage", "provenance"):
         assert f'id="{section}"' in html
     assert CARD not in html and "4111" not in html
-    # The only script element is the sealed report's JSON data block, which never runs.
+    # Two script elements: the sealed report's JSON data block, which never runs, and the
+    # page's own filter script, admitted by its hash; the prompt's script is neither.
     scripts = re.findall(r"<script[^>]*>", html, re.IGNORECASE)
-    assert scripts == ['<script type="application/json" id="report-data">']
+    assert scripts == ['<script type="application/json" id="report-data">', "<script>"]
+    (own,) = executable_scripts(html)
+    assert script_admitted(html, own) and "x()" not in own
     assert SCRIPT not in html
     assert "&lt;script&gt;x()" in html  # the prompt's markup shows as text in the evidence
     assert "http://" not in html and "https://" not in html

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import PurePath
 from typing import Any
@@ -48,6 +48,7 @@ TIERS: tuple[str, ...] = ("non_user", "light", "regular", "heavy")
 EFFECTIVENESS_QUADRANTS: tuple[str, ...] = ("champion", "review_candidate", "no_action", "training")
 NOT_PLACED = "not_placed"
 UNKNOWN = "unknown"
+UNREGISTERED = "unregistered"
 LISTING_PREVIEW = 20
 SHORT_ID_CHARS = 12
 
@@ -162,6 +163,9 @@ class ToolUsage:
     interactions: int
     users: int
     models: tuple[str, ...]
+    # From the tool registry (policies/data/tools.json): approved, pending, prohibited...;
+    # "unregistered" for a tool the registry does not list.
+    approval: str = UNREGISTERED
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +244,26 @@ class RuleCount:
 
 
 @dataclass(frozen=True, slots=True)
+class FrameworkItem:
+    framework: str
+    requirement: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class RuleDetail:
+    """A rule with findings in the report, as the policy pack describes it."""
+
+    rule_id: str
+    severity: str
+    title: str
+    description: str
+    remediation: str
+    references: tuple[str, ...]
+    frameworks: tuple[FrameworkItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class TrendRow:
     """One figure of this period beside the previous one (None: not known for that period)."""
 
@@ -275,6 +299,8 @@ class FindingsSection:
     tier_severity: CrossTable | None = None
     # The three most serious rules: most severe first, then most findings.
     top_risks: tuple[RuleCount, ...] = ()
+    # What the pack says of each rule with findings (rules the pack no longer has: absent).
+    rules: tuple[RuleDetail, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -961,10 +987,17 @@ def _usage(session: Session, scope: _Scope, settings: Settings | None = None) ->
     models: dict[str, list[str]] = {}
     for t, m in model_rows:
         models.setdefault(str(t), []).append(str(m))
+    registry = _tool_registry(settings)
     tools = tuple(
         sorted(
             (
-                ToolUsage(str(t), int(n), int(u), tuple(sorted(models.get(str(t), []))))
+                ToolUsage(
+                    str(t),
+                    int(n),
+                    int(u),
+                    tuple(sorted(models.get(str(t), []))),
+                    str(registry.get(str(t), {}).get("approval_status") or UNREGISTERED),
+                )
                 for t, n, u in tool_rows
             ),
             key=lambda x: (-x.interactions, x.tool),
@@ -1098,6 +1131,38 @@ def _findings(session: Session, scope: _Scope) -> FindingsSection:
             tier_rows, row_header="Usage tier", columns=SEVERITIES, row_order=TIERS
         ),
         top_risks=top_risks,
+    )
+
+
+def _tool_registry(settings: Settings) -> dict[str, Any]:
+    """The policy pack's tool registry (data/tools.json). Raises PolicyError if the pack
+    cannot be read."""
+    from auditor.policy.engine import load_bundle
+
+    tools = load_bundle(settings.policy.directory).data.get("tools")
+    return tools if isinstance(tools, dict) else {}
+
+
+def _rule_details(settings: Settings, rule_ids: Iterable[str]) -> tuple[RuleDetail, ...]:
+    """The pack's description of each rule in `rule_ids`, in that order. Raises PolicyError
+    if the pack cannot be read."""
+    from auditor.policy.engine import rule_catalog
+
+    known = {r.rule_id: r for r in rule_catalog(settings.policy).rules}
+    return tuple(
+        RuleDetail(
+            rule_id=r.rule_id,
+            severity=r.severity,
+            title=r.title,
+            description=r.description,
+            remediation=r.remediation,
+            references=tuple(r.references),
+            frameworks=tuple(
+                FrameworkItem(f.framework, f.requirement, f.title) for f in r.frameworks
+            ),
+        )
+        for r in (known.get(rule_id) for rule_id in rule_ids)
+        if r is not None
     )
 
 
@@ -1582,11 +1647,15 @@ def build_report_context(
 
     population = _population(session, scope)
     files = _source_files(session, scope)
+    findings = _findings(session, scope)
+    findings = replace(
+        findings, rules=_rule_details(settings, sorted(r.rule_id for r in findings.by_rule))
+    )
     return ReportContext(
         period=period,
         summary=_summary(session, scope, population),
         usage=_usage(session, scope, settings),
-        findings=_findings(session, scope),
+        findings=findings,
         evidence=_evidence(
             session,
             scope,

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
 from auditor.config import Settings
-from auditor.db.models import UsageTier
+from auditor.db.models import Finding, UsageTier
 from auditor.db.session import session_scope
 from auditor.errors import AuditorError, NotFoundError
 from auditor.report.context import Count, CrossTable, ReportContext, build_report_context
+from auditor.report.render import render_html
 
 GENERATED = datetime(2026, 11, 5, 7, 30, tzinfo=UTC)
 ENGINES = ("embedded",)  # every decision of the store (conftest.py)
@@ -114,11 +117,11 @@ EXPECTED: list[tuple[str, Callable[[ReportContext], Any], Any]] = [
     ),
     (
         "tools",
-        lambda c: [(t.tool, t.interactions, t.users, t.models) for t in c.usage.tools],
+        lambda c: [(t.tool, t.interactions, t.users, t.models, t.approval) for t in c.usage.tools],
         [
-            ("ChatGPT", 3, 2, ("gpt-4o", "gpt-4o-mini")),
-            ("Copilot", 2, 2, ("gpt-4.1",)),
-            ("Claude", 1, 1, ("claude-3",)),
+            ("ChatGPT", 3, 2, ("gpt-4o", "gpt-4o-mini"), "unregistered"),
+            ("Copilot", 2, 2, ("gpt-4.1",), "unregistered"),
+            ("Claude", 1, 1, ("claude-3",), "unregistered"),
         ],
     ),
     (
@@ -443,3 +446,31 @@ def test_every_finding_carries_its_pseudonym(store, pseudonymize) -> None:
     for f in ctx.evidence.findings:
         assert f.pseudonym.startswith("P-")
         assert f.who == f.pseudonym or not f.who.startswith("P-")
+
+
+def test_tools_carry_their_registry_status(store, settings, pseudonymize, tmp_path) -> None:
+    pack = tmp_path / "pack"
+    shutil.copytree(settings.policy.directory, pack)
+    registry = json.loads((pack / "data" / "tools.json").read_text())
+    registry["ChatGPT"] = {**next(iter(registry.values())), "approval_status": "approved"}
+    registry["Claude"] = {**next(iter(registry.values())), "approval_status": "prohibited"}
+    (pack / "data" / "tools.json").write_text(json.dumps(registry))
+    custom = settings.model_copy(
+        update={"policy": settings.policy.model_copy(update={"directory": pack})}
+    )
+    tools = {t.tool: t.approval for t in build(store, custom, pseudonymize).usage.tools}
+    assert tools == {"ChatGPT": "approved", "Copilot": "unregistered", "Claude": "prohibited"}
+
+
+def test_rules_with_findings_are_described_from_the_pack(store, settings, pseudonymize) -> None:
+    with session_scope(store.engine) as session:
+        session.execute(
+            update(Finding).where(Finding.rule_id == "R1").values(rule_id="unapproved-tool")
+        )
+    ctx = build(store, settings, pseudonymize)
+    (rule,) = ctx.findings.rules  # R3, R4, R6, R14 are not in the pack: not described
+    assert rule.rule_id == "unapproved-tool" and rule.severity == "high"
+    assert rule.title and rule.remediation and rule.frameworks
+    html = render_html(ctx)
+    assert 'id="rule-unapproved-tool"' in html
+    assert html.count('href="#rule-unapproved-tool"') >= 2  # from the rule table and evidence
