@@ -49,6 +49,8 @@ EFFECTIVENESS_QUADRANTS: tuple[str, ...] = ("champion", "review_candidate", "no_
 NOT_PLACED = "not_placed"
 UNKNOWN = "unknown"
 UNREGISTERED = "unregistered"
+ENGINE_FAILED = "policy engine failed"
+DATA_GAPS = "data not fully scanned"
 LISTING_PREVIEW = 20
 SHORT_ID_CHARS = 12
 
@@ -420,6 +422,10 @@ class CoverageSection:
     interactions_not_evaluated: int
     fully_covered: int | None
     coverage_rate: float | None
+    # Why: fields by reason (over_limit, timeout, unsupported_language, error, not_stored,
+    # redacted), and not-evaluated interactions by cause (policy engine failed, data gaps).
+    fields_not_scanned_reasons: tuple[Count, ...] = ()
+    not_evaluated_reasons: tuple[Count, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -1524,6 +1530,8 @@ def _coverage(session: Session, scope: _Scope, files: _Files) -> CoverageSection
     not_scanned: tuple[Count, ...] = ()
     without_scan = without_decision = not_evaluated = 0
     fully_covered = None
+    reasons: tuple[Count, ...] = ()
+    unevaluated_causes: tuple[Count, ...] = ()
     if sample is not None:
         ids = scope.sampled_ids()
         content_status = _ordered_counts(
@@ -1539,6 +1547,26 @@ def _coverage(session: Session, scope: _Scope, files: _Files) -> CoverageSection
                 select(ScanRecord.status, func.count())
                 .where(scope.current_scans(), ScanRecord.status != "scanned")
                 .group_by(ScanRecord.status)
+            ).all()
+        )
+        reasons = _ranked_counts(
+            session.execute(
+                select(func.coalesce(ScanRecord.reason_code, ScanRecord.status), func.count())
+                .where(scope.current_scans(), ScanRecord.status != "scanned")
+                .group_by(func.coalesce(ScanRecord.reason_code, ScanRecord.status))
+            ).all()
+        )
+        from auditor.policy.evaluate import FAILED_PREFIX
+
+        cause = case(
+            (Decision.message.startswith(FAILED_PREFIX), ENGINE_FAILED),
+            else_=DATA_GAPS,
+        )
+        unevaluated_causes = _ranked_counts(
+            session.execute(
+                select(cause, func.count(distinct(Decision.interaction_id)))
+                .where(scope.current_decisions(), Decision.verdict == "not_evaluated")
+                .group_by(cause)
             ).all()
         )
         # Sets of sampled interaction ids by what their current scan and evaluation say;
@@ -1585,6 +1613,8 @@ def _coverage(session: Session, scope: _Scope, files: _Files) -> CoverageSection
         interactions_not_evaluated=not_evaluated,
         fully_covered=fully_covered,
         coverage_rate=_rate(fully_covered, sample.size if sample else None),
+        fields_not_scanned_reasons=reasons,
+        not_evaluated_reasons=unevaluated_causes,
     )
 
 

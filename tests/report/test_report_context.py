@@ -259,6 +259,16 @@ EXPECTED: list[tuple[str, Callable[[ReportContext], Any], Any]] = [
         lambda c: counts(c.coverage.sampled_content_status),
         {"present": 3, "redacted": 1, "not_stored": 1},
     ),
+    (
+        "fields not fully scanned, by reason code",
+        lambda c: counts(c.coverage.fields_not_scanned_reasons),
+        {"timeout": 1, "error": 1, "redacted": 1},
+    ),
+    (
+        "interactions not evaluated, by cause (one interaction, both causes)",
+        lambda c: counts(c.coverage.not_evaluated_reasons),
+        {"policy engine failed": 1, "data not fully scanned": 1},
+    ),
     ("sampled without scan record", lambda c: c.coverage.sampled_without_scan, 1),
     ("sampled without decision", lambda c: c.coverage.sampled_without_decision, 0),
     ("interactions not evaluated", lambda c: c.coverage.interactions_not_evaluated, 1),
