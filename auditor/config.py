@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import secrets
+import sys
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -26,6 +27,17 @@ from auditor.errors import ConfigError
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
 DEFAULT_CONFIG_FILE = "auditor.toml"
+# Where a wheel installs the rule pack (pyproject.toml, [tool.setuptools.data-files]).
+INSTALLED_POLICIES = Path("share") / "ai-usage-auditor" / "policies"
+
+
+def default_policy_directory() -> Path:
+    """The rule pack: the source tree's policies/ (a checkout or an editable install), else
+    the copy a wheel installs under <sys.prefix>/share/ai-usage-auditor/policies."""
+    source = REPO_DIR / "policies"
+    if source.is_dir():
+        return source
+    return Path(sys.prefix) / INSTALLED_POLICIES
 
 
 class _Section(BaseModel):
@@ -140,6 +152,12 @@ class ScanSettings(_Section):
         description="Hard limit: texts longer than this are scanned in their first "
         "max_text_chars characters and recorded as partial (reason over_limit).",
     )
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Scan worker processes; unset: one per CPU core. Results do not depend on "
+        "it. Small scans run in the auditor's own process whatever the setting.",
+    )
 
 
 class SampleSettings(_Section):
@@ -185,7 +203,10 @@ class PolicySettings(_Section):
         description="embedded: regorus in-process; opa: an OPA server at opa_url (the pack is "
         "uploaded through its Policy and Data APIs).",
     )
-    directory: Path = Field(default=REPO_DIR / "policies")
+    directory: Path = Field(
+        default_factory=lambda: default_policy_directory(),
+        description="The rule pack: Rego files, data/ and examples/.",
+    )
     opa_url: str = Field(
         default="http://127.0.0.1:8181", description="OPA server base URL (http or https)."
     )
