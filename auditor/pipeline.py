@@ -144,6 +144,8 @@ class Components:
     settings: Settings
     _scanner: Scanner | None = None
     _policy: PolicyEngine | None = None
+    # Called with (fields done, fields to do) while a sample is scanned (the CLI's bar).
+    scan_progress: Callable[[int, int], None] | None = None
 
     @property
     def scanner(self) -> Scanner:
@@ -197,7 +199,16 @@ def audit_period(
         population=sample.population_count,
     )
     progress(f"{period}: scanning with {settings.scan.model}")
-    result.scan = scan_sample(session, components.scanner, sample.id, settings.scan.fields)
+    result.scan = scan_sample(
+        session,
+        components.scanner,
+        sample.id,
+        settings.scan.fields,
+        workers=settings.scan.workers,
+        progress=components.scan_progress,
+    )
+    if result.scan.rescan_reason:
+        progress(f"{period}: {result.scan.rescan_reason}")
     unavailable = getattr(components.policy, "reason", None)
     if unavailable:
         progress(

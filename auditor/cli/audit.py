@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from auditor.cli._common import (
     EXIT_FINDINGS,
@@ -19,6 +31,7 @@ from auditor.cli._common import (
 )
 from auditor.cli.directory import print_directory_result
 from auditor.cli.ingest import print_file_results
+from auditor.config import Settings
 from auditor.pipeline import (
     Components,
     RunResult,
@@ -38,6 +51,62 @@ class ReportFormat(StrEnum):
 
 def _progress(message: str) -> None:
     err_console.print(f"[dim]{message}[/dim]", highlight=False)
+
+
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        "-w",
+        min=1,
+        help="Scan worker processes (default: scan.workers, unset: one per CPU core).",
+    ),
+]
+
+
+class _RateColumn(ProgressColumn):
+    """Fields per second, once Rich has measured it."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("–/s" if speed is None else f"{speed:,.0f}/s", style="progress.data.speed")
+
+
+class _ScanBar:
+    """The scan stage's progress callback: one bar per scan, on stderr."""
+
+    def __init__(self, bar: Progress) -> None:
+        self._bar = bar
+        self._task: object = None
+        self._finished = True
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._finished:
+            self._task = self._bar.add_task("scanning fields", total=total)
+        self._bar.update(self._task, completed=done, total=total)  # type: ignore[arg-type]
+        self._finished = done >= total
+
+
+@contextmanager
+def _scan_bar() -> Iterator[_ScanBar]:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeRemainingColumn(),
+        TextColumn("left"),
+        console=err_console,
+    ) as bar:
+        yield _ScanBar(bar)
+
+
+def _with_workers(settings: Settings, workers: int | None) -> Settings:
+    if workers is None:
+        return settings
+    return settings.model_copy(
+        update={"scan": settings.scan.model_copy(update={"workers": workers})}
+    )
 
 
 def _print_run(result: RunResult) -> None:
@@ -87,23 +156,26 @@ def run_cmd(
         typer.Option("--period", "-p", help="Period(s) to audit (default: all the logs cover)."),
     ] = None,
     people: Annotated[Path | None, typer.Option(help="People directory CSV to load first.")] = None,
+    workers: WorkersOption = None,
 ) -> None:
     """The scheduled job: ingest what is new, sample, scan, evaluate, report. Idempotent.
 
     Exits 3 when findings await review, so a scheduler can alert.
     """
-    settings = settings_from(ctx)
+    settings = _with_workers(settings_from(ctx), workers)
     engine = open_engine(settings, migrate=True)
     try:
-        result = run_audit(
-            engine,
-            settings,
-            paths,
-            fmt=fmt,
-            periods=period,
-            people_csv=people,
-            progress=_progress,
-        )
+        with _scan_bar() as bar:
+            result = run_audit(
+                engine,
+                settings,
+                paths,
+                fmt=fmt,
+                periods=period,
+                people_csv=people,
+                progress=_progress,
+                components=Components(settings, scan_progress=bar),
+            )
     finally:
         engine.dispose()
     _print_run(result)
@@ -207,14 +279,24 @@ def verify_cmd(
 def sample_scan_cmd(
     ctx: typer.Context,
     sample_id: Annotated[str, typer.Option("--sample", help="Sample id.")],
+    workers: WorkersOption = None,
 ) -> None:
     """Scan a sample's prompts and outputs for personal and client data."""
     from auditor.scan.stage import scan_sample
 
-    settings = settings_from(ctx)
+    settings = _with_workers(settings_from(ctx), workers)
     components = Components(settings)
-    with db_session(settings) as session:
-        stats = scan_sample(session, components.scanner, sample_id, settings.scan.fields)
+    with db_session(settings) as session, _scan_bar() as bar:
+        stats = scan_sample(
+            session,
+            components.scanner,
+            sample_id,
+            settings.scan.fields,
+            workers=settings.scan.workers,
+            progress=bar,
+        )
+    if stats.rescan_reason:
+        _progress(stats.rescan_reason)
     console.print(stats)
 
 

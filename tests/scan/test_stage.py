@@ -101,6 +101,7 @@ def test_scan_sample_writes_records_and_detections(
         fields_partial=0,
         fields_failed=0,
         detections=len(detections),
+        workers=1,  # eight fields: too few to start worker processes
     )
     assert {k: v[0] for k, v in records.items()} == {
         (e1, "prompt"): "scanned",

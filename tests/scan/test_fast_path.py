@@ -1,0 +1,168 @@
+"""The fast path (NER on every text, the parser where sentences could matter, lemmas on demand)
+finds exactly what the whole spaCy pipeline finds: same hits, scores, hashes, excerpts, status
+and coverage."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+from presidio_analyzer import AnalyzerEngine
+from presidio_analyzer.nlp_engine import SpacyNlpEngine
+
+from auditor.config import ScanSettings
+from auditor.demo.generator import generate_demo
+from auditor.normalize import normalize_openai_chat
+from auditor.scan.engine import (
+    Scanner,
+    ScanResult,
+    _LazyNlpArtifacts,
+    _LoadedSpacyNlpEngine,
+    build_analyzer,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+
+from accuracy_corpus import build_corpus  # noqa: E402
+
+KEY = b"fast-path-test-key"
+
+
+def _demo_texts(folder: Path) -> list[str]:
+    """Every prompt and output of a small demo month, in log order, duplicates dropped."""
+    files = generate_demo(folder, people=30, bad_lines=False)
+    texts: list[str] = []
+    for row in files.truth_file.read_text(encoding="utf-8").splitlines():
+        truth = json.loads(row)
+        line = (folder / truth["file"]).read_bytes().splitlines()[truth["line"] - 1]
+        record = normalize_openai_chat(json.loads(line), source_format="openai-chat")
+        texts.extend(t for t in (record.prompt_text, record.output_text) if t)
+    return list(dict.fromkeys(texts))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[ScanSettings, list[str]]:
+    folder = tmp_path_factory.mktemp("demo")
+    texts = _demo_texts(folder)
+    settings = ScanSettings(
+        client_register=folder / "reference" / "client_register.csv",
+        restricted_list=folder / "reference" / "restricted_list.csv",
+        # Small chunks, so that some demo texts are scanned in overlapping chunks too.
+        chunk_chars=1000,
+        chunk_overlap=100,
+    )
+    return settings, texts
+
+
+def _full_pipeline(fast: Scanner, settings: ScanSettings) -> Scanner:
+    """The same recognizers and enhancer over the whole spaCy pipeline, parser included, run
+    by presidio's own engine per text: what the scanner did before the fast path."""
+    ours = fast._analyzer
+    engine = SpacyNlpEngine(
+        models=[{"lang_code": "en", "model_name": settings.model}],
+        ner_model_configuration=ours.nlp_engine.ner_model_configuration,
+    )
+    nlp = spacy.load(settings.model)
+    nlp.max_length = max(nlp.max_length, settings.chunk_chars + 1)
+    engine.nlp = {"en": nlp}
+    analyzer = AnalyzerEngine(
+        registry=ours.registry,
+        nlp_engine=engine,
+        supported_languages=["en"],
+        default_score_threshold=settings.score_threshold,
+        context_aware_enhancer=ours.context_aware_enhancer,
+    )
+    return Scanner(analyzer, KEY, settings)
+
+
+def _summary(results: list[ScanResult]) -> list[object]:
+    # Types, offsets and scores only, so a failure never prints a value.
+    return [
+        (r.status, r.chars_scanned, [(h.entity_type, h.start, h.end, h.score) for h in r.hits])
+        for r in results
+    ]
+
+
+def test_fast_path_equals_the_full_pipeline_on_demo_and_harness_texts(
+    demo: tuple[ScanSettings, list[str]],
+) -> None:
+    settings, demo_texts = demo
+    fast = Scanner(build_analyzer(settings), KEY, settings)
+    full = _full_pipeline(fast, settings)
+    harness = [
+        s.text
+        for split in ("test", "dev")
+        for s in build_corpus(seed=5, per_template=3, split=split).samples
+    ]
+    texts = demo_texts + harness
+    assert len(demo_texts) >= 300 and len(harness) >= 150
+    assert any(len(t) > settings.chunk_chars for t in texts)  # chunking is exercised
+
+    got = fast.scan_results(texts, batch_size=32)
+    want = full.scan_results(texts, batch_size=32)
+    assert _summary(got) == _summary(want)
+    assert got == want  # hashes, recognizers, excerpts, reasons too
+    assert sum(bool(r.hits) for r in got) > len(texts) // 3  # not a vacuous comparison
+
+
+def test_the_lemma_components_run_only_where_context_is_read(
+    demo: tuple[ScanSettings, list[str]],
+) -> None:
+    settings, texts = demo
+    analyzer = build_analyzer(settings)
+    engine = analyzer.nlp_engine
+    assert isinstance(engine, _LoadedSpacyNlpEngine)
+    assert engine.pipe_split("en") == (
+        ["ner"],
+        ["tok2vec", "parser"],
+        ["tagger", "attribute_ruler", "lemmatizer"],
+    )
+    texts = texts[:200]
+    arts = list(engine.lazy_artifacts(texts, "en", 32))
+    for text, art in zip(texts, arts, strict=True):
+        analyzer.analyze(text=text, language="en", nlp_artifacts=art, score_threshold=0.0)
+    completed = sum(isinstance(a, _LazyNlpArtifacts) and a.completed for a in arts)
+    assert 0 < completed < len(texts)
+    # Reading lemmas runs the components: the lemmas are those of the whole pipeline.
+    text = "Please route the wire; the routing number is 021000021."
+    (lazy,) = engine.lazy_artifacts([text], "en", 1)
+    assert not lazy.completed
+    assert lazy.lemmas == [t.lemma_ for t in spacy.load(settings.model)(text)]
+    assert lazy.completed
+
+
+def test_the_revision_names_the_pipeline(demo: tuple[ScanSettings, list[str]]) -> None:
+    settings, _ = demo
+    fast = Scanner(build_analyzer(settings), KEY, settings)
+    assert fast.revision != _full_pipeline(fast, settings).revision
+    assert set(fast.revision_parts) >= {"model", "entities", "recognizer SpacyRecognizer"}
+
+
+# The NER alone would put an entity across a sentence start the parser sets in the first
+# text (so it runs again with the sentences); in the second its entities stand.
+SENTENCES = [
+    "Beneficiary details:\nName: Sara Robinson\nIBAN: ES24 2605 7479 3138 0927 5253\n"
+    "Address: 836 Morgan Circle Suite 495",
+    "Contact John Smith at the Paris branch tomorrow.",
+]
+
+
+@pytest.mark.parametrize("text", SENTENCES)
+def test_entities_respect_the_parsers_sentences(text: str) -> None:
+    settings = ScanSettings()
+    engine = build_analyzer(settings).nlp_engine
+    assert isinstance(engine, _LoadedSpacyNlpEngine)
+    (art,) = engine.lazy_artifacts([text], "en", 1)
+    nlp = spacy.load(settings.model)
+    whole = nlp(text)
+    without_sentences = nlp(text, disable=["tok2vec", "parser"])
+
+    def spans(ents: object) -> list[tuple[int, int]]:
+        return [(e.start_char, e.end_char) for e in ents]  # type: ignore[attr-defined]
+
+    assert spans(art.tokens.ents) == spans(whole.ents)
+    cut = spans(whole.ents) != spans(without_sentences.ents)
+    assert cut == (text == SENTENCES[0])
