@@ -99,6 +99,11 @@ class RunResult:
     def open_findings(self) -> int:
         return sum(p.open_findings for p in self.periods)
 
+    @property
+    def evaluation_failures(self) -> int:
+        """Sampled interactions the policy engine failed on in this run (none evaluated)."""
+        return sum(getattr(p.evaluation, "failed", 0) or 0 for p in self.periods)
+
 
 def _months_between(first: datetime, last: datetime) -> list[str]:
     out = []

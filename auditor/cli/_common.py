@@ -20,6 +20,10 @@ err_console = Console(stderr=True)
 
 # Exit codes (ARCHITECTURE.md): 0 done, 1 error, 2 usage, 3 done and findings await review.
 EXIT_FINDINGS = 3
+# The run finished but the policy engine failed on sampled interactions: the control was not
+# tested for them (a broken pack, an unreachable OPA server). A scheduler must not read this
+# as success.
+EXIT_NOT_EVALUATED = 4
 
 ConfigOption = Annotated[
     Path | None,

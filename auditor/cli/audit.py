@@ -22,6 +22,7 @@ from rich.text import Text
 
 from auditor.cli._common import (
     EXIT_FINDINGS,
+    EXIT_NOT_EVALUATED,
     PeriodOption,
     console,
     db_session,
@@ -160,7 +161,8 @@ def run_cmd(
 ) -> None:
     """The scheduled job: ingest what is new, sample, scan, evaluate, report. Idempotent.
 
-    Exits 3 when findings await review, so a scheduler can alert.
+    Exits 3 when findings await review and 4 when the policy engine failed on sampled
+    interactions, so a scheduler can alert.
     """
     settings = _with_workers(settings_from(ctx), workers)
     engine = open_engine(settings, migrate=True)
@@ -182,6 +184,14 @@ def run_cmd(
     for p in result.periods:
         if p.report_path:
             console.print(f"report: {p.report_path}", markup=False, highlight=False)
+    if result.evaluation_failures:
+        err_console.print(
+            f"{result.evaluation_failures} sampled interaction(s) could not be evaluated: the "
+            "policy engine failed (see the report's coverage section and `auditor policy test`)",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_NOT_EVALUATED)
     if result.open_findings:
         err_console.print(f"{result.open_findings} finding(s) await review: `auditor review list`")
         raise typer.Exit(EXIT_FINDINGS)

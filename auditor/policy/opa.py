@@ -7,9 +7,11 @@
   earlier pack revision (same prefix, no longer in the pack) are removed with
   `DELETE /v1/policies/{id}`.
 - Data API: `PUT /v1/data/auditor_data` pushes the policy data (the rules read
-  `data.auditor_data`); `POST /v1/data/auditor/main/violations` with `{"input": ...}` asks
-  for a decision, `POST /v1/data/auditor/main/rules` (and `duplicate_rule_ids`) for the
-  catalogue and load checks.
+  `data.auditor_data`); `POST /v1/data/auditor/decision/result` with `{"input": ...}` asks
+  for a decision: a generated module (`auditor-pack/_decision.rego`) answers the violations
+  of `data.auditor.main.violations` with the revision of the pack it was uploaded with, and a
+  decision from another revision fails. `POST /v1/data/auditor/main/violations`, `rules` and
+  `duplicate_rule_ids` serve the catalogue and the load checks.
 - Rego tests (`run_tests`) upload the `*_test.rego` modules under `auditor-pack-tests/` and
   the examples to `/v1/data/auditor_examples`, query each `test_*` rule with
   `POST /v1/data/<package>/<test>`, then delete both again.
@@ -47,6 +49,10 @@ from auditor.policy.engine import (
 )
 
 POLICY_PREFIX = "auditor-pack"
+# A module generated per upload: it answers each decision together with the revision of the
+# pack it was uploaded with, so a pack replaced on a shared server is noticed, not trusted.
+DECISION_PACKAGE = "auditor.decision"
+DECISION_MODULE = "_decision.rego"
 TEST_PREFIX = "auditor-pack-tests"
 MESSAGE_MAX = 300
 # Rounds of uploads: a module that names a package not yet uploaded is retried after it.
@@ -58,14 +64,20 @@ T = TypeVar("T")
 def client_for(url: str, *, timeout: float, token: str | None = None) -> OpaClient:
     """An OpaClient for `url` (http or https, host and optional port, no path).
     Raises PolicyError for a URL it cannot use."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        explicit_port = parts.port  # ValueError for a port that is not a number 0-65535
+    except ValueError:
+        raise PolicyError(
+            f"policy.opa_url {url!r} is not a valid URL", "e.g. http://opa:8181"
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise PolicyError(f"policy.opa_url {url!r} is not an http(s) URL", "e.g. http://opa:8181")
     if parts.path not in ("", "/") or parts.query:
         raise PolicyError(
             f"policy.opa_url {url!r} has a path", "give the server's base URL, e.g. http://opa:8181"
         )
-    port = parts.port or (443 if parts.scheme == "https" else 8181)
+    port = explicit_port or (443 if parts.scheme == "https" else 8181)
     return OpaClient(
         host=parts.hostname,
         port=port,
@@ -178,6 +190,7 @@ class OpaEngine:
 
     def _upload_pack(self) -> None:
         modules = [(m.path, m.text) for m in self._bundle.modules if not m.is_test]
+        modules.append((DECISION_MODULE, decision_module(self._revision)))
         self._call(
             "policy data upload",
             lambda: self._client.update_or_create_data(dict(self._bundle.data), DATA_ROOT),
@@ -207,6 +220,9 @@ class OpaEngine:
                 "keep the aggregator in auditor/main.rego",
             )
         _violations(raw)
+        defined, decision = self._query(DECISION_PACKAGE, "result", {})
+        if not defined or not isinstance(decision, dict):
+            raise PolicyError(f"data.{DECISION_PACKAGE}.result is undefined on the OPA server")
         _defined, raw_rules = self._query("auditor.main", "rules", {})
         frameworks = frameworks_by_rule(self._bundle.data.get("frameworks") or {})
         rules = [_rule_info(item, frameworks) for item in raw_rules or []]
@@ -232,10 +248,19 @@ class OpaEngine:
             json.dumps(input_doc, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise PolicyError(f"policy input is not JSON: {exc}") from None
-        defined, raw = self._query("auditor.main", "violations", input_doc)
-        if not defined:
-            raise PolicyError(f"data.auditor.main.violations is undefined on {self._url}")
-        return _violations(raw)
+        defined, raw = self._query(DECISION_PACKAGE, "result", input_doc)
+        if not defined or not isinstance(raw, dict):
+            raise PolicyError(f"data.{DECISION_PACKAGE}.result is undefined on {self._url}")
+        served = str(raw.get("revision"))[:64]
+        if served != self._revision:
+            # Another auditor (or an operator) replaced the pack on a shared server: these
+            # verdicts would be recorded under a revision that did not make them.
+            raise PolicyError(
+                f"OPA server {self._url} runs policy pack revision {served[:12]}, "
+                f"not {self._revision[:12]}",
+                "another process replaced the pack; run again to upload this one",
+            )
+        return _violations(raw.get("violations"))
 
     def run_tests(self) -> list[RegoTestResult]:
         tests = [m for m in self._bundle.modules if m.is_test]
@@ -274,6 +299,15 @@ class OpaEngine:
             else "failed: a condition in the test did not hold"
         )
         return RegoTestResult(name, package, False, message)
+
+
+def decision_module(revision: str) -> str:
+    """The generated module: the pack's violations beside the revision they come from."""
+    return (
+        f"package {DECISION_PACKAGE}\n\n"
+        f"result := {{{json.dumps('revision')}: {json.dumps(revision)}, "
+        '"violations": data.auditor.main.violations}\n'
+    )
 
 
 def _test_names(text: str) -> list[str]:

@@ -36,7 +36,7 @@ from auditor.db.models import (
     SourceFile,
     UsageTier,
 )
-from auditor.errors import AuditorError, NotFoundError
+from auditor.errors import AuditorError, NotFoundError, PolicyError
 
 # Canonical orders; values found in the store outside these lists are appended, never dropped.
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")
@@ -234,6 +234,8 @@ class UsageSection:
     department_quadrants: GroupTable
     tier_scores: tuple[TierScore, ...]
     trend: PeriodTrend | None = None
+    # Set when the policy pack could not be read: no registry status, no effectiveness view.
+    registry_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +305,9 @@ class FindingsSection:
     top_risks: tuple[RuleCount, ...] = ()
     # What the pack says of each rule with findings (rules the pack no longer has: absent).
     rules: tuple[RuleDetail, ...] = ()
+    # Set when the descriptions come from another pack revision than the decisions, or the
+    # pack could not be read.
+    rules_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -944,7 +949,17 @@ def _usage(session: Session, scope: _Scope, settings: Settings | None = None) ->
     tier_columns = (*TIERS, *sorted({t for _, t in tier_cells if t not in TIERS}))
 
     # Effective use: only counts and means leave this function, never a person's score.
-    uses = effective_use(session, scope.period, settings).values()
+    # It reads the tool registry; a pack that cannot be read leaves the view empty, said so.
+    registry_note = None
+    try:
+        registry = _tool_registry(settings)
+        uses = effective_use(session, scope.period, settings).values()
+    except PolicyError as exc:
+        registry, uses = {}, {}.values()
+        registry_note = (
+            f"The policy pack could not be read ({exc.message}): tools show no registry "
+            "status and the effectiveness view is empty."
+        )
     quadrant_counts = dict.fromkeys(EFFECTIVENESS_QUADRANTS, 0)
     quadrant_cells: dict[tuple[str, str], int] = {}
     scores: dict[str, list[float]] = {t: [] for t in tier_columns}
@@ -993,7 +1008,6 @@ def _usage(session: Session, scope: _Scope, settings: Settings | None = None) ->
     models: dict[str, list[str]] = {}
     for t, m in model_rows:
         models.setdefault(str(t), []).append(str(m))
-    registry = _tool_registry(settings)
     tools = tuple(
         sorted(
             (
@@ -1046,6 +1060,7 @@ def _usage(session: Session, scope: _Scope, settings: Settings | None = None) ->
         ),
         tier_scores=tier_scores,
         trend=_trend(session, scope),
+        registry_note=registry_note,
     )
 
 
@@ -1149,13 +1164,27 @@ def _tool_registry(settings: Settings) -> dict[str, Any]:
     return tools if isinstance(tools, dict) else {}
 
 
-def _rule_details(settings: Settings, rule_ids: Iterable[str]) -> tuple[RuleDetail, ...]:
-    """The pack's description of each rule in `rule_ids`, in that order. Raises PolicyError
-    if the pack cannot be read."""
+def _rule_details(
+    settings: Settings, rule_ids: Iterable[str], decided_by: Sequence[str]
+) -> tuple[tuple[RuleDetail, ...], str | None]:
+    """The configured pack's description of each rule in `rule_ids`, in that order, and a note
+    when that pack is not the revision (`decided_by`) that made the decisions, or cannot be
+    read (then no descriptions)."""
     from auditor.policy.engine import rule_catalog
 
-    known = {r.rule_id: r for r in rule_catalog(settings.policy).rules}
-    return tuple(
+    try:
+        catalog = rule_catalog(settings.policy)
+    except PolicyError as exc:
+        return (), f"The policy pack could not be read ({exc.message}): rules are not described."
+    note = None
+    if decided_by and catalog.revision not in decided_by:
+        note = (
+            f"Described by the policy pack configured now (revision {catalog.revision[:12]}), "
+            f"not the revision that made these decisions ({', '.join(r[:12] for r in decided_by)})"
+            ": wording and severities may have changed since."
+        )
+    known = {r.rule_id: r for r in catalog.rules}
+    details = tuple(
         RuleDetail(
             rule_id=r.rule_id,
             severity=r.severity,
@@ -1170,6 +1199,7 @@ def _rule_details(settings: Settings, rule_ids: Iterable[str]) -> tuple[RuleDeta
         for r in (known.get(rule_id) for rule_id in rule_ids)
         if r is not None
     )
+    return details, note
 
 
 def _severity_rank(severity: str) -> int:
@@ -1678,9 +1708,12 @@ def build_report_context(
     population = _population(session, scope)
     files = _source_files(session, scope)
     findings = _findings(session, scope)
-    findings = replace(
-        findings, rules=_rule_details(settings, sorted(r.rule_id for r in findings.by_rule))
+    details, rules_note = _rule_details(
+        settings,
+        sorted(r.rule_id for r in findings.by_rule),
+        _revisions(session, Decision.policy_revision, scope.current_decisions()),
     )
+    findings = replace(findings, rules=details, rules_note=rules_note)
     return ReportContext(
         period=period,
         summary=_summary(session, scope, population),

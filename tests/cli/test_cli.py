@@ -147,6 +147,17 @@ def test_run_exits_3_when_findings_await_review(cli, tmp_path: Path) -> None:  #
     assert code == 3 and "skipped: already ingested" in out and "0 new" in out
 
 
+def test_run_exits_4_when_the_policy_engine_fails(cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # A pack that cannot be loaded: the run goes on, records every sampled interaction as
+    # not evaluated, and says so with its own exit code rather than success.
+    monkeypatch.setenv("AUDITOR_POLICY__DIRECTORY", str(tmp_path / "no-pack"))
+    logs = write_jsonl(tmp_path / "l.jsonl", [chat_record("e1", "Hi"), chat_record("e2", "Yo")])
+    code, out, err = cli("run", str(logs), "--people", str(DATA / "people" / "people.csv"))
+    assert code == 4, err
+    assert "2 sampled interaction(s) could not be evaluated" in err
+    assert "report:" in out
+
+
 def test_demo_end_to_end_small(cli, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     code, out, err = cli("demo", "--people", "40")
     assert code == 0, err

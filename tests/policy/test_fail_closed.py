@@ -21,7 +21,13 @@ from auditor.policy.engine import (
     load_bundle,
 )
 from auditor.policy.evaluate import EvaluateStats, evaluate_sample
-from auditor.policy.opa import OpaEngine
+from auditor.policy.opa import (
+    DECISION_MODULE,
+    POLICY_PREFIX,
+    OpaEngine,
+    client_for,
+    decision_module,
+)
 from tests.policy.fake_opa import FakeOpa
 from tests.policy.helpers import (
     POLICY_DIR,
@@ -177,3 +183,30 @@ def test_only_loopback_is_opened(loopback: list[str]) -> None:
     with pytest.raises(Exception, match="network access attempted"):
         socket.create_connection(("10.0.0.1", 80))
     assert len(loopback) == 2
+
+
+def test_a_pack_replaced_on_the_server_fails_closed(session: Session, fresh_opa: FakeOpa) -> None:
+    # Another auditor uploads its own revision of the pack to the shared server mid-run.
+    _sample(session)
+    engine = OpaEngine(load_bundle(POLICY_DIR), fresh_opa.url, timeout=5)
+    assert engine.evaluate(load_example("clean_internal")) == []
+    other = client_for(fresh_opa.url, timeout=5)
+    other.update_policy_from_string(
+        decision_module("0" * 64), f"{POLICY_PREFIX}/{DECISION_MODULE}", rego_compat=False
+    )
+    stats = evaluate_sample(session, engine, "s-1", now=NOW)
+    _assert_all_failed(session, engine, stats, f"runs policy pack revision {'0' * 12}")
+
+
+@pytest.mark.parametrize(
+    "url", ["http://opa:abc", "http://127.0.0.1:99999", "http://[::1", "ftp://opa", "http://opa/x"]
+)
+def test_an_unusable_opa_url_fails_closed(session: Session, url: str) -> None:
+    settings = PolicySettings(engine="opa", directory=POLICY_DIR, opa_url=url)
+    with pytest.raises(PolicyError, match="policy.opa_url"):
+        build_engine(settings)
+    engine = build_engine(settings, fail_closed=True)
+    assert isinstance(engine, UnavailableEngine)
+    _sample(session)
+    stats = evaluate_sample(session, engine, "s-1", now=NOW)
+    _assert_all_failed(session, engine, stats, "policy.opa_url")

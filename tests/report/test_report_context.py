@@ -484,3 +484,28 @@ def test_rules_with_findings_are_described_from_the_pack(store, settings, pseudo
     html = render_html(ctx)
     assert 'id="rule-unapproved-tool"' in html
     assert html.count('href="#rule-unapproved-tool"') >= 2  # from the rule table and evidence
+
+
+def test_rules_from_another_pack_revision_say_so(store, settings, pseudonymize) -> None:
+    # The store's decisions were made by revision "pol-r1", not the pack configured now.
+    with session_scope(store.engine) as session:
+        session.execute(
+            update(Finding).where(Finding.rule_id == "R1").values(rule_id="unapproved-tool")
+        )
+    findings = build(store, settings, pseudonymize).findings
+    assert findings.rules and findings.rules_note is not None
+    assert "pol-r1" in findings.rules_note and "configured now" in findings.rules_note
+
+
+def test_a_pack_that_cannot_be_read_leaves_the_report_whole(
+    store, settings, pseudonymize, tmp_path
+) -> None:
+    gone = settings.model_copy(
+        update={"policy": settings.policy.model_copy(update={"directory": tmp_path / "gone"})}
+    )
+    ctx = build(store, gone, pseudonymize)
+    assert ctx.findings.rules == () and "could not be read" in (ctx.findings.rules_note or "")
+    assert "could not be read" in (ctx.usage.registry_note or "")
+    assert {t.approval for t in ctx.usage.tools} == {"unregistered"}
+    assert ctx.usage.quadrants and sum(q.count for q in ctx.usage.quadrants) == 0
+    assert "could not be read" in render_html(ctx)
