@@ -4,7 +4,8 @@ Input: one JSON object per line, `{"id": ..., "text": "..."}`, from a file or st
 Output: one line per input line, `{"id": ..., "entities": [{"type", "start", "end", "score"}]}`
 (plus `subject_id` on client data, and `status`/`reason_code` when a text was scanned only in
 part). A line that is not such an object gets `{"line": N, "error": "..."}` without its
-content, the rest still runs, and the command exits 1 at the end.
+content, a text the scanner fails on gets `{"id": ..., "error": "the scanner raised <type>"}`;
+the rest still runs, and the command exits 1 at the end.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import typer
 from auditor.cli._common import ConfigOption, err_console, settings_from
 from auditor.config import load_settings
 from auditor.errors import InputError
+from auditor.scan.parallel import ScanPool
 
 BATCH = 64
 
@@ -36,18 +38,27 @@ def detect_cmd(
 
     settings = load_settings(Path(config)) if config else settings_from(ctx)
     scanner = Components(settings).scanner  # built exactly as `auditor run` builds it
-    bad = 0
-    with _open(source) as stream:
+    bad = failed = 0
+    # The stage's pool, in this process: identical texts are scanned once, and a text the
+    # scanner fails on is reported alone (by the exception's type) while the rest goes on.
+    with (
+        ScanPool(settings.scan, scanner.hash_key, workers=1, scanner=scanner) as pool,
+        _open(source) as stream,
+    ):
         for batch in _batches(stream):
             jobs = [(n, obj) for n, obj, error in batch if error is None]
-            results = scanner.scan_results([obj["text"] for _, obj in jobs], BATCH)
-            by_line = dict(zip((n for n, _ in jobs), results, strict=True))
+            outcomes = list(pool.scan([obj["text"] for _, obj in jobs]))
+            by_line = dict(zip((n for n, _ in jobs), outcomes, strict=True))
             for n, obj, error in batch:
                 if error is not None:
                     bad += 1
                     _emit({"line": n, "error": error})
                     continue
-                result = by_line[n]
+                outcome = by_line[n]
+                if outcome.hits is None:
+                    failed += 1
+                    _emit({"id": obj["id"], "error": f"the scanner raised {outcome.error}"})
+                    continue
                 out: dict[str, Any] = {
                     "id": obj["id"],
                     "entities": [
@@ -58,18 +69,19 @@ def detect_cmd(
                             "score": round(h.score, 4),
                             **({"subject_id": h.subject_id} if h.subject_id else {}),
                         }
-                        for h in result.hits
+                        for h in outcome.hits
                     ],
                 }
-                if result.status != "scanned":
-                    out.update(status=result.status, reason_code=result.reason_code)
+                if outcome.status != "scanned":
+                    out.update(status=outcome.status, reason_code=outcome.reason_code)
                 _emit(out)
-    if bad:
-        err_console.print(
-            f"error: {bad} input line(s) were not objects with an id and a string text",
-            highlight=False,
-            markup=False,
-        )
+    if bad or failed:
+        problems = []
+        if bad:
+            problems.append(f"{bad} input line(s) were not objects with an id and a string text")
+        if failed:
+            problems.append(f"the scanner failed on {failed} text(s)")
+        err_console.print(f"error: {'; '.join(problems)}", highlight=False, markup=False)
         raise typer.Exit(1)
 
 

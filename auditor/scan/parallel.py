@@ -249,6 +249,10 @@ class ScanPool:
                 self.stats.scanned += 1
                 if len(chunk_texts) >= self.chunk_size:
                     submit()
+            if len(pending) >= max_pending and chunk_texts and not in_flight:
+                # Texts held back for a full chunk block results that wait on them (many
+                # copies of few texts): send the partial chunk rather than read on unbounded.
+                submit()
             while in_flight and (len(in_flight) >= max_in_flight or len(pending) >= max_pending):
                 complete_oldest()
             yield from ready()

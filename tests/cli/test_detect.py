@@ -138,3 +138,29 @@ def test_missing_file_is_an_error_with_a_hint(
     code, rows, err = _run(["--config", str(config), "detect", str(tmp_path / "nope")], capsys)
     assert code == 1 and rows == []
     assert "cannot read" in err and "hint:" in err
+
+
+def test_a_text_the_scanner_fails_on_is_reported_alone(
+    config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fault injected into the real scanner: it raises on one text, as the pipeline's stage
+    # would record it; detect reports that text by its id and exception type, the rest runs.
+    from auditor.scan.engine import Scanner
+
+    real = Scanner.scan_results
+    marker = "poison 9f2c"
+
+    def scan_results(self, texts, batch_size=64):  # type: ignore[no-untyped-def]
+        if any(marker in t for t in texts):
+            raise ValueError(f"cannot scan {texts}")  # a message that quotes the text
+        return real(self, texts, batch_size)
+
+    monkeypatch.setattr(Scanner, "scan_results", scan_results)
+    lines = [TEXTS[0], {"id": "x", "text": f"Call Jane Doe {marker}"}, TEXTS[2]]
+    stdin = "".join(json.dumps(t) + "\n" for t in lines)
+    code, rows, err = _run(["--config", str(config), "detect"], capsys, monkeypatch, stdin)
+    assert code == 1
+    assert rows[1] == {"id": "x", "error": "the scanner raised ValueError"}
+    assert rows[0] == _expected(config)[0] and rows[2] == _expected(config)[2]
+    assert "failed on 1 text" in err
+    assert marker not in err and "Jane" not in err and "Jane" not in json.dumps(rows)

@@ -213,6 +213,23 @@ def test_input_is_read_as_it_streams(settings: ScanSettings, scanner: Scanner) -
     assert pulled <= 15  # whole chunks only, never the rest of the stream
 
 
+def test_copies_of_few_texts_stream_too(settings: ScanSettings, scanner: Scanner) -> None:
+    # Fewer distinct texts than a chunk: results must not wait for the whole stream.
+    pulled = 0
+
+    def copies() -> Iterator[str]:
+        nonlocal pulled
+        for _ in range(100_000):
+            pulled += 1
+            yield "same note for ann@example.com"
+
+    with ScanPool(settings, KEY, workers=1, scanner=scanner) as pool:
+        first = next(iter(pool.scan(copies())))
+        limit = pool.chunk_size * 4 + 1  # the bound on texts read ahead of their results
+    assert first.ok and "EMAIL_ADDRESS" in {h.entity_type for h in first.hits or ()}
+    assert pulled <= limit
+
+
 def test_progress_counts_every_text(settings: ScanSettings, scanner: Scanner) -> None:
     calls: list[int] = []
     with ScanPool(settings, KEY, workers=1, scanner=scanner, chunk_size=2) as pool:
