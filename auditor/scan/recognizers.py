@@ -87,7 +87,8 @@ class RegisterRecognizer(EntityRecognizer):
         return None
 
     def matches(self, text: str) -> list[TermMatch]:
-        raise NotImplementedError
+        """The register's terms found in `text`; each subclass searches its own register."""
+        raise TypeError(f"{type(self).__name__} does not say how to search its register")
 
     def subject(self, match: TermMatch) -> str | None:
         return match.subject
