@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -11,11 +10,12 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from auditor.config import ScanSettings
-from auditor.db.models import Detection, Interaction, Sample, SampleItem, ScanRecord
+from auditor.db.models import Detection, ScanRecord
 from auditor.db.session import session_scope
 from auditor.errors import NotFoundError, ScanError
 from auditor.scan.engine import Scanner, ScanResult, build_analyzer, build_scanner
 from auditor.scan.stage import ScanStats, scan_sample
+from tests.scan.helpers import seed_sample
 
 SAMPLE_ID = "2026-10-s1"
 CARD = "4111 1111 1111 1111"
@@ -31,42 +31,7 @@ INTERACTIONS = [
 
 
 def _seed(session: Session, rows: Sequence[tuple[str, str | None, str | None, str]]) -> list[int]:
-    ids = []
-    for event_id, prompt, output, status in rows:
-        interaction = Interaction(
-            event_id=event_id,
-            source_format="test",
-            occurred_at=datetime(2026, 10, 5, 10, 0),
-            user_id="u00001",
-            prompt_text=prompt,
-            output_text=output,
-            content_status=status,
-        )
-        session.add(interaction)
-        session.flush()
-        ids.append(interaction.id)
-    session.add(
-        Sample(
-            id=SAMPLE_ID,
-            period="2026-10",
-            created_at=datetime(2026, 11, 1),
-            method="simple_random",
-            seed="1",
-            seed_source="test",
-            generator="test",
-            population_count=len(ids),
-            population_sha256="0" * 64,
-            requested_size=len(ids),
-            size=len(ids),
-            manifest_sha256="0" * 64,
-        )
-    )
-    session.add_all(
-        SampleItem(sample_id=SAMPLE_ID, draw_order=i, interaction_id=iid)
-        for i, iid in enumerate(ids)
-    )
-    session.flush()
-    return ids
+    return seed_sample(session, rows, SAMPLE_ID)
 
 
 def _records(session: Session) -> dict[tuple[int, str], tuple[str, str | None, int]]:

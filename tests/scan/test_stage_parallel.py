@@ -4,7 +4,6 @@ as the scanner text by text; identical texts scanned once; rescans say why."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -12,10 +11,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from auditor.config import ScanSettings
-from auditor.db.models import Detection, Interaction, Sample, SampleItem, ScanRecord
+from auditor.db.models import Detection, Interaction, ScanRecord
 from auditor.db.session import make_engine, session_scope, upgrade
 from auditor.scan.engine import Scanner, build_scanner
 from auditor.scan.stage import ScanStats, revision_inputs, scan_sample
+from tests.scan.helpers import seed_sample
 
 KEY = b"stage-parallel-test-key"
 SAMPLE_ID = "2026-10-p1"
@@ -44,40 +44,7 @@ def _rows() -> list[tuple[str, str | None, str | None, str]]:
 
 
 def _seed(session: Session) -> None:
-    ids = []
-    for event_id, prompt, output, status in _rows():
-        interaction = Interaction(
-            event_id=event_id,
-            source_format="test",
-            occurred_at=datetime(2026, 10, 5, 10, 0),
-            user_id="u00001",
-            prompt_text=prompt,
-            output_text=output,
-            content_status=status,
-        )
-        session.add(interaction)
-        session.flush()
-        ids.append(interaction.id)
-    session.add(
-        Sample(
-            id=SAMPLE_ID,
-            period="2026-10",
-            created_at=datetime(2026, 11, 1),
-            method="simple_random",
-            seed="1",
-            seed_source="test",
-            generator="test",
-            population_count=len(ids),
-            population_sha256="0" * 64,
-            requested_size=len(ids),
-            size=len(ids),
-            manifest_sha256="0" * 64,
-        )
-    )
-    session.add_all(
-        SampleItem(sample_id=SAMPLE_ID, draw_order=i, interaction_id=iid)
-        for i, iid in enumerate(ids)
-    )
+    seed_sample(session, _rows(), SAMPLE_ID)
 
 
 @pytest.fixture(scope="module")
