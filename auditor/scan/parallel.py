@@ -135,7 +135,7 @@ class ScanPool:
         self.batch_size = max(1, batch_size)
         # A chunk is what one worker scans at a time: a few spaCy batches, so that pickling
         # and process hops stay small beside the scanning.
-        self.chunk_size = max(1, chunk_size or self.batch_size * 2)
+        self.chunk_size = max(1, chunk_size or self.batch_size)
         self.dedupe = dedupe
         self.stats = PoolStats()
         self._cache: OrderedDict[bytes, ScanOutcome] = OrderedDict()

@@ -8,12 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import phonenumbers
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditor.config import ScanSettings
 from auditor.errors import ScanError
 from auditor.scan.engine import Scanner, build_scanner
 from auditor.scan.identifiers import aba_ok, cusip_ok, isin_ok, luhn_ok, sedol_ok
+from auditor.scan.recognizers import may_hold_phone_number
 
 KEY = b"recognizer-test-key"
 REGISTER = """client_id,name,aliases,accounts
@@ -271,3 +275,34 @@ def test_revision_is_the_same_in_every_process() -> None:
         for seed in ("1", "2")
     }
     assert len(revisions) == 1 and build_scanner(ScanSettings(), b"k").revision in revisions
+
+
+# --- the phone recognizer's digit gate -----------------------------------------------------------
+
+PHONE_REGIONS = ("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR")  # presidio's defaults, ours
+# Digits of several scripts, the punctuation libphonenumber allows between digit groups, the
+# letters of extensions and keypad numbers.
+_PHONE_ALPHABET = list("0123456789xX+()-. /~\u2010\u00a0\uff10\u0661abcdefEXText#;:,")
+
+
+@settings(max_examples=4000, deadline=None)
+@given(text=st.text(st.sampled_from(_PHONE_ALPHABET), max_size=24))
+def test_the_phone_gate_never_hides_a_number_libphonenumber_finds(text: str) -> None:
+    if not may_hold_phone_number(text):
+        for region in PHONE_REGIONS:
+            assert not list(phonenumbers.PhoneNumberMatcher(text, region, leniency=1)), region
+
+
+@pytest.mark.parametrize(
+    ("text", "gate"),
+    [
+        ("call 030 1234 today", True),  # a four-digit German number
+        ("+44 20 7946 0958", True),
+        ("(212) 555-0100 x12", True),
+        ("the 3 of us at 9:30", False),
+        ("release 2.1 of v3", False),
+        ("", False),
+    ],
+)
+def test_the_phone_gate(text: str, gate: bool) -> None:
+    assert may_hold_phone_number(text) is gate

@@ -6,11 +6,15 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditor.errors import ScanError
 from auditor.scan.registers import (
     AccountMatcher,
     TermMatcher,
+    _normalize,
+    _normalize_by_character,
     load_client_register,
     load_restricted_list,
     load_term_list,
@@ -192,3 +196,15 @@ def test_a_register_of_100000_names_loads_in_seconds_and_scans_fast(tmp_path: Pa
     assert len(found) == 50 and {m.subject for m in found} == {"X099999"}
     assert len(accounts) == 50 and {m.subject for m in accounts} == {"X012345"}
     assert per_text < 0.05, f"{per_text * 1000:.1f} ms per 3 kB text"
+
+
+# Characters where the fast normalisation could go wrong: Unicode whitespace (str.isspace and
+# the regex \s must agree), characters that lowercase to two (İ) or by context (final sigma),
+# the apostrophes folded to ASCII.
+_TRICKY = list("aB Σσς\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u2028\u2029\u3000İıẞß’‘ʼ'é1-.")
+
+
+@settings(max_examples=3000, deadline=None)
+@given(text=st.text(st.sampled_from(_TRICKY) | st.characters(), max_size=40), keep=st.booleans())
+def test_fast_normalisation_equals_the_character_by_character_one(text: str, keep: bool) -> None:
+    assert _normalize(text, keep) == _normalize_by_character(text, keep)
