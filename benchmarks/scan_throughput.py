@@ -19,9 +19,10 @@ worker, and the accuracy of both: on the demo's ground truth (demo/truth/labels.
 offsets into these texts) and on the accuracy harness's labelled test split
 (benchmarks/accuracy.py), scored with the harness's own `score` function (a detection is
 right when it overlaps a label of the same type). Stock results are scored from
-scan.score_threshold up, like ours. `--profile` then measures, in this process, what the
-scanner spends its time on: spaCy pipeline components, nlp.pipe batch size, each recognizer,
-and a capital-letter pre-filter before NER. Nothing reaches the network.
+scan.score_threshold up, like ours. `--profile` then measures, in a child process, what the
+scanner spends its time on: spaCy pipeline components, nlp.pipe batch size, the settings
+scan.parser and scan.matrix_library, each recognizer, and a capital-letter pre-filter before
+NER. Nothing reaches the network.
 """
 
 from __future__ import annotations
@@ -287,7 +288,7 @@ def f1_table(title: str, by_name: dict[str, dict[str, accuracy.Counts]]) -> str:
 
 
 def profile(settings: ScanSettings, texts: list[str], samples: list[Sample]) -> None:
-    """What the scanner spends its time on, measured in this process (see the module doc)."""
+    """What the scanner spends its time on, measured in one process (see the module doc)."""
     offline()
     from auditor.scan.engine import build_analyzer, build_scanner, load_spacy_model
 
@@ -327,28 +328,33 @@ def profile(settings: ScanSettings, texts: list[str], samples: list[Sample]) -> 
             ]
         print(f"| {name} | " + " | ".join(f"{r:.0f}" for r in rates) + " |")
 
-    print("\nThe whole scanner (scan_many, batch 64), by spaCy components disabled:\n")
+    print("\nThe whole scanner (scan_many, batch 64), by setting:\n")
     base = scanner.scan_many(unique, 64)
-    print("| disabled | texts/s | texts whose hits change | demo F1 | harness F1 |")
+    print("| scanner | texts/s | texts whose hits change | demo F1 | harness F1 |")
     print("|---|---:|---:|---:|---:|")
     harness = build_corpus(split="test").samples
     by_text = {s.text: s for s in samples}
     scored = [by_text[t] for t in unique if t in by_text]
-    for name, disabled in (
-        ("nothing", []),
-        ("parser", ["parser"]),
-        ("parser + tagger chain", ["parser", "tok2vec", "tagger", "attribute_ruler", "lemmatizer"]),
-    ):
-        with nlp.select_pipes(disable=disabled):
-            r = rate(lambda: scanner.scan_many(unique, 64), len(unique))
-            got = scanner.scan_many(unique, 64)
+    lemma_chain = ["tok2vec", "tagger", "attribute_ruler", "lemmatizer"]
+    variants: list[tuple[str, ScanSettings, list[str]]] = [
+        ("as configured", settings, []),
+        ("scan.parser = true", settings.model_copy(update={"parser": True}), []),
+        ("scan.matrix_library = blis", settings.model_copy(update={"matrix_library": "blis"}), []),
+        ("no lemma components (not an option)", settings, lemma_chain),
+    ]
+    for name, variant, disabled in variants:
+        other = scanner if variant is settings else build_scanner(variant, KEY)
+        other_nlp = load_spacy_model(variant.model, variant.matrix_library)
+        with other_nlp.select_pipes(disable=disabled):
+            r = rate(lambda other=other: other.scan_many(unique, 64), len(unique))
+            got = other.scan_many(unique, 64)
             changed = sum(
                 [(h.entity_type, h.start, h.end, h.score) for h in a]
                 != [(h.entity_type, h.start, h.end, h.score) for h in b]
                 for a, b in zip(got, base, strict=True)
             )
-            demo_found = scanner.scan_many([s.text for s in scored], 64)
-            harness_found = scanner.scan_many([s.text for s in harness], 64)
+            demo_found = other.scan_many([s.text for s in scored], 64)
+            harness_found = other.scan_many([s.text for s in harness], 64)
         f1s = []
         for smp, fnd in ((scored, demo_found), (harness, harness_found)):
             as_found = [[(h.entity_type, h.start, h.end, h.score) for h in hs] for hs in fnd]
@@ -391,6 +397,14 @@ def profile(settings: ScanSettings, texts: list[str], samples: list[Sample]) -> 
 
 
 # --- main -----------------------------------------------------------------------------------------
+
+
+def profile_in_child(
+    settings: ScanSettings, texts: list[str], samples: list[Sample]
+) -> dict[str, Any]:
+    profile(settings, texts, samples)
+    sys.stdout.flush()
+    return {}
 
 
 @dataclass
@@ -541,7 +555,9 @@ def main() -> None:
         "street addresses scored on LOCATION where a scanner has no STREET_ADDRESS."
     )
     if args.profile:
-        profile(settings, texts, samples)
+        # In a child with the auditor's one BLAS thread: numpy in this process has the
+        # environment as given (see GIVEN_BLAS_ENV).
+        in_child(profile_in_child, settings, texts, samples, env=ONE_BLAS_THREAD)
     workdir.cleanup()
 
 

@@ -47,7 +47,10 @@ from presidio_analyzer import (
     PatternRecognizer,
     RecognizerResult,
 )
-from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+from presidio_analyzer.context_aware_enhancers import (
+    ContextAwareEnhancer,
+    LemmaContextAwareEnhancer,
+)
 from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
 from presidio_analyzer.recognizer_registry import RecognizerRegistryProvider
 from spacy.language import Language
@@ -1017,6 +1020,34 @@ class LinearTimeLemmaContextAwareEnhancer(LemmaContextAwareEnhancer):
     def __init__(self) -> None:
         super().__init__()
         self._keyword_set: tuple[list[str], frozenset[str]] = ([], frozenset())
+
+    def enhance_using_context(
+        self,
+        text: str,
+        raw_results: list[RecognizerResult],
+        nlp_artifacts: NlpArtifacts,
+        recognizers: list[EntityRecognizer],
+        context: list[str] | None = None,
+    ) -> list[RecognizerResult]:
+        """The stock enhancement, or, where it could change no score, the results as they are:
+        then the text's tokens and lemmas are never read (nor made: see _LazyNlpArtifacts).
+        A score can change only for a result of a recognizer with context words, not already
+        raised by its recognizer, and below the maximum (raising 1.0 gives 1.0)."""
+        if context or any(self._may_raise(res, recognizers) for res in raw_results):
+            return super().enhance_using_context(  # type: ignore[no-any-return]
+                text, raw_results, nlp_artifacts, recognizers, context
+            )
+        return list(raw_results)
+
+    @staticmethod
+    def _may_raise(res: RecognizerResult, recognizers: list[EntityRecognizer]) -> bool:
+        metadata = res.recognition_metadata or {}
+        if metadata.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
+            return False
+        if res.score == ContextAwareEnhancer.MAX_SCORE:
+            return False
+        rec_id = metadata.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY)
+        return any(rec.id == rec_id and rec.context for rec in recognizers)
 
     @staticmethod
     def _find_index_of_match_token(

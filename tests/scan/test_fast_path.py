@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import spacy
 from presidio_analyzer import AnalyzerEngine
+from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import SpacyNlpEngine
 from thinc.api import use_ops
 
@@ -63,7 +64,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[ScanSettings, list[s
 def _full_pipeline(fast: Scanner, settings: ScanSettings, parser: bool = True) -> Scanner:
     """The same recognizers and enhancer over the whole spaCy pipeline (without the parser if
     `parser` is false), loaded afresh with the scanner's matrix library and run by presidio's
-    own engine per text: what the scanner did before the fast path."""
+    own engine and enhancer per text: what the scanner did before the fast path."""
     ours = fast._analyzer
     engine = SpacyNlpEngine(
         models=[{"lang_code": "en", "model_name": settings.model}],
@@ -78,7 +79,8 @@ def _full_pipeline(fast: Scanner, settings: ScanSettings, parser: bool = True) -
         nlp_engine=engine,
         supported_languages=["en"],
         default_score_threshold=settings.score_threshold,
-        context_aware_enhancer=ours.context_aware_enhancer,
+        # presidio's own enhancer: ours reads lemmas only where a score could change.
+        context_aware_enhancer=LemmaContextAwareEnhancer(),
     )
     return Scanner(analyzer, KEY, settings)
 
