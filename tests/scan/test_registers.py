@@ -13,6 +13,8 @@ from auditor.errors import ScanError
 from auditor.scan.registers import (
     AccountMatcher,
     TermMatcher,
+    _account_stream,
+    _account_stream_by_character,
     _normalize,
     _normalize_by_character,
     load_client_register,
@@ -208,3 +210,13 @@ _TRICKY = list("aB Σσς\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u2028\u2029\u300
 @given(text=st.text(st.sampled_from(_TRICKY) | st.characters(), max_size=40), keep=st.booleans())
 def test_fast_normalisation_equals_the_character_by_character_one(text: str, keep: bool) -> None:
     assert _normalize(text, keep) == _normalize_by_character(text, keep)
+
+
+_ACCOUNT_TRICKY = list("aZ09_ -./\u00a0\u2010\u2011\u2012\u2013\u2014é١²½ßİ\x00\n")
+
+
+@settings(max_examples=3000, deadline=None)
+@given(text=st.text(st.sampled_from(_ACCOUNT_TRICKY) | st.characters(), max_size=30))
+def test_fast_account_stream_equals_the_character_by_character_one(text: str) -> None:
+    # Separators between Unicode letters or digits are dropped (str.isalnum), as before.
+    assert _account_stream(text) == _account_stream_by_character(text)
