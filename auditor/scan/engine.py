@@ -16,8 +16,10 @@ Speed without changing a result: texts go through spaCy with only the named-enti
 tokens, which sentence boundaries alone could split); the components that only make lemmas for
 the context enhancer (tok2vec, tagger, attribute_ruler, lemmatizer) run only when the analysis
 reads a text's tokens or lemmas, which presidio does for a candidate of a recognizer with
-context words (`_LoadedSpacyNlpEngine.lazy_artifacts`). The model's matrix products go through
-numpy's BLAS unless scan.matrix_library says blis (`load_spacy_model`).
+context words (`_LoadedSpacyNlpEngine.lazy_artifacts`). The NER's word-by-word decoding runs
+in numpy over a batch at once (ner_decoder.py: the same entities as spaCy's loop). The model's
+matrix products go through numpy's BLAS unless scan.matrix_library says blis
+(`load_spacy_model`).
 tests/scan/test_fast_path.py shows the results equal those of the whole pipeline.
 """
 
@@ -67,6 +69,7 @@ from auditor.scan.identifiers import (
     StrictUsSsnRecognizer,
     SwiftBicRecognizer,
 )
+from auditor.scan.ner_decoder import decodable, ner_pipe
 from auditor.scan.recognizers import (
     SUBJECT_KEY,
     ClientAccountRecognizer,
@@ -910,7 +913,11 @@ class _LoadedSpacyNlpEngine(SpacyNlpEngine):
         entity, sentence, lemma = self.pipe_split(language)
         docs: Iterable[Doc] = (nlp.make_doc(text) for text in texts)
         for name in entity:
-            docs = _pipe(nlp.get_pipe(name), docs, batch_size)
+            component = nlp.get_pipe(name)
+            if decodable(component):  # spaCy's NER, its word loop in numpy (ner_decoder.py)
+                docs = ner_pipe(component, docs, batch_size)
+            else:
+                docs = _pipe(component, docs, batch_size)
         docs = iter(docs)
         while batch := list(islice(docs, batch_size)):
             # Sentences only where an entity of several tokens could be cut by one; batched,
