@@ -61,17 +61,20 @@ class ScanSettings(_Section):
         default="numpy",
         description="What does the spaCy model's matrix products: numpy (its OpenBLAS, one "
         "thread per scan worker) or blis (spaCy's default). blis falls back to its reference "
-        "kernel on CPUs it has no kernel for, where numpy is up to three times faster. The "
-        "two may differ in the last bits of a float, so the choice is part of the scanner "
-        "revision.",
+        "kernel on CPUs it has no kernel for, where numpy is up to three times faster. With "
+        "numpy the last bits of a float can depend on the other texts of the batch (OpenBLAS "
+        "kernels), so a near tie could in principle decide differently for a text scanned "
+        "with others; no detection differed in our checks. blis is bit for bit the same in "
+        "any batch. The choice is part of the scanner revision.",
     )
     parser: bool = Field(
         default=False,
         description="Run the spaCy model's dependency parser, so that the named-entity "
         "recognizer never joins words across a sentence start it sets (spaCy's whole pipeline). "
         "Off: the recognizer reads the words alone; on the accuracy harness and the demo "
-        "(5,938 texts) every result is the same either way, and the parser adds about 40% to "
-        "the scan time.",
+        "(5,938 texts) every detection is the same either way, and the parser adds about 40% "
+        "to the scan time. On unusual text (lists of names and places) an entity can then "
+        "span what the parser would call two sentences.",
     )
     score_threshold: float = Field(
         default=0.4,

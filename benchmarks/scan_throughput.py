@@ -46,7 +46,7 @@ from typing import Any
 # The BLAS thread variables as this process was given them, before importing the auditor, which
 # sets one thread per process (auditor/__init__.py). numpy is imported first, so that its BLAS
 # reads them as given: stock presidio runs in the environment it would have on its own.
-BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
+BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 GIVEN_BLAS_ENV = {name: os.environ.get(name) for name in BLAS_VARIABLES}
 ONE_BLAS_THREAD = dict.fromkeys(BLAS_VARIABLES, "1")
 

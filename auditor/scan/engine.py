@@ -869,8 +869,9 @@ class _LoadedSpacyNlpEngine(SpacyNlpEngine):
         Every text gets the entity components (and a tok2vec they listen to). The sentence
         components (the parser and its tok2vec), with scan.parser only, run on a
         text whose entities could cross a sentence boundary. The lemma components (tok2vec,
-        tagger, attribute_ruler, lemmatizer: all but the entity and sentence ones) run when
-        the context enhancer reads lemmas; lemmas do not depend on the parser.
+        tagger, attribute_ruler, lemmatizer; and the parser with scan.parser, since some
+        attribute-ruler patterns read dependency labels) run when the context enhancer reads
+        lemmas, those already run excepted.
         """
         nlp = self.nlp[language]
         names = nlp.pipe_names
@@ -882,7 +883,10 @@ class _LoadedSpacyNlpEngine(SpacyNlpEngine):
                 nlp, {n for n in names[:first] if n in SENTENCE_PIPES and n not in entity}
             )
             sentence -= entity
-        lemma = _with_sources(nlp, {n for n in names if n not in entity | SENTENCE_PIPES})
+        # With the parser the lemma components include it where it has not run: the
+        # attribute ruler has patterns on dependency labels, whose POS the lemmatizer reads.
+        skipped = set() if self.parser else SENTENCE_PIPES
+        lemma = _with_sources(nlp, {n for n in names if n not in entity | skipped})
         lemma -= entity
         return (
             [n for n in names if n in entity],

@@ -108,7 +108,7 @@ class NerDecoder:
             step = max(batch_size // 4, 2)
             for start in range(0, len(by_length), step):
                 sub = by_length[start : start + step]
-                if any(doc.has_annotation("ENT_IOB") for doc in sub):
+                if any(len(doc) and doc.has_annotation("ENT_IOB") for doc in sub):
                     states = self.component.predict(sub)
                     self.component.set_annotations(sub, states)
                 else:

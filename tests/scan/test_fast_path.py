@@ -162,7 +162,7 @@ def test_the_lemma_components_run_only_where_context_is_read(
     assert with_parser.pipe_split("en") == (
         ["ner"],
         ["tok2vec", "parser"],
-        ["tok2vec", "tagger", "attribute_ruler", "lemmatizer"],
+        ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"],
     )
     texts = texts[:200]
     arts = list(engine.lazy_artifacts(texts, "en", 32))
@@ -212,3 +212,24 @@ def test_entities_respect_the_parsers_sentences(text: str) -> None:
     assert spans(art.tokens.ents) == spans(whole.ents)
     cut = spans(whole.ents) != spans(without_sentences.ents)
     assert cut == (text == SENTENCES[0])
+
+
+# The attribute ruler has patterns on dependency labels: with the parser, lemmas must be made
+# after it ("expected" stays "expected" in this code only when the parser has run).
+CODE = (
+    "Here are tests using parametrize, including empty input, a single element and the "
+    "boundaries:\n\n```python\n@pytest.mark.parametrize('args, expected', [...])\n"
+    "def test_cases(args, expected):\n    assert fn(*args) == expected\n```\n\nFill the table "
+    "with the cases above; I'd also add one test for invalid input."
+)
+
+
+@pytest.mark.parametrize("parser", [False, True], ids=["without parser", "with parser"])
+def test_lemmas_are_those_of_the_configured_pipeline(parser: bool) -> None:
+    settings = ScanSettings(parser=parser)
+    engine = build_analyzer(settings).nlp_engine
+    assert isinstance(engine, _LoadedSpacyNlpEngine)
+    (lazy,) = engine.lazy_artifacts([CODE], "en", 1)
+    with use_ops("numpy", use_blis=False):
+        nlp = spacy.load(settings.model, exclude=[] if parser else ["parser"])
+    assert lazy.lemmas == [t.lemma_ for t in nlp(CODE)]
