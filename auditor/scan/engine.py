@@ -11,16 +11,18 @@ at a chunk boundary is seen whole by one of them; only text beyond the hard limi
 (scan.max_text_chars) or not reached within scan.timeout_seconds is left unscanned, and
 `ScanResult` says so with a reason code.
 
-Speed without changing a result: texts go through spaCy with only the named-entity recognizer
-(the dependency parser only with scan.parser, and then only on a text with an entity of several
-tokens, which sentence boundaries alone could split); the components that only make lemmas for
+Speed: texts go through spaCy with only the named-entity recognizer (the dependency parser
+only with scan.parser, and then only on a text with an entity of several tokens, which sentence
+boundaries alone could split; leaving it out is a trade-off measured on the accuracy harness
+and the demo, where no detection changes, see README); the components that only make lemmas for
 the context enhancer (tok2vec, tagger, attribute_ruler, lemmatizer) run only when the analysis
 reads a text's tokens or lemmas, which presidio does for a candidate of a recognizer with
 context words (`_LoadedSpacyNlpEngine.lazy_artifacts`). The NER's word-by-word decoding runs
 in numpy over a batch at once (ner_decoder.py: the same entities as spaCy's loop). The model's
 matrix products go through numpy's BLAS unless scan.matrix_library says blis
 (`load_spacy_model`).
-tests/scan/test_fast_path.py shows the results equal those of the whole pipeline.
+tests/scan/test_fast_path.py shows the results equal those of the whole pipeline as configured
+(with or without the parser).
 """
 
 from __future__ import annotations
