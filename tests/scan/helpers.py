@@ -1,13 +1,31 @@
-"""Shared setup for the scan-stage tests: interactions with given texts, drawn as one sample."""
+"""Shared setup for the scan tests: interactions with given texts drawn as one sample, and the
+prompts and outputs of a small demo month."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from auditor.db.models import Interaction, Sample, SampleItem
+from auditor.demo.generator import generate_demo
+from auditor.normalize import normalize_openai_chat
+
+
+def demo_texts(folder: Path, people: int = 30) -> list[str]:
+    """Every prompt and output of a demo month generated into `folder`, in log order,
+    duplicates dropped."""
+    files = generate_demo(folder, people=people, bad_lines=False)
+    texts: list[str] = []
+    for row in files.truth_file.read_text(encoding="utf-8").splitlines():
+        truth = json.loads(row)
+        line = (folder / truth["file"]).read_bytes().splitlines()[truth["line"] - 1]
+        record = normalize_openai_chat(json.loads(line), source_format="openai-chat")
+        texts.extend(t for t in (record.prompt_text, record.output_text) if t)
+    return list(dict.fromkeys(texts))
 
 
 def seed_sample(

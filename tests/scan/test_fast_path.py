@@ -6,7 +6,6 @@ behind the default, kept as a regression test."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -18,8 +17,6 @@ from presidio_analyzer.nlp_engine import SpacyNlpEngine
 from thinc.api import use_ops
 
 from auditor.config import ScanSettings
-from auditor.demo.generator import generate_demo
-from auditor.normalize import normalize_openai_chat
 from auditor.scan.engine import (
     Scanner,
     ScanResult,
@@ -32,25 +29,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 from accuracy_corpus import build_corpus  # noqa: E402
 
+from tests.scan.helpers import demo_texts  # noqa: E402
+
 KEY = b"fast-path-test-key"
-
-
-def _demo_texts(folder: Path) -> list[str]:
-    """Every prompt and output of a small demo month, in log order, duplicates dropped."""
-    files = generate_demo(folder, people=30, bad_lines=False)
-    texts: list[str] = []
-    for row in files.truth_file.read_text(encoding="utf-8").splitlines():
-        truth = json.loads(row)
-        line = (folder / truth["file"]).read_bytes().splitlines()[truth["line"] - 1]
-        record = normalize_openai_chat(json.loads(line), source_format="openai-chat")
-        texts.extend(t for t in (record.prompt_text, record.output_text) if t)
-    return list(dict.fromkeys(texts))
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[ScanSettings, list[str]]:
     folder = tmp_path_factory.mktemp("demo")
-    texts = _demo_texts(folder)
+    texts = demo_texts(folder)
     settings = ScanSettings(
         client_register=folder / "reference" / "client_register.csv",
         restricted_list=folder / "reference" / "restricted_list.csv",

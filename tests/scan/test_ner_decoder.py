@@ -3,7 +3,6 @@ NER sets: word by word, on demo and harness texts, odd shapes, sentence starts a
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -13,14 +12,14 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from auditor.config import ScanSettings
-from auditor.demo.generator import generate_demo
-from auditor.normalize import normalize_openai_chat
 from auditor.scan.engine import load_spacy_model
 from auditor.scan.ner_decoder import NerDecoder, decodable, ner_pipe
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 from accuracy_corpus import build_corpus  # noqa: E402
+
+from tests.scan.helpers import demo_texts  # noqa: E402
 
 ODD = [
     "",
@@ -48,14 +47,7 @@ def nlp() -> Language:
 
 @pytest.fixture(scope="module")
 def texts(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    folder = tmp_path_factory.mktemp("demo")
-    files = generate_demo(folder, people=30, bad_lines=False)
-    found: list[str] = []
-    for row in files.truth_file.read_text(encoding="utf-8").splitlines():
-        truth = json.loads(row)
-        line = (folder / truth["file"]).read_bytes().splitlines()[truth["line"] - 1]
-        record = normalize_openai_chat(json.loads(line), source_format="openai-chat")
-        found.extend(t for t in (record.prompt_text, record.output_text) if t)
+    found = demo_texts(tmp_path_factory.mktemp("demo"))
     found += [s.text for s in build_corpus(seed=5, per_template=3, split="test").samples]
     return list(dict.fromkeys(found)) + ODD
 
