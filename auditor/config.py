@@ -217,14 +217,29 @@ class SampleSettings(_Section):
 
 
 class PolicySettings(_Section):
-    engine: Literal["embedded", "opa"] = Field(
+    engine: Literal["embedded", "opa", "opa-go"] = Field(
         default="embedded",
         description="embedded: regorus in-process; opa: an OPA server at opa_url (the pack is "
-        "uploaded through its Policy and Data APIs).",
+        "uploaded through its Policy and Data APIs); opa-go: OPA's own Go evaluator "
+        "in-process, from the opa-golib-python-bindings package (installed by `make test`).",
     )
     directory: Path = Field(
         default_factory=lambda: default_policy_directory(),
         description="The rule pack: Rego files, data/ and examples/.",
+    )
+    source: Path | None = Field(
+        default=None,
+        description="An OPA bundle (.tar.gz, as `auditor policy bundle` writes) to load "
+        "instead of `directory`; its manifest's revision is recorded with every decision.",
+    )
+    bundle_public_key: Path | None = Field(
+        default=None,
+        description="PEM public key (RSA or EC) the bundle's .signatures.json must verify "
+        "against; a bundle that is unsigned or does not verify is refused.",
+    )
+    bundle_key_id: str | None = Field(
+        default=None,
+        description="Key id the bundle's signature must name (its `keyid`), if set.",
     )
     opa_url: str = Field(
         default="http://127.0.0.1:8181", description="OPA server base URL (http or https)."

@@ -31,6 +31,7 @@ import regorus
 
 from auditor.config import PolicySettings
 from auditor.errors import AuditorError, PolicyError
+from auditor.policy.lint import shadowed_builtins
 
 DATA_ROOT = "auditor_data"
 EXAMPLES_ROOT = "auditor_examples"
@@ -184,9 +185,18 @@ class PolicyBundle:
     data: Mapping[str, Any]
     examples: Mapping[str, Any]
     source: str = "(memory)"
+    # The revision an OPA bundle's manifest declares; recorded with every decision in place
+    # of the computed one when the pack was loaded from a bundle.
+    declared_revision: str | None = None
 
     @property
     def revision(self) -> str:
+        """The bundle manifest's revision if the pack came from a bundle, else the content
+        revision (`content_revision`)."""
+        return self.declared_revision or self.content_revision
+
+    @property
+    def content_revision(self) -> str:
         """SHA-256 over the non-test modules and the data, in path order.
 
         Tests and examples are left out: editing them does not change any verdict, so it
@@ -359,20 +369,13 @@ class EmbeddedEngine:
             packages = [
                 p for p in self._engine.get_packages() if p.startswith(RULES_PACKAGE_PREFIX)
             ]
-        if duplicates:
-            raise PolicyError(
-                f"rule ids defined in more than one package: {', '.join(sorted(duplicates))}",
-                "give every rules package its own metadata.id",
-            )
-        _violations(raw_violations)
-        frameworks = frameworks_by_rule(self._bundle.data.get("frameworks") or {})
-        rules = [_rule_info(raw, frameworks) for raw in raw_rules or []]
-        if len(rules) != len(packages):
-            raise PolicyError(
-                f"{len(packages)} rules packages but {len(rules)} metadata objects",
-                "every package under auditor.rules needs a `metadata` object",
-            )
-        return sorted(rules, key=lambda r: (SEVERITY_RANK[r.severity], r.rule_id))
+        return catalogue(
+            self._bundle,
+            duplicates=duplicates,
+            raw_violations=raw_violations,
+            raw_rules=raw_rules,
+            package_count=len(packages),
+        )
 
     def _compiled_modules(self) -> list[tuple[str, str]]:
         # Every package's deny, named one by one: the generic aggregator's loop over
@@ -456,8 +459,7 @@ class EmbeddedEngine:
             if not module.is_test:
                 continue
             package = module.package
-            # A rule defined by several bodies is one test, as in `opa test`.
-            for name in dict.fromkeys(_TEST_RULE.findall(module.text)):
+            for name in rego_test_names(module.text):
                 results.append(_run_one(engine, package, name))
         return results
 
@@ -487,6 +489,46 @@ class UnavailableEngine:
 
     def run_tests(self) -> list[RegoTestResult]:
         raise PolicyError(f"policy engine unavailable: {self.reason}")
+
+
+def rego_test_names(text: str) -> list[str]:
+    """The `test_*` rules of a test module, in order; a rule defined by several bodies is one
+    test, as in `opa test`."""
+    return list(dict.fromkeys(_TEST_RULE.findall(text)))
+
+
+def catalogue(
+    bundle: PolicyBundle,
+    *,
+    duplicates: Any,
+    raw_violations: Any,
+    raw_rules: Any,
+    package_count: int,
+) -> list[RuleInfo]:
+    """The load checks every engine makes on the pack's answers to an empty input, and the
+    rule catalogue they give, most severe first. Raises PolicyError on a duplicate rule id,
+    a malformed or undefined aggregator, a rules package without metadata, or a name that
+    shadows an OPA built-in (which OPA refuses even where another engine accepts it)."""
+    shadowing = shadowed_builtins([(m.path, m.text) for m in bundle.modules if not m.is_test])
+    if shadowing:
+        raise PolicyError(
+            f"{shadowing[0]} (the pack would not load on OPA)",
+            f"rename it in {bundle.source}/{shadowing[0].path}",
+        )
+    if duplicates:
+        raise PolicyError(
+            f"rule ids defined in more than one package: {', '.join(sorted(duplicates))}",
+            "give every rules package its own metadata.id",
+        )
+    _violations(raw_violations)
+    frameworks = frameworks_by_rule(bundle.data.get("frameworks") or {})
+    rules = [_rule_info(raw, frameworks) for raw in raw_rules or []]
+    if len(rules) != package_count:
+        raise PolicyError(
+            f"{package_count} rules packages but {len(rules)} metadata objects",
+            "every package under auditor.rules needs a `metadata` object",
+        )
+    return sorted(rules, key=lambda r: (SEVERITY_RANK[r.severity], r.rule_id))
 
 
 def frameworks_by_rule(frameworks: Mapping[str, Any]) -> dict[str, list[FrameworkRef]]:
@@ -586,6 +628,19 @@ def _violation(raw: Any) -> Violation:
     )
 
 
+def load_pack(settings: PolicySettings) -> PolicyBundle:
+    """The configured pack: the OPA bundle `policy.source` if set (its signature verified
+    against `policy.bundle_public_key` when one is configured), else the directory
+    `policy.directory`. Raises PolicyError naming the file and the reason."""
+    if settings.source is None:
+        return load_bundle(settings.directory)
+    from auditor.policy.bundle import read_bundle
+
+    return read_bundle(
+        settings.source, public_key=settings.bundle_public_key, key_id=settings.bundle_key_id
+    )
+
+
 def build_engine(settings: PolicySettings, *, fail_closed: bool = False) -> PolicyEngine:
     """The policy engine the settings choose.
 
@@ -594,12 +649,16 @@ def build_engine(settings: PolicySettings, *, fail_closed: bool = False) -> Poli
     interaction as not evaluated rather than stopping or passing anything.
     """
     try:
-        bundle = load_bundle(settings.directory)
+        bundle = load_pack(settings)
     except PolicyError as exc:
         if not fail_closed:
             raise
         return UnavailableEngine(settings.engine, UNAVAILABLE_REVISION, str(exc))
     try:
+        if settings.engine == "opa-go":
+            from auditor.policy.opa_go import OpaGoEngine
+
+            return OpaGoEngine(bundle)
         if settings.engine == "opa":
             from auditor.policy.opa import OpaEngine
 
@@ -619,7 +678,7 @@ def rule_catalog(settings: PolicySettings) -> RuleCatalog:
     title, description, remediation, references and framework requirements, with the pack's
     revision and the configured engine's name. Read with the embedded interpreter, so it
     needs no server. Raises PolicyError if the pack cannot be loaded."""
-    bundle = load_bundle(settings.directory)
+    bundle = load_pack(settings)
     engine = EmbeddedEngine(bundle, compiled=False)
     return RuleCatalog(
         revision=bundle.revision,

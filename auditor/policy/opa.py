@@ -38,14 +38,13 @@ from auditor.policy.engine import (
     DATA_ROOT,
     EXAMPLES_ROOT,
     RULES_PACKAGE_PREFIX,
-    SEVERITY_RANK,
     PolicyBundle,
     RegoTestResult,
     RuleInfo,
     Violation,
-    _rule_info,
     _violations,
-    frameworks_by_rule,
+    catalogue,
+    rego_test_names,
 )
 
 POLICY_PREFIX = "auditor-pack"
@@ -224,19 +223,18 @@ class OpaEngine:
         if not defined or not isinstance(decision, dict):
             raise PolicyError(f"data.{DECISION_PACKAGE}.result is undefined on the OPA server")
         _defined, raw_rules = self._query("auditor.main", "rules", {})
-        frameworks = frameworks_by_rule(self._bundle.data.get("frameworks") or {})
-        rules = [_rule_info(item, frameworks) for item in raw_rules or []]
         packages = {
             m.package
             for m in self._bundle.modules
             if not m.is_test and f"data.{m.package}".startswith(RULES_PACKAGE_PREFIX)
         }
-        if len(rules) != len(packages):
-            raise PolicyError(
-                f"{len(packages)} rules packages but {len(rules)} metadata objects",
-                "every package under auditor.rules needs a `metadata` object",
-            )
-        return sorted(rules, key=lambda r: (SEVERITY_RANK[r.severity], r.rule_id))
+        return catalogue(
+            self._bundle,
+            duplicates=duplicates,
+            raw_violations=raw,
+            raw_rules=raw_rules,
+            package_count=len(packages),
+        )
 
     # --- the PolicyEngine contract ----------------------------------------------------------
 
@@ -272,7 +270,7 @@ class OpaEngine:
             self._upload_modules(TEST_PREFIX, [(m.path, m.text) for m in tests])
             results = []
             for module in tests:
-                for name in _test_names(module.text):
+                for name in rego_test_names(module.text):
                     results.append(self._run_one(module.package, name))
             return results
         finally:
@@ -308,12 +306,6 @@ def decision_module(revision: str) -> str:
         f"result := {{{json.dumps('revision')}: {json.dumps(revision)}, "
         '"violations": data.auditor.main.violations}\n'
     )
-
-
-def _test_names(text: str) -> list[str]:
-    from auditor.policy.engine import _TEST_RULE
-
-    return list(dict.fromkeys(_TEST_RULE.findall(text)))
 
 
 def _status(response: requests.Response | None) -> str:

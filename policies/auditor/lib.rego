@@ -12,7 +12,7 @@ in_pci_scope if tool.pci_scope == true
 
 has_npi_contract if tool.npi_contract == true
 
-internal if tool.destination == "internal"
+internal_destination if tool.destination == "internal"
 
 captured if tool.captured == true
 

@@ -21,7 +21,7 @@ params := data.auditor_data.thresholds[metadata.id]
 deny contains v if {
 	terms := lib.detected(params.entity_types, params.min_score)
 	count(terms) > 0
-	not lib.internal
+	not lib.internal_destination
 	msg := sprintf(
 		"%d restricted-list term detection(s) in an interaction with %s, which is outside the bank",
 		[lib.detection_count(terms), lib.tool_label],
@@ -36,7 +36,7 @@ private_side if input.user.barrier_side in params.private_barrier_sides
 
 deny contains v if {
 	private_side
-	not lib.internal
+	not lib.internal_destination
 	count(lib.detected(params.entity_types, params.min_score)) == 0
 	msg := sprintf(
 		"private-side work (%s, user on the %s side of the barrier) done with %s, which is outside the bank",

@@ -20,16 +20,16 @@ params := data.auditor_data.thresholds[metadata.id]
 
 floors := data.auditor_data.retention
 
-floor := object.get(floors.workflow_days, lib.workflow, floors.default_days)
+required_days := object.get(floors.workflow_days, lib.workflow, floors.default_days)
 
 deny contains v if {
 	lib.tool.approval_status in params.checked_statuses
 	days := lib.tool.log_retention_days
 	is_number(days)
-	days < floor
+	days < required_days
 	msg := sprintf(
 		"%s keeps logs %d days; %s needs at least %d",
-		[lib.tool_label, days, lib.workflow_label, floor],
+		[lib.tool_label, days, lib.workflow_label, required_days],
 	)
 	v := lib.violation(metadata, msg, set())
 }

@@ -19,7 +19,7 @@ deny contains v if {
 	count(special) > 0
 	people := lib.detected(params.person_types, params.min_score)
 	count(people) > 0
-	not lib.internal
+	not lib.internal_destination
 	msg := sprintf(
 		"%d special-category detection(s) with a named person in an interaction with %s, which is outside the bank",
 		[lib.detection_count(special), lib.tool_label],
