@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install opa-go clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,12 +14,25 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+# OPA's own Go evaluator, for the differential policy tests and `--engine opa-go`. The wheel
+# declares Requires-Python >=3.14 although its ctypes wrapper runs on 3.11 (it has no
+# dependencies), so pip refuses it as a dependency: installed alone, pinned, without deps.
+# The suite checks the OPA version inside (auditor/policy/opa_go.py, OPA_VERSION).
+OPA_GO_BINDINGS := opa-golib-python-bindings==0.4.4
+OPA_GO := $(VENV)/.opa-go-0.4.4
+
+$(OPA_GO): $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps --ignore-requires-python $(OPA_GO_BINDINGS)
+	touch $(OPA_GO)
+
 install: $(STAMP)
+
+opa-go: $(OPA_GO)
 
 demo: $(STAMP)
 	$(BIN)/auditor demo
 
-test: $(STAMP)
+test: $(STAMP) $(OPA_GO)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -229,6 +229,9 @@ class Decision(Base):
     scanner_revision: Mapped[str | None] = mapped_column(String(64))
     engine: Mapped[str] = mapped_column(String(32))
     evaluated_at: Mapped[datetime]
+    # SHA-256 of the canonical policy input (`auditor.policy.evaluate.input_digest`): names
+    # what was decided on without keeping the input. None where no input could be built.
+    input_digest: Mapped[str | None] = mapped_column(String(64))
 
 
 class Finding(Base):

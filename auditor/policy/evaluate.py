@@ -5,14 +5,19 @@ interaction gets at least one decision, so "no violation" is recorded (`*`, `pas
 than implied, and a failure is recorded as `not_evaluated` with its reason. So is a coverage
 gap — a field not scanned, scanned in part, failed, or not stored at the source — beside the
 violations that could still be decided: an item that could not be fully tested is not a pass.
+Every row of an evaluation carries the SHA-256 of its canonical input (`input_digest`), so an
+export can name what was decided on without the input ever being kept.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, defer
@@ -194,7 +199,9 @@ def _evaluate_chunk(
         gaps = coverage_gaps(
             required, field_status, has_text[iid], content_status=interaction.content_status
         )
-        rows = _decide(engine, build_args=(interaction, people.get(iid), found, scanned), gaps=gaps)
+        rows, digest = _decide(
+            engine, build_args=(interaction, people.get(iid), found, scanned), gaps=gaps
+        )
         for rule_id, verdict, severity, message, entity_types in rows:
             session.add(
                 Decision(
@@ -209,6 +216,7 @@ def _evaluate_chunk(
                     scanner_revision=revision,
                     engine=engine.name,
                     evaluated_at=evaluated_at,
+                    input_digest=digest,
                 )
             )
         verdicts = [row[1] for row in rows]
@@ -263,6 +271,17 @@ def coverage_gaps(
     return [wording[c].format(" and ".join(causes[c])) for c in wording if causes.get(c)]
 
 
+def input_digest(doc: Mapping[str, Any]) -> str:
+    """SHA-256 hex of the canonical JSON of a policy input document.
+
+    Canonical: keys sorted, no whitespace, UTF-8 (not ASCII-escaped), so the same facts give
+    the same digest whatever order they were gathered in. Raises TypeError or ValueError if
+    the document is not plain JSON.
+    """
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 _Row = tuple[str, str, str | None, str, Sequence[str]]
 
 
@@ -271,16 +290,21 @@ def _decide(
     *,
     build_args: tuple[Interaction, Person | None, list[Detection], list[str]],
     gaps: list[str],
-) -> list[_Row]:
+) -> tuple[list[_Row], str | None]:
+    """The decision rows for one interaction and the digest of the input they were decided
+    on (None if no input could be built)."""
     interaction, person, found, scanned = build_args
+    digest: str | None = None
     try:
         doc = build_policy_input(interaction, person, found, fields_scanned=scanned)
+        digest = input_digest(doc)
         violations = engine.evaluate(doc)
     except AuditorError as exc:
-        return [(ALL_RULES, NOT_EVALUATED, None, f"{FAILED_PREFIX}: {exc}", ())]
+        return [(ALL_RULES, NOT_EVALUATED, None, f"{FAILED_PREFIX}: {exc}", ())], digest
     except Exception as exc:  # any failure must become a recorded not_evaluated
         # The type only: an unexpected error's text is not known to be free of content.
-        return [(ALL_RULES, NOT_EVALUATED, None, f"{FAILED_PREFIX}: {type(exc).__name__}", ())]
+        failed = f"{FAILED_PREFIX}: {type(exc).__name__}"
+        return [(ALL_RULES, NOT_EVALUATED, None, failed, ())], digest
     rows: list[_Row] = [
         (v.rule_id, VIOLATION, v.severity, v.message, v.entity_types) for v in violations
     ]
@@ -299,7 +323,7 @@ def _decide(
         )
     elif not rows:
         rows.append((ALL_RULES, PASS, None, "no rule violated", ()))
-    return rows
+    return rows, digest
 
 
 def _people_for(session: Session, interactions: list[Interaction]) -> dict[int, Person]:

@@ -27,8 +27,9 @@ workflow := w if {
 	is_string(w)
 } else := ""
 
-# The UTC calendar day of the interaction, YYYY-MM-DD (ISO dates compare as strings).
-day := substring(input.interaction.occurred_at, 0, 10)
+# The UTC calendar day of the interaction, YYYY-MM-DD (ISO dates compare as strings);
+# undefined when the input's time is not a string.
+day := substring(input.interaction.occurred_at, 0, 10) if is_string(input.interaction.occurred_at)
 
 # How messages name the tool; logs without a tool name still get a readable message.
 tool_label := input.interaction.tool if {
@@ -40,16 +41,32 @@ workflow_label := workflow if {
 	workflow != ""
 } else := "no workflow"
 
-# The entity types among `types` detected with a max score of at least `min_score`.
-# Loops over the input's detections (usually none or a few), not over the listed types.
+# A detection's highest score. A score that is not a number counts as certain: the scanner
+# reported the type, and unknown means not shown to be safe.
+score(d) := s if {
+	s := d.max_score
+	is_number(s)
+} else := 1
+
+# A detection's count. Anything but a whole number of at least one counts as one: the entry
+# says the type was found at least once.
+times(d) := c if {
+	c := d.count
+	is_number(c)
+	c >= 1
+	c == round(c)
+} else := 1
+
+# The entity types among `types` detected with a highest score of at least `min_score`.
+# Looks each listed type up in the input's detections, so a detections value that is not an
+# object matches nothing on every engine.
 detected(types, min_score) := {t |
-	some t, d in input.detections
-	d.max_score >= min_score
-	t in types
+	some t in types
+	score(input.detections[t]) >= min_score
 }
 
 # Total detections of the given entity types.
-detection_count(types) := sum([input.detections[t].count | some t in types])
+detection_count(types) := sum([times(input.detections[t]) | some t in types])
 
 # A rule's severity after the firm's overrides (data/severity_overrides.json).
 base_severity(meta) := object.get(data.auditor_data.severity_overrides, meta.id, meta.severity)

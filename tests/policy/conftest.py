@@ -1,5 +1,11 @@
-"""Fixtures for the policy tests: the project's real policies loaded once, a stand-in OPA
-server on 127.0.0.1, and `decision_engine`, the shared suite's parameter over both engines."""
+"""Fixtures for the policy tests: the project's real policies loaded once, OPA's own Go
+evaluator, a stand-in OPA server on 127.0.0.1 that decides with it, and `decision_engine`, the
+shared suite's parameter over every engine.
+
+OPA's evaluator comes from opa-golib-python-bindings, which `make test` installs (see the
+Makefile for why it is a separate step). Without it the tests that need it are skipped with
+that reason, except in CI (`CI` set), where they fail: the differential suite must run there.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +18,10 @@ from typing import Any
 
 import pytest
 
+from auditor.policy import opa_go
 from auditor.policy.engine import EmbeddedEngine, PolicyEngine, load_bundle
 from auditor.policy.opa import OpaEngine
+from auditor.policy.opa_go import OpaGoEngine
 from tests.policy.fake_opa import FakeOpa
 from tests.policy.helpers import POLICY_DIR
 
@@ -24,6 +32,28 @@ LOOPBACK = frozenset({"127.0.0.1", "localhost"})
 def policy_engine() -> EmbeddedEngine:
     """The project's policies, loaded once: the engine is read-only between evaluations."""
     return EmbeddedEngine(load_bundle(POLICY_DIR))
+
+
+def require_opa_go() -> None:
+    """Skip (fail in CI) unless OPA's Go evaluator is installed and is the OPA release the
+    suite was proven on."""
+    if not opa_go.available():
+        reason = f"OPA's Go evaluator is not installed: {opa_go.INSTALL_HINT}"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    version = opa_go.opa_version()
+    assert version == opa_go.OPA_VERSION, (
+        f"opa-golib-python-bindings carries OPA {version}, the suite is proven on "
+        f"{opa_go.OPA_VERSION}: pin {opa_go.DISTRIBUTION}=={opa_go.BINDINGS_VERSION}"
+    )
+
+
+@pytest.fixture(scope="session")
+def opa_go_engine() -> OpaGoEngine:
+    """The project's policies on OPA's own Go evaluator, loaded once."""
+    require_opa_go()
+    return OpaGoEngine(load_bundle(POLICY_DIR))
 
 
 @pytest.fixture
@@ -80,6 +110,7 @@ _REAL_CREATE = socket.create_connection
 @pytest.fixture(scope="session")
 def opa_server() -> Iterator[FakeOpa]:
     """One stand-in OPA server for the session (see tests/policy/fake_opa.py)."""
+    require_opa_go()
     server = FakeOpa().start()
     yield server
     server.stop()
@@ -88,6 +119,7 @@ def opa_server() -> Iterator[FakeOpa]:
 @pytest.fixture
 def fresh_opa(loopback: list[str]) -> Iterator[FakeOpa]:
     """A stand-in OPA server of its own, for tests that break or stall it."""
+    require_opa_go()
     server = FakeOpa().start()
     yield server
     server.stop()
@@ -100,12 +132,27 @@ def opa_engine(opa_server: FakeOpa, loopback: list[str]) -> OpaEngine:
     return OpaEngine(load_bundle(POLICY_DIR), opa_server.url, timeout=10)
 
 
-@pytest.fixture(params=["embedded", "opa"])
-def decision_engine(request: pytest.FixtureRequest, policy_engine: EmbeddedEngine) -> PolicyEngine:
-    """The shared decision suite's engine: every test that asks for it runs on both."""
-    if request.param == "embedded":
-        return policy_engine
-    engine: PolicyEngine = request.getfixturevalue("opa_engine")
+@pytest.fixture(scope="session")
+def interpreted_engine(policy_engine: EmbeddedEngine) -> EmbeddedEngine:
+    """The same pack on regorus' interpreter (the embedded engine compiles by default)."""
+    return EmbeddedEngine(policy_engine.bundle, compiled=False)
+
+
+# The shared decision suite's engines: regorus compiled (the default) and interpreted, OPA's
+# Go evaluator in-process, and the OPA server path (opa-python-client over HTTP to a server
+# deciding with OPA's Go evaluator).
+DECISION_ENGINES = {
+    "embedded": "policy_engine",
+    "embedded-interpreted": "interpreted_engine",
+    "opa-go": "opa_go_engine",
+    "opa": "opa_engine",
+}
+
+
+@pytest.fixture(params=sorted(DECISION_ENGINES))
+def decision_engine(request: pytest.FixtureRequest) -> PolicyEngine:
+    """The shared decision suite's engine: every test that asks for it runs on each."""
+    engine: PolicyEngine = request.getfixturevalue(DECISION_ENGINES[request.param])
     return engine
 
 

@@ -1,14 +1,18 @@
 """A stand-in OPA server for the tests: the parts of OPA's REST API that `OpaEngine` (through
-opa-python-client) uses, served over real HTTP on 127.0.0.1, deciding with regorus.
+opa-python-client) uses, served over real HTTP on 127.0.0.1, deciding with OPA's own Go
+evaluator (the opa-golib-python-bindings package, OPA v1.20), so the OPA server path is
+tested on OPA's semantics, not on regorus'.
 
-The package index has no OPA binary, so the shared decision suite runs against this server;
-`test_opa_real.py` runs the same checks against a real OPA when `OPA_URL` is set.
+The package index has no OPA server binary, so the shared decision suite runs against this
+server; `test_opa_real.py` runs the same checks against a real OPA when `OPA_URL` is set.
 
 Implemented, as OPA v1 documents them (https://www.openpolicyagent.org/docs/rest-api):
 
-- `PUT /v1/policies/{id}`, body the Rego text: parsed (regorus, Rego v1) with the other
-  modules; 200 `{}`, or 400 `{"code": "invalid_parameter", "message": ..., "errors":
-  [{"code": "rego_parse_error", "message", "location": {"file", "row", "col"}}]}`.
+- `PUT /v1/policies/{id}`, body the Rego text: compiled by OPA with the other modules, as
+  OPA does on upload; 200 `{}`, or 400 `{"code": "invalid_parameter", "message": ...,
+  "errors": [{"code": "rego_parse_error" (or `rego_type_error`, …), "message", "location":
+  {"file", "row", "col"}}]}`. Uploading a module identical to the stored one is not compiled
+  again (the outcome could not differ), which keeps per-test re-uploads cheap.
 - `GET /v1/policies`: 200 `{"result": [{"id", "raw"}]}` (no `ast`: the client's list call
   reads only `id`).
 - `DELETE /v1/policies/{id}`: 200 `{}`, or 404 `{"code": "resource_not_found", ...}`.
@@ -22,8 +26,7 @@ Implemented, as OPA v1 documents them (https://www.openpolicyagent.org/docs/rest
 Not implemented (404 `{"code": "resource_not_found"}`): `GET /v1/data`, `PATCH /v1/data`,
 `POST /v1/query`, `/v1/compile`, `/v1/config`, `/v1/status`, `/metrics`, query parameters
 (`explain`, `metrics`, `pretty`, `instrument`, `strict-builtin-errors`), bundles, decision
-logs, authentication. Unlike OPA, uploading a module only parses it: an undefined reference
-shows at evaluation (as a 500), not at upload.
+logs, authentication. Unlike OPA, the column of an upload error is not reported (0).
 
 For the fail-closed tests the server can be told to stall (`delay`), to answer the next
 decision queries with an error status (`fail_queries`), or to answer garbage
@@ -32,16 +35,21 @@ decision queries with an error status (`fail_queries`), or to answer garbage
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import regorus
+# OPA's Go evaluator; tests/policy/conftest.py skips (or, in CI, fails) without it.
+with contextlib.suppress(ImportError):
+    from opa_bindings import OpaEngine, OpaError, OpaUndefinedError
 
-from auditor.policy.engine import regorus_error
+# `file.rego:12: rego_type_error: message` in OPA's compile errors.
+_COMPILE_ERROR = re.compile(r"(?P<file>\S+?):(?P<row>\d+): (?P<code>rego_\w+): (?P<message>[^\n]*)")
 
 
 class FakeOpa:
@@ -54,7 +62,7 @@ class FakeOpa:
         self.delay = 0.0
         self.fail_queries = 0
         self.garbage_queries = 0
-        self._engine: regorus.Engine | None = None  # built on the server thread, lazily
+        self._engine: Any = None  # built lazily from the stored modules and data
         self._server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
@@ -65,7 +73,6 @@ class FakeOpa:
 
     def _serve(self) -> None:
         self._server.serve_forever()
-        self._engine = None  # a regorus engine must be dropped on the thread that made it
 
     def start(self) -> FakeOpa:
         self._thread.start()
@@ -79,26 +86,17 @@ class FakeOpa:
     # --- the API, called on the server thread ---------------------------------------------
 
     def put_policy(self, policy_id: str, text: str) -> tuple[int, dict[str, Any]]:
+        if self.modules.get(policy_id) == text:
+            return 200, {}
         candidate = {**self.modules, policy_id: text}
-        engine = regorus.Engine()
-        engine.set_rego_v0(False)
-        for mid, module in candidate.items():
-            try:
-                engine.add_policy(mid, module)
-            except RuntimeError as exc:
-                where = regorus_error(exc)
-                row, col = _location(where)
-                return 400, {
-                    "code": "invalid_parameter",
-                    "message": "error(s) occurred while compiling module(s)",
-                    "errors": [
-                        {
-                            "code": "rego_parse_error",
-                            "message": where.split(": ", 1)[-1],
-                            "location": {"file": mid, "row": row, "col": col},
-                        }
-                    ],
-                }
+        try:
+            _compiled(candidate, {})
+        except OpaError as exc:
+            return 400, {
+                "code": "invalid_parameter",
+                "message": "error(s) occurred while compiling module(s)",
+                "errors": _compile_errors(exc),
+            }
         self.modules = candidate
         self._engine = None
         return 200, {}
@@ -111,6 +109,8 @@ class FakeOpa:
         return 200, {}
 
     def put_data(self, path: list[str], document: Any) -> tuple[int, dict[str, Any] | None]:
+        if _at(self.data, path) == (True, document):
+            return 204, None  # unchanged: no need to compile again
         if not path:
             if not isinstance(document, dict):
                 return 400, {"code": "invalid_parameter", "message": "root must be an object"}
@@ -138,34 +138,52 @@ class FakeOpa:
             self.fail_queries -= 1
             return 500, {"code": "internal_error", "message": "injected failure"}
         if self._engine is None:
-            engine = regorus.Engine()
-            engine.set_rego_v0(False)
-            for mid, module in self.modules.items():
-                engine.add_policy(mid, module)
-            engine.add_data_json(json.dumps(self.data))
-            self._engine = engine
+            self._engine = _compiled(self.modules, self.data)
         try:
-            self._engine.set_input_json(json.dumps(input_doc))
-            answer = json.loads(self._engine.eval_query_as_json("data." + ".".join(path)))
-        except RuntimeError as exc:
-            return 500, {"code": "internal_error", "message": regorus_error(exc)}
-        results = answer.get("result") or []
-        if not results or not results[0].get("expressions"):
+            value = self._engine.eval_document(".".join(path), input_doc)
+        except OpaUndefinedError:
             return 200, {}
-        return 200, {"result": results[0]["expressions"][0].get("value")}
+        except OpaError as exc:
+            return 500, {"code": "internal_error", "message": f"{exc.code}: {exc.message}"}
+        return 200, {"result": value}
+
+
+def _at(data: Any, path: list[str]) -> tuple[bool, Any]:
+    """(found, value) of the document at `path`."""
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return False, None
+        data = data[key]
+    return True, data
+
+
+def _compiled(modules: dict[str, str], data: dict[str, Any]) -> Any:
+    """An OPA engine over `modules` and `data`, compiled now (OPA compiles every module on
+    upload). Raises OpaError with OPA's parse or compile errors."""
+    engine = OpaEngine()
+    engine.print_handler = lambda message, location: None
+    for mid, module in modules.items():
+        engine.add_policy(mid, module)
+    engine.add_data(data)
+    engine.eval_query("true")
+    return engine
+
+
+def _compile_errors(exc: Any) -> list[dict[str, Any]]:
+    errors = [
+        {
+            "code": m["code"],
+            "message": m["message"].strip(),
+            "location": {"file": m["file"], "row": int(m["row"]), "col": 0},
+        }
+        for m in _COMPILE_ERROR.finditer(exc.message)
+    ]
+    return errors or [{"code": exc.code, "message": exc.message.split("\n")[0]}]
 
 
 class _QuietServer(HTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         return None  # a client that timed out and hung up is what the time-out tests do
-
-
-def _location(where: str) -> tuple[int, int]:
-    parts = where.split(":")
-    try:
-        return int(parts[1]), int(parts[2])
-    except (IndexError, ValueError):
-        return 0, 0
 
 
 def _not_found(message: str) -> dict[str, Any]:
@@ -174,8 +192,8 @@ def _not_found(message: str) -> dict[str, Any]:
 
 def _handler(opa: FakeOpa) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        # One request per connection: the server is single-threaded (regorus engines stay on
-        # one thread), and a kept-alive connection would block every other client.
+        # One request per connection: the server is single-threaded, and a kept-alive
+        # connection would block every other client.
         protocol_version = "HTTP/1.0"
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name

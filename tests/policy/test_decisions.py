@@ -1,6 +1,9 @@
-"""The shared decision suite: every test here runs on the embedded engine and on the OPA
-backend (through real HTTP to the stand-in server of tests/policy/fake_opa.py), and both
-must give the same decisions, catalogue and Rego test results."""
+"""The shared decision suite: every test here runs on every engine (tests/policy/conftest.py,
+DECISION_ENGINES): regorus compiled and interpreted, OPA's own Go evaluator in-process, and
+the OPA server path (opa-python-client over real HTTP to the stand-in server of
+tests/policy/fake_opa.py, which decides with OPA's Go evaluator). All must give the same
+decisions, catalogue and Rego test results. test_differential.py compares regorus and OPA-Go
+on thousands of generated inputs."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from auditor.db.models import Decision
 from auditor.policy.engine import EmbeddedEngine, PolicyEngine
 from auditor.policy.evaluate import evaluate_sample
 from auditor.policy.opa import OpaEngine
+from auditor.policy.opa_go import OpaGoEngine
 from tests.policy.expected import EXPECTED, RULES, TOOL_IDS
 from tests.policy.helpers import add_interaction, add_person, add_sample, add_scan, load_example
 
@@ -46,7 +50,7 @@ def test_catalogue(decision_engine: PolicyEngine) -> None:
 
 def test_revision_and_name(decision_engine: PolicyEngine, policy_engine: EmbeddedEngine) -> None:
     assert decision_engine.revision == policy_engine.revision
-    assert decision_engine.name in {"embedded", "opa"}
+    assert decision_engine.name in {"embedded", "opa", "opa-go"}
 
 
 def test_rego_tests_pass(decision_engine: PolicyEngine) -> None:
@@ -56,10 +60,11 @@ def test_rego_tests_pass(decision_engine: PolicyEngine) -> None:
     assert len(results) >= 80
 
 
-def test_both_engines_give_the_same_rego_test_results(
-    policy_engine: EmbeddedEngine, opa_engine: OpaEngine
+def test_every_engine_gives_the_same_rego_test_results(
+    policy_engine: EmbeddedEngine, opa_go_engine: OpaGoEngine, opa_engine: OpaEngine
 ) -> None:
     embedded = {(r.package, r.name, r.passed) for r in policy_engine.run_tests()}
+    assert {(r.package, r.name, r.passed) for r in opa_go_engine.run_tests()} == embedded
     assert {(r.package, r.name, r.passed) for r in opa_engine.run_tests()} == embedded
 
 
@@ -173,18 +178,21 @@ documents = st.fixed_dictionaries(
     }
 )
 
-_INTERPRETED: list[EmbeddedEngine] = []
-
 
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(doc=documents)
 def test_engines_agree_on_generated_inputs(
-    policy_engine: EmbeddedEngine, opa_engine: OpaEngine, doc: dict[str, object]
+    policy_engine: EmbeddedEngine,
+    interpreted_engine: EmbeddedEngine,
+    opa_go_engine: OpaGoEngine,
+    opa_engine: OpaEngine,
+    doc: dict[str, object],
 ) -> None:
-    if not _INTERPRETED:
-        _INTERPRETED.append(EmbeddedEngine(policy_engine.bundle, compiled=False))
+    """The OPA server path and the compiled program too (the 5,000-input comparison of
+    regorus and OPA-Go in-process is test_differential.py)."""
     compiled = policy_engine.evaluate(doc)
-    assert _INTERPRETED[0].evaluate(doc) == compiled
+    assert interpreted_engine.evaluate(doc) == compiled
+    assert opa_go_engine.evaluate(doc) == compiled
     assert opa_engine.evaluate(doc) == compiled

@@ -85,8 +85,8 @@ def _replace(path: Path, old: str, new: str) -> None:
 BREAKS = [
     pytest.param(
         "auditor/lib.rego",
-        "d.max_score >= min_score",
-        "d.max_score < min_score",
+        "score(input.detections[t]) >= min_score",
+        "score(input.detections[t]) < min_score",
         ("auditor.tests.pci", "test_card_to_copilot_is_critical"),
         id="threshold-comparison-flipped-in-lib",
     ),

@@ -16,10 +16,10 @@ params := data.auditor_data.thresholds[metadata.id]
 
 deny contains v if {
 	types := {t |
-		some t, d in input.detections
-		d.max_score >= params.low
-		d.max_score < params.high
-		t in params.entity_types
+		some t in params.entity_types
+		s := lib.score(input.detections[t])
+		s >= params.low
+		s < params.high
 	}
 	count(types) > 0
 	msg := sprintf(

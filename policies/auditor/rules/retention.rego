@@ -28,7 +28,7 @@ deny contains v if {
 	is_number(days)
 	days < required_days
 	msg := sprintf(
-		"%s keeps logs %d days; %s needs at least %d",
+		"%s keeps logs %v days; %s needs at least %v",
 		[lib.tool_label, days, lib.workflow_label, required_days],
 	)
 	v := lib.violation(metadata, msg, set())
