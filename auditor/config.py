@@ -241,6 +241,11 @@ class PolicySettings(_Section):
         default=None,
         description="Key id the bundle's signature must name (its `keyid`), if set.",
     )
+    allow_unsigned_bundle: bool = Field(
+        default=False,
+        description="Load a bundle (`source`) without verifying a signature when no "
+        "bundle_public_key is configured. Off: such a bundle is refused (fail closed).",
+    )
     opa_url: str = Field(
         default="http://127.0.0.1:8181", description="OPA server base URL (http or https)."
     )

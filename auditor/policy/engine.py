@@ -630,12 +630,17 @@ def _violation(raw: Any) -> Violation:
 
 def load_pack(settings: PolicySettings) -> PolicyBundle:
     """The configured pack: the OPA bundle `policy.source` if set (its signature verified
-    against `policy.bundle_public_key` when one is configured), else the directory
-    `policy.directory`. Raises PolicyError naming the file and the reason."""
+    against `policy.bundle_public_key`; without a key only if `allow_unsigned_bundle`), else
+    the directory `policy.directory`. Raises PolicyError naming the file and the reason."""
     if settings.source is None:
         return load_bundle(settings.directory)
     from auditor.policy.bundle import read_bundle
 
+    if settings.bundle_public_key is None and not settings.allow_unsigned_bundle:
+        raise PolicyError(
+            f"policy bundle {settings.source}: no policy.bundle_public_key to verify it with",
+            "configure the signer's public key (or set policy.allow_unsigned_bundle = true)",
+        )
     return read_bundle(
         settings.source, public_key=settings.bundle_public_key, key_id=settings.bundle_key_id
     )

@@ -15,6 +15,9 @@ rules contains object.union(meta, {"severity": lib.base_severity(meta)}) if {
 
 # Rule ids defined more than once; the Python engine refuses to load when this is not empty.
 duplicate_rule_ids contains id if {
-	some id in {m.id | some m in rules}
-	count({pkg | data.auditor.rules[pkg].metadata.id == id}) > 1
+	some id in package_rule_ids
+	count([other | some other in package_rule_ids; other == id]) > 1
 }
+
+# One rule id per rules package, in no particular order.
+package_rule_ids := [meta.id | meta := data.auditor.rules[_].metadata]

@@ -22,9 +22,14 @@ deny contains v if {
 		s < params.high
 	}
 	count(types) > 0
-	msg := sprintf(
-		"%d uncertain detection(s) of %s in an interaction with %s",
-		[lib.detection_count(types), concat(", ", sort(types)), lib.tool_label],
-	)
+	# concat, not sprintf: rego-cpp 1.5.2 quotes a computed string passed to a sprintf with
+	# several arguments (the same message on OPA and regorus either way).
+	msg := concat("", [
+		format_int(lib.detection_count(types), 10),
+		" uncertain detection(s) of ",
+		concat(", ", sort(types)),
+		" in an interaction with ",
+		lib.tool_label,
+	])
 	v := lib.violation(metadata, msg, types)
 }
