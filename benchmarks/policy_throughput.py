@@ -1,14 +1,17 @@
-"""Policy decisions per second on the embedded engine: compile the pack once, evaluate many.
+"""Policy decisions per second, engine beside engine: load the pack once, evaluate many.
 
-    .venv/bin/python benchmarks/policy_throughput.py [--inputs N] [--interpreted] [--seed S]
+    .venv/bin/python benchmarks/policy_throughput.py [--inputs N] [--seed S]
+        [--engines embedded,interpreted,opa-go]
 
 Builds N policy input documents (the example documents of policies/examples plus seeded
 variations of them: other tools, workflows, users, oversight facts and detections, in the
-proportions of a month of use), loads the pack once, evaluates every document once and prints
-inputs per second of wall time and of CPU time (the CPU figure is steadier on a shared
-machine). `--interpreted` evaluates with the regorus interpreter instead of the compiled
-program, for comparison. Each decision is checked against the interpreter on a subset, so
-a fast wrong answer cannot pass for a result.
+proportions of a month of use), then, for each engine in turn on the same documents and the
+same core: loads the pack, evaluates every document once, and reports load time, inputs per
+second of wall time (load included, and evaluation alone) and per CPU second (steadier on a
+shared machine). Engines: `embedded` (regorus, compiled: the default engine), `interpreted`
+(regorus' interpreter), `opa-go` (OPA's own Go evaluator, in-process; skipped with a message
+if its bindings are not installed). Every engine's decisions must equal the interpreter's on
+every document, so a fast wrong answer cannot pass for a result.
 """
 
 from __future__ import annotations
@@ -25,7 +28,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from auditor.policy.engine import EmbeddedEngine, load_bundle  # noqa: E402
+from auditor.policy.engine import (  # noqa: E402
+    EmbeddedEngine,
+    PolicyBundle,
+    PolicyEngine,
+    load_bundle,
+)
 
 TOOLS = [
     ("chatgpt-enterprise", 30),
@@ -79,45 +87,75 @@ def make_inputs(examples: dict[str, Any], n: int, seed: int) -> list[dict[str, A
     return docs
 
 
+def _engine(name: str, bundle: PolicyBundle) -> PolicyEngine:
+    if name == "opa-go":
+        from auditor.policy.opa_go import OpaGoEngine
+
+        return OpaGoEngine(bundle)
+    return EmbeddedEngine(bundle, compiled=name == "embedded")
+
+
+def measure(name: str, bundle: PolicyBundle, docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Load the pack on `name` and evaluate every document once; timings and decisions."""
+    wall = time.perf_counter()
+    engine = _engine(name, bundle)
+    load_s = time.perf_counter() - wall
+    run_wall, run_cpu = time.perf_counter(), time.process_time()
+    decisions = [engine.evaluate(doc) for doc in docs]
+    end_wall, end_cpu = time.perf_counter(), time.process_time()
+    label = f"embedded ({engine.mode})" if isinstance(engine, EmbeddedEngine) else engine.name
+    return {
+        "engine": label,
+        "load_seconds": round(load_s, 3),
+        "inputs_per_second": round(len(docs) / (end_wall - run_wall)),
+        "inputs_per_second_with_load": round(len(docs) / (end_wall - wall)),
+        "inputs_per_cpu_second": round(len(docs) / (end_cpu - run_cpu))
+        if end_cpu > run_cpu
+        else None,
+        "decisions": decisions,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--inputs", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--interpreted", action="store_true")
+    parser.add_argument("--engines", default="embedded,interpreted,opa-go")
     args = parser.parse_args(argv)
 
     bundle = load_bundle(ROOT / "policies")
-    started = time.perf_counter()
-    engine = EmbeddedEngine(bundle, compiled=not args.interpreted)
-    load_s = time.perf_counter() - started
     docs = make_inputs(dict(bundle.examples), args.inputs, args.seed)
+    names = [n.strip() for n in args.engines.split(",") if n.strip()]
+    if "opa-go" in names:
+        from auditor.policy import opa_go
 
-    wall, cpu = time.perf_counter(), time.process_time()
-    decisions = [engine.evaluate(doc) for doc in docs]
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-
+        if not opa_go.available():
+            print(f"opa-go skipped: {opa_go.INSTALL_HINT}", file=sys.stderr)
+            names.remove("opa-go")
+    results = [measure(name, bundle, docs) for name in names]
     reference = EmbeddedEngine(bundle, compiled=False)
-    step = max(1, len(docs) // 500)
-    for k in range(0, len(docs), step):
-        if reference.evaluate(docs[k]) != decisions[k]:
-            print(f"input {k}: decision differs from the interpreter", file=sys.stderr)
+    want = [reference.evaluate(doc) for doc in docs]
+    for result in results:
+        if result.pop("decisions") != want:
+            print(f"{result['engine']}: decisions differ from the interpreter", file=sys.stderr)
             return 1
-    violations = sum(len(d) for d in decisions)
+    baseline = results[0]["inputs_per_second_with_load"] if results else 0
     print(
-        json.dumps(
-            {
-                "engine": f"embedded ({engine.mode})",
-                "policy_revision": engine.revision[:12],
-                "rules": len(engine.rules()),
-                "inputs": len(docs),
-                "violations": violations,
-                "load_seconds": round(load_s, 3),
-                "inputs_per_second": round(len(docs) / wall),
-                "inputs_per_cpu_second": round(len(docs) / cpu) if cpu else None,
-            }
-        )
+        f"{len(docs):,} inputs, {len(bundle.modules)} modules, policy revision "
+        f"{bundle.revision[:12]}, {sum(len(d) for d in want):,} violations; "
+        "every engine's decisions equal the interpreter's"
     )
-    print(f"{len(docs) / wall:,.0f} inputs/s ({engine.mode}, {len(docs):,} inputs)")
+    print(
+        f"{'engine':<24}{'load s':>8}{'inputs/s':>10}{'with load':>11}{'per CPU s':>11}{'ratio':>7}"
+    )
+    for r in results:
+        ratio = r["inputs_per_second_with_load"] / baseline if baseline else 0.0
+        print(
+            f"{r['engine']:<24}{r['load_seconds']:>8.3f}{r['inputs_per_second']:>10,}"
+            f"{r['inputs_per_second_with_load']:>11,}{r['inputs_per_cpu_second'] or 0:>11,}"
+            f"{ratio:>6.2f}x"
+        )
+        print(json.dumps(r))
     return 0
 
 

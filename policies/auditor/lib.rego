@@ -61,12 +61,14 @@ times(d) := c if {
 # Looks each listed type up in the input's detections, so a detections value that is not an
 # object matches nothing on every engine.
 detected(types, min_score) := {t |
-	some t in types
-	score(input.detections[t]) >= min_score
+	some t
+	d := input.detections[t]
+	t in types
+	score(d) >= min_score
 }
 
 # Total detections of the given entity types.
-detection_count(types) := sum([times(input.detections[t]) | some t in types])
+detection_count(types) := sum([times(d) | some t; d := input.detections[t]; t in types])
 
 # A rule's severity after the firm's overrides (data/severity_overrides.json).
 base_severity(meta) := object.get(data.auditor_data.severity_overrides, meta.id, meta.severity)

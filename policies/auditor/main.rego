@@ -2,14 +2,12 @@
 # rules package needs no change here.
 package auditor.main
 
-import data.auditor.lib
-
 violations contains v if {
 	some v in data.auditor.rules[_].deny
 }
 
 # The rule catalogue: one metadata object per rules package, with the firm's severity.
-rules contains object.union(meta, {"severity": lib.base_severity(meta)}) if {
+rules contains object.union(meta, {"severity": data.auditor.lib.base_severity(meta)}) if {
 	meta := data.auditor.rules[_].metadata
 }
 

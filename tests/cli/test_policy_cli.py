@@ -37,7 +37,11 @@ def test_policy_test_passes(cli) -> None:  # type: ignore[no-untyped-def]
 def test_policy_test_fails_naming_the_test(cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     pack = Path(shutil.copytree(POLICY_DIR, tmp_path / "pack"))
     pci = pack / "auditor/rules/pci.rego"
-    pci.write_text(pci.read_text().replace("not lib.in_pci_scope", "lib.in_pci_scope"))
+    pci.write_text(
+        pci.read_text().replace(
+            "not data.auditor.lib.in_pci_scope", "data.auditor.lib.in_pci_scope"
+        )
+    )
     monkeypatch.setenv("AUDITOR_POLICY__DIRECTORY", str(pack))
     code, _out, err = cli("policy", "test")
     assert code == 1

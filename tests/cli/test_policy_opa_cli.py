@@ -90,7 +90,7 @@ def test_coverage_names_lines_no_test_reaches(cli, opa_go, tmp_path: Path, monke
     pci = pack / "auditor/rules/pci.rego"
     text = pci.read_text()
     untested = '\ndeny contains v if {\n\tinput.interaction.tool == "no-test-uses-this"\n'
-    untested += '\tv := lib.violation(metadata, "never reached", set())\n}\n'
+    untested += '\tv := data.auditor.lib.violation(metadata, "never reached", set())\n}\n'
     pci.write_text(text + untested)
     last = len((text + untested).splitlines()) - 1  # the rule's head, condition and `v := …`
     monkeypatch.setenv("AUDITOR_POLICY__DIRECTORY", str(pack))

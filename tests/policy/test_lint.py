@@ -92,3 +92,14 @@ def test_builtin_roots_cover_opas_own_capabilities() -> None:
     roots = {name.split(".")[0] for name in names}
     assert roots <= OPA_BUILTIN_ROOTS, sorted(roots - OPA_BUILTIN_ROOTS)
     assert opa_go.opa_version() == opa_go.OPA_VERSION
+
+
+def test_rules_packages_do_not_import_lib_whole() -> None:
+    """regorus' compiled program evaluates a whole imported package for every reference
+    through it; the rules name helpers by their full path instead (policies/README.md)."""
+    offenders = [
+        m.path
+        for m in load_bundle(POLICY_DIR).modules
+        if not m.is_test and re.search(r"^import data\.auditor\.lib\s*$", m.text, re.MULTILINE)
+    ]
+    assert offenders == []

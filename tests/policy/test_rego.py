@@ -85,15 +85,15 @@ def _replace(path: Path, old: str, new: str) -> None:
 BREAKS = [
     pytest.param(
         "auditor/lib.rego",
-        "score(input.detections[t]) >= min_score",
-        "score(input.detections[t]) < min_score",
+        "score(d) >= min_score",
+        "score(d) < min_score",
         ("auditor.tests.pci", "test_card_to_copilot_is_critical"),
         id="threshold-comparison-flipped-in-lib",
     ),
     pytest.param(
         "auditor/rules/pci.rego",
-        "not lib.in_pci_scope",
-        "lib.in_pci_scope",
+        "not data.auditor.lib.in_pci_scope",
+        "data.auditor.lib.in_pci_scope",
         ("auditor.tests.pci", "test_card_to_copilot_is_critical"),
         id="scope-check-inverted",
     ),
@@ -164,7 +164,11 @@ def test_a_malformed_test_file_fails_run_tests_naming_it(policy_copy: Path) -> N
 
 
 def test_a_rule_that_errors_at_evaluation_fails_at_load(policy_copy: Path) -> None:
-    _replace(policy_copy / "auditor/rules/tools.rego", "not lib.registered", "lib.no_such(1)")
+    _replace(
+        policy_copy / "auditor/rules/tools.rego",
+        "not data.auditor.lib.registered",
+        "data.auditor.lib.no_such(1)",
+    )
     with pytest.raises(PolicyError, match=r"auditor/rules/tools\.rego:\d+:\d+"):
         EmbeddedEngine(load_bundle(policy_copy))
 

@@ -1,8 +1,6 @@
 # Business use goes through firm (SSO) accounts, which are captured and supervised.
 package auditor.rules.accounts
 
-import data.auditor.lib
-
 metadata := {
 	"id": "personal-account-for-business",
 	"severity": "high",
@@ -22,7 +20,7 @@ deny contains v if {
 	input.interaction.account_type in params.account_types
 	msg := sprintf(
 		"interaction with %s made from a %s account",
-		[lib.tool_label, input.interaction.account_type],
+		[data.auditor.lib.tool_label, input.interaction.account_type],
 	)
-	v := lib.violation(metadata, msg, set())
+	v := data.auditor.lib.violation(metadata, msg, set())
 }

@@ -1,8 +1,6 @@
 # An agent that sends, executes or changes data acts only with a person's approval.
 package auditor.rules.agents
 
-import data.auditor.lib
-
 metadata := {
 	"id": "agent-action-without-approval",
 	"severity": "high",
@@ -19,7 +17,7 @@ deny contains v if {
 	not input.oversight.action_approved == true
 	msg := sprintf(
 		"%s ran an agent action (%s) in %s work with no approval recorded",
-		[lib.tool_label, input.oversight.agent_action, lib.workflow_label],
+		[data.auditor.lib.tool_label, input.oversight.agent_action, data.auditor.lib.workflow_label],
 	)
-	v := lib.violation(metadata, msg, set())
+	v := data.auditor.lib.violation(metadata, msg, set())
 }

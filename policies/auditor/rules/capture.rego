@@ -1,8 +1,6 @@
 # Business communications drafted or conducted with AI are captured for books and records.
 package auditor.rules.capture
 
-import data.auditor.lib
-
 metadata := {
 	"id": "business-communication-not-captured",
 	"severity": "high",
@@ -20,7 +18,7 @@ params := data.auditor_data.thresholds[metadata.id]
 
 deny contains v if {
 	input.interaction.workflow in params.workflows
-	not lib.captured
-	msg := sprintf("%s work done with %s, which is not captured for retention", [lib.workflow, lib.tool_label])
-	v := lib.violation(metadata, msg, set())
+	not data.auditor.lib.captured
+	msg := sprintf("%s work done with %s, which is not captured for retention", [data.auditor.lib.workflow, data.auditor.lib.tool_label])
+	v := data.auditor.lib.violation(metadata, msg, set())
 }

@@ -1,8 +1,6 @@
 # Using AI to evaluate staff is high-risk under the EU AI Act; only on assessed tools.
 package auditor.rules.employee_evaluation
 
-import data.auditor.lib
-
 metadata := {
 	"id": "ai-for-employee-evaluation",
 	"severity": "high",
@@ -21,7 +19,7 @@ params := data.auditor_data.thresholds[metadata.id]
 
 deny contains v if {
 	input.interaction.workflow in params.workflows
-	not lib.tool.employee_evaluation_assessed == true
-	msg := sprintf("%s work done with %s, which is not assessed for evaluating staff", [lib.workflow, lib.tool_label])
-	v := lib.violation(metadata, msg, set())
+	not data.auditor.lib.tool.employee_evaluation_assessed == true
+	msg := sprintf("%s work done with %s, which is not assessed for evaluating staff", [data.auditor.lib.workflow, data.auditor.lib.tool_label])
+	v := data.auditor.lib.violation(metadata, msg, set())
 }

@@ -1,8 +1,6 @@
 # Detections too uncertain for a verdict go into the review sample instead of being dropped.
 package auditor.rules.grey_zone
 
-import data.auditor.lib
-
 metadata := {
 	"id": "sensitive-data-grey-zone",
 	"severity": "low",
@@ -16,8 +14,10 @@ params := data.auditor_data.thresholds[metadata.id]
 
 deny contains v if {
 	types := {t |
-		some t in params.entity_types
-		s := lib.score(input.detections[t])
+		some t
+		d := input.detections[t]
+		t in params.entity_types
+		s := data.auditor.lib.score(d)
 		s >= params.low
 		s < params.high
 	}
@@ -25,11 +25,11 @@ deny contains v if {
 	# concat, not sprintf: rego-cpp 1.5.2 quotes a computed string passed to a sprintf with
 	# several arguments (the same message on OPA and regorus either way).
 	msg := concat("", [
-		format_int(lib.detection_count(types), 10),
+		format_int(data.auditor.lib.detection_count(types), 10),
 		" uncertain detection(s) of ",
 		concat(", ", sort(types)),
 		" in an interaction with ",
-		lib.tool_label,
+		data.auditor.lib.tool_label,
 	])
-	v := lib.violation(metadata, msg, types)
+	v := data.auditor.lib.violation(metadata, msg, types)
 }

@@ -1,8 +1,6 @@
 # Staff complete AI-literacy training before they use AI.
 package auditor.rules.literacy
 
-import data.auditor.lib
-
 metadata := {
 	"id": "ai-literacy-training-missing",
 	"severity": "medium",
@@ -18,16 +16,16 @@ deny contains v if {
 	input.user.ai_literacy_done == false
 	input.user.in_directory == true
 	not is_string(input.user.ai_literacy_completed_on)
-	v := lib.violation(metadata, "user has not completed AI-literacy training", set())
+	v := data.auditor.lib.violation(metadata, "user has not completed AI-literacy training", set())
 }
 
 deny contains v if {
 	completed := input.user.ai_literacy_completed_on
 	is_string(completed)
 	input.user.in_directory == true
-	completed > lib.day
-	msg := sprintf("AI-literacy training completed on %s, after this interaction on %s", [completed, lib.day])
-	v := lib.violation(metadata, msg, set())
+	completed > data.auditor.lib.day
+	msg := sprintf("AI-literacy training completed on %s, after this interaction on %s", [completed, data.auditor.lib.day])
+	v := data.auditor.lib.violation(metadata, msg, set())
 }
 
 deny contains v if {
@@ -35,5 +33,5 @@ deny contains v if {
 	input.user.in_directory == true
 	input.user.ai_literacy_done == null
 	not is_string(input.user.ai_literacy_completed_on)
-	v := lib.violation(metadata, "the directory does not record AI-literacy training for the user", set())
+	v := data.auditor.lib.violation(metadata, "the directory does not record AI-literacy training for the user", set())
 }

@@ -1,8 +1,6 @@
 # Material non-public information stays behind the information barrier: never external AI.
 package auditor.rules.mnpi
 
-import data.auditor.lib
-
 metadata := {
 	"id": "mnpi-to-external-ai",
 	"severity": "critical",
@@ -19,14 +17,14 @@ metadata := {
 params := data.auditor_data.thresholds[metadata.id]
 
 deny contains v if {
-	terms := lib.detected(params.entity_types, params.min_score)
+	terms := data.auditor.lib.detected(params.entity_types, params.min_score)
 	count(terms) > 0
-	not lib.internal_destination
+	not data.auditor.lib.internal_destination
 	msg := sprintf(
 		"%d restricted-list term detection(s) in an interaction with %s, which is outside the bank",
-		[lib.detection_count(terms), lib.tool_label],
+		[data.auditor.lib.detection_count(terms), data.auditor.lib.tool_label],
 	)
-	v := lib.violation(metadata, msg, terms)
+	v := data.auditor.lib.violation(metadata, msg, terms)
 }
 
 # Private-side work: a deal workflow, or a user on the private side of the barrier.
@@ -36,13 +34,13 @@ private_side if input.user.barrier_side in params.private_barrier_sides
 
 deny contains v if {
 	private_side
-	not lib.internal_destination
-	count(lib.detected(params.entity_types, params.min_score)) == 0
+	not data.auditor.lib.internal_destination
+	count(data.auditor.lib.detected(params.entity_types, params.min_score)) == 0
 	msg := sprintf(
 		"private-side work (%s, user on the %s side of the barrier) done with %s, which is outside the bank",
-		[lib.workflow_label, side_label, lib.tool_label],
+		[data.auditor.lib.workflow_label, side_label, data.auditor.lib.tool_label],
 	)
-	v := lib.violation(metadata, msg, set())
+	v := data.auditor.lib.violation(metadata, msg, set())
 }
 
 side_label := s if {

@@ -1,8 +1,6 @@
 # Decision-relevant work runs only on models in the model inventory.
 package auditor.rules.model_inventory
 
-import data.auditor.lib
-
 metadata := {
 	"id": "decision-use-on-uninventoried-tool",
 	"severity": "high",
@@ -20,7 +18,7 @@ params := data.auditor_data.thresholds[metadata.id]
 
 deny contains v if {
 	input.interaction.workflow in params.workflows
-	not lib.inventoried
-	msg := sprintf("%s work done with %s, which has no model inventory id", [lib.workflow, lib.tool_label])
-	v := lib.violation(metadata, msg, set())
+	not data.auditor.lib.inventoried
+	msg := sprintf("%s work done with %s, which has no model inventory id", [data.auditor.lib.workflow, data.auditor.lib.tool_label])
+	v := data.auditor.lib.violation(metadata, msg, set())
 }

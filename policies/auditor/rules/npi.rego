@@ -1,8 +1,6 @@
 # Customer non-public personal information (NPI) only goes to tools under an NPI contract.
 package auditor.rules.npi
 
-import data.auditor.lib
-
 metadata := {
 	"id": "client-npi-to-uncontracted-tool",
 	"severity": "high",
@@ -19,18 +17,18 @@ metadata := {
 params := data.auditor_data.thresholds[metadata.id]
 
 deny contains v if {
-	identifiers := lib.detected(params.identifier_types, params.min_score)
+	identifiers := data.auditor.lib.detected(params.identifier_types, params.min_score)
 	count(identifiers) > 0
-	not lib.has_npi_contract
+	not data.auditor.lib.has_npi_contract
 
 	# Names and contact details alone are not NPI; with an identifier they make it worse.
-	identity := lib.detected(params.identity_types, params.min_score)
-	n := lib.detection_count(identifiers)
+	identity := data.auditor.lib.detected(params.identity_types, params.min_score)
+	n := data.auditor.lib.detection_count(identifiers)
 	msg := sprintf(
 		"%d financial identifier detection(s) in an interaction with %s, which has no NPI contract",
-		[n, lib.tool_label],
+		[n, data.auditor.lib.tool_label],
 	)
-	v := lib.violation_as(metadata, severity(n), msg, identifiers | identity)
+	v := data.auditor.lib.violation_as(metadata, severity(n), msg, identifiers | identity)
 }
 
 severity(n) := "critical" if {

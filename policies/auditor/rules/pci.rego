@@ -1,8 +1,6 @@
 # Card numbers (PAN) must stay inside PCI scope.
 package auditor.rules.pci
 
-import data.auditor.lib
-
 metadata := {
 	"id": "card-data-outside-pci-scope",
 	"severity": "critical",
@@ -15,12 +13,12 @@ metadata := {
 params := data.auditor_data.thresholds[metadata.id]
 
 deny contains v if {
-	types := lib.detected(params.entity_types, params.min_score)
+	types := data.auditor.lib.detected(params.entity_types, params.min_score)
 	count(types) > 0
-	not lib.in_pci_scope
+	not data.auditor.lib.in_pci_scope
 	msg := sprintf(
 		"%d card number detection(s) in an interaction with %s, which is outside PCI scope",
-		[lib.detection_count(types), lib.tool_label],
+		[data.auditor.lib.detection_count(types), data.auditor.lib.tool_label],
 	)
-	v := lib.violation(metadata, msg, types)
+	v := data.auditor.lib.violation(metadata, msg, types)
 }

@@ -1,8 +1,6 @@
 # The tool keeps its logs at least as long as the workflow's records must be kept.
 package auditor.rules.retention
 
-import data.auditor.lib
-
 metadata := {
 	"id": "log-retention-below-floor",
 	"severity": "medium",
@@ -20,23 +18,23 @@ params := data.auditor_data.thresholds[metadata.id]
 
 floors := data.auditor_data.retention
 
-required_days := object.get(floors.workflow_days, lib.workflow, floors.default_days)
+required_days := object.get(floors.workflow_days, data.auditor.lib.workflow, floors.default_days)
 
 deny contains v if {
-	lib.tool.approval_status in params.checked_statuses
-	days := lib.tool.log_retention_days
+	data.auditor.lib.tool.approval_status in params.checked_statuses
+	days := data.auditor.lib.tool.log_retention_days
 	is_number(days)
 	days < required_days
 	msg := sprintf(
 		"%s keeps logs %v days; %s needs at least %v",
-		[lib.tool_label, days, lib.workflow_label, required_days],
+		[data.auditor.lib.tool_label, days, data.auditor.lib.workflow_label, required_days],
 	)
-	v := lib.violation(metadata, msg, set())
+	v := data.auditor.lib.violation(metadata, msg, set())
 }
 
 deny contains v if {
-	lib.tool.approval_status in params.checked_statuses
-	not is_number(lib.tool.log_retention_days)
-	msg := sprintf("%s has no log retention recorded in the registry", [lib.tool_label])
-	v := lib.violation(metadata, msg, set())
+	data.auditor.lib.tool.approval_status in params.checked_statuses
+	not is_number(data.auditor.lib.tool.log_retention_days)
+	msg := sprintf("%s has no log retention recorded in the registry", [data.auditor.lib.tool_label])
+	v := data.auditor.lib.violation(metadata, msg, set())
 }

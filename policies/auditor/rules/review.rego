@@ -1,8 +1,6 @@
 # AI output that reaches clients or the public is reviewed by a person first.
 package auditor.rules.review
 
-import data.auditor.lib
-
 metadata := {
 	"id": "client-communication-without-review",
 	"severity": "high",
@@ -24,7 +22,7 @@ deny contains v if {
 	not input.oversight.human_reviewed == true
 	msg := sprintf(
 		"%s output from %s used outside the bank with no human review recorded",
-		[lib.workflow, lib.tool_label],
+		[data.auditor.lib.workflow, data.auditor.lib.tool_label],
 	)
-	v := lib.violation(metadata, msg, set())
+	v := data.auditor.lib.violation(metadata, msg, set())
 }

@@ -1,8 +1,6 @@
 # Special-category data about a person (GDPR Art. 9) does not go to external AI.
 package auditor.rules.special_category
 
-import data.auditor.lib
-
 metadata := {
 	"id": "special-category-data-to-external-ai",
 	"severity": "high",
@@ -15,14 +13,14 @@ metadata := {
 params := data.auditor_data.thresholds[metadata.id]
 
 deny contains v if {
-	special := lib.detected(params.special_types, params.min_score)
+	special := data.auditor.lib.detected(params.special_types, params.min_score)
 	count(special) > 0
-	people := lib.detected(params.person_types, params.min_score)
+	people := data.auditor.lib.detected(params.person_types, params.min_score)
 	count(people) > 0
-	not lib.internal_destination
+	not data.auditor.lib.internal_destination
 	msg := sprintf(
 		"%d special-category detection(s) with a named person in an interaction with %s, which is outside the bank",
-		[lib.detection_count(special), lib.tool_label],
+		[data.auditor.lib.detection_count(special), data.auditor.lib.tool_label],
 	)
-	v := lib.violation(metadata, msg, special | people)
+	v := data.auditor.lib.violation(metadata, msg, special | people)
 }

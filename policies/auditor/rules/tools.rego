@@ -1,8 +1,6 @@
 # Firm work only on approved, registered tools.
 package auditor.rules.tools
 
-import data.auditor.lib
-
 metadata := {
 	"id": "unapproved-tool",
 	"severity": "high",
@@ -20,14 +18,14 @@ metadata := {
 params := data.auditor_data.thresholds[metadata.id]
 
 deny contains v if {
-	not lib.registered
-	msg := sprintf("%s is not in the tool registry", [lib.tool_label])
-	v := lib.violation(metadata, msg, set())
+	not data.auditor.lib.registered
+	msg := sprintf("%s is not in the tool registry", [data.auditor.lib.tool_label])
+	v := data.auditor.lib.violation(metadata, msg, set())
 }
 
 deny contains v if {
-	lib.registered
-	not lib.tool.approval_status in params.allowed_statuses
-	msg := sprintf("%s has approval status %s", [lib.tool_label, lib.tool.approval_status])
-	v := lib.violation(metadata, msg, set())
+	data.auditor.lib.registered
+	not data.auditor.lib.tool.approval_status in params.allowed_statuses
+	msg := sprintf("%s has approval status %s", [data.auditor.lib.tool_label, data.auditor.lib.tool.approval_status])
+	v := data.auditor.lib.violation(metadata, msg, set())
 }

@@ -1,8 +1,6 @@
 # Approved tools are used only for the workflows they are approved for.
 package auditor.rules.workflows
 
-import data.auditor.lib
-
 metadata := {
 	"id": "workflow-not-approved-for-tool",
 	"severity": "medium",
@@ -15,9 +13,9 @@ metadata := {
 params := data.auditor_data.thresholds[metadata.id]
 
 deny contains v if {
-	lib.tool.approval_status in params.checked_statuses
-	lib.workflow != ""
-	not lib.workflow in lib.tool.approved_workflows
-	msg := sprintf("%s is not approved for %s work", [lib.tool_label, lib.workflow])
-	v := lib.violation(metadata, msg, set())
+	data.auditor.lib.tool.approval_status in params.checked_statuses
+	data.auditor.lib.workflow != ""
+	not data.auditor.lib.workflow in data.auditor.lib.tool.approved_workflows
+	msg := sprintf("%s is not approved for %s work", [data.auditor.lib.tool_label, data.auditor.lib.workflow])
+	v := data.auditor.lib.violation(metadata, msg, set())
 }
