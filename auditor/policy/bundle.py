@@ -36,7 +36,6 @@ import json
 import os
 import re
 import tarfile
-import tempfile
 import zlib
 from base64 import urlsafe_b64decode
 from collections.abc import Iterable, Mapping
@@ -52,6 +51,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from auditor import __version__
 from auditor.errors import PolicyError
+from auditor.fileio import atomic_file
 from auditor.policy.engine import (
     DATA_ROOT,
     EXAMPLES_ROOT,
@@ -452,24 +452,14 @@ def _tar_gz(files: Mapping[str, bytes]) -> bytes:
 
 
 def _write_atomic(out: Path, content: bytes) -> None:
-    """Write via a temporary file in the same directory and rename, so a reader never
-    sees half a bundle and an existing bundle is replaced only by a complete one."""
-    tmp: str | None = None
+    """Write whole and owner-only, so a reader never sees half a bundle and an existing
+    bundle is replaced only by a complete one."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_file(out, binary=True) as fh:
             fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, out)
-        tmp = None
     except OSError as exc:
         raise PolicyError(f"cannot write policy bundle {out}: {exc.strerror or exc}") from None
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- reading

@@ -13,8 +13,6 @@ prompt or output text, detected values or the user's e-mail.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -28,6 +26,7 @@ from sqlalchemy.orm import Session
 from auditor import __version__
 from auditor.db.models import Decision, Interaction
 from auditor.errors import InputError
+from auditor.fileio import atomic_file
 from auditor.policy.engine import VIOLATIONS_QUERY
 from auditor.policy.evaluate import FAILED_PREFIX, NOT_EVALUATED, VIOLATION
 from auditor.sample.selection import period_bounds, stable_key
@@ -167,25 +166,14 @@ def write_decision_log(session: Session, period: str, out: Path) -> int:
     """
     events = decision_events(session, period)
     count = 0
-    tmp: Path | None = None
     try:
-        # mkstemp creates the file 0600 and exclusively: no stale or foreign file is reused.
-        fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
-        tmp = Path(name)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+        with atomic_file(out) as fh:
             for event in events:
                 fh.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
                 count += 1
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-        tmp = None
     except OSError as exc:
         raise InputError(
             f"{out}: cannot be written ({exc.strerror or exc})",
             "check that the directory exists and is writable",
         ) from None
-    finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
     return count

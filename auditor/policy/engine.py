@@ -22,7 +22,7 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -553,18 +553,34 @@ def _run_one(engine: regorus.Engine, package: str, name: str) -> RegoTestResult:
         engine.set_input_json("{}")
         defined, value = _first_value(engine.eval_query_as_json(f"data.{package}.{name}"))
     except RuntimeError as exc:
-        message = f"error: {regorus_error(exc)}"
+        error: str | None = regorus_error(exc)
+        defined, value = False, None
     else:
-        if value is True:
-            engine.take_prints()
-            return RegoTestResult(name, package, True, "passed")
-        message = (
-            f"failed: evaluated to {json.dumps(value)}"
-            if defined
-            else "failed: a condition in the test did not hold"
-        )
-    # Like `opa test`, show what the test printed, but only when it fails.
+        error = None
     prints = [str(line) for line in engine.take_prints()]
+    return rego_test_result(package, name, defined, value, error=error, prints=prints)
+
+
+def rego_test_result(
+    package: str,
+    name: str,
+    defined: bool,
+    value: Any,
+    *,
+    error: str | None = None,
+    prints: Sequence[str] = (),
+) -> RegoTestResult:
+    """A Rego test's outcome as every engine reports it: passed when the `test_*` rule is
+    true; else why (the error, or the value, or a condition that did not hold) and, like
+    `opa test`, what the test printed, but only when it fails."""
+    if error is None and value is True:
+        return RegoTestResult(name, package, True, "passed")
+    if error is not None:
+        message = f"error: {error}"
+    elif defined:
+        message = f"failed: evaluated to {json.dumps(value)}"
+    else:
+        message = "failed: a condition in the test did not hold"
     if prints:
         message += "; printed: " + " | ".join(prints)
     return RegoTestResult(name, package, False, message)

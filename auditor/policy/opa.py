@@ -45,6 +45,7 @@ from auditor.policy.engine import (
     _violations,
     catalogue,
     rego_test_names,
+    rego_test_result,
 )
 
 POLICY_PREFIX = "auditor-pack"
@@ -288,15 +289,8 @@ class OpaEngine:
         try:
             defined, value = self._query(package, name, {})
         except PolicyError as exc:
-            return RegoTestResult(name, package, False, f"error: {exc.message}")
-        if value is True:
-            return RegoTestResult(name, package, True, "passed")
-        message = (
-            f"failed: evaluated to {json.dumps(value)}"
-            if defined
-            else "failed: a condition in the test did not hold"
-        )
-        return RegoTestResult(name, package, False, message)
+            return rego_test_result(package, name, False, None, error=exc.message)
+        return rego_test_result(package, name, defined, value)
 
 
 def decision_module(revision: str) -> str:

@@ -37,6 +37,7 @@ from auditor.policy.engine import (
     Violation,
     catalogue,
     rego_test_names,
+    rego_test_result,
 )
 
 DISTRIBUTION = "opa-golib-python-bindings"
@@ -270,18 +271,8 @@ class OpaGoEngine:
         try:
             defined, value = self._document(engine, f"{package}.{name}", {}, coverage=coverage)
         except PolicyError as exc:
-            message = f"error: {exc.message}"
-        else:
-            if value is True:
-                return RegoTestResult(name, package, True, "passed")
-            message = (
-                f"failed: evaluated to {json.dumps(value)}"
-                if defined
-                else "failed: a condition in the test did not hold"
-            )
-        if prints:
-            message += "; printed: " + " | ".join(prints)
-        return RegoTestResult(name, package, False, message)
+            return rego_test_result(package, name, False, None, error=exc.message, prints=prints)
+        return rego_test_result(package, name, defined, value, prints=prints)
 
 
 def _merge_coverage(files: dict[str, FileCoverage], report: Any) -> None:

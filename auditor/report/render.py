@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, Undefined, selec
 from markupsafe import Markup
 
 from auditor.errors import AuditorError
+from auditor.fileio import atomic_file
 from auditor.report.context import SEVERITIES, ReportContext
 
 DASH = "—"
@@ -137,23 +136,14 @@ def write_report(context: ReportContext, output_dir: Path, *, packet: str | None
 
     html = render_sealed_html(context)
     target = output_dir / report_filename(context.period, packet)
-    tmp_name: str | None = None
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
-        # mkstemp creates the file 0600: a report carries masked evidence about named staff.
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=output_dir)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+        # Owner-only: a report carries masked evidence about named staff.
+        with atomic_file(target) as fh:
             fh.write(html)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, target)
-        tmp_name = None
     except OSError as exc:
         raise AuditorError(
             f"cannot write the report to {target}: {exc.strerror or exc}",
             "check report.output_dir and its permissions",
         ) from None
-    finally:
-        if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)
     return target

@@ -14,13 +14,12 @@ import csv
 import dataclasses
 import io
 import json
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from auditor.errors import AuditorError
+from auditor.fileio import atomic_file
 from auditor.report.context import REIDENTIFIABLE_SEVERITIES, ReportContext, ReportFinding
 
 SCHEMA_VERSION = "1"
@@ -259,24 +258,13 @@ def write_ocsf(ctx: ReportContext, out_dir: Path, *, packet: str | None = None) 
 
 def write_atomic(target: Path, text: str) -> Path:
     """Write `text` to `target` atomically, mode 0600. Raises AuditorError on an OS error."""
-    tmp_name: str | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        # mkstemp already creates 0600; said again so a changed umask or platform cannot widen it.
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        with atomic_file(target) as fh:
             fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, target)
-        tmp_name = None
     except OSError as exc:
         raise AuditorError(
             f"cannot write {target}: {exc.strerror or exc}",
             "check report.output_dir and its permissions",
         ) from None
-    finally:
-        if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)
     return target
