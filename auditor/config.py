@@ -12,6 +12,7 @@ import os
 import secrets
 import sys
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -177,6 +178,12 @@ class ScanSettings(_Section):
         description="Scan worker processes; unset: one per CPU core. Results do not depend on "
         "it. Small scans run in the auditor's own process whatever the setting.",
     )
+    max_detections_per_text: int = Field(
+        default=2000,
+        ge=1,
+        description="Detections kept per text; beyond it the field is recorded as partial "
+        "(reason detection_cap), so a pathological text cannot flood the review queue.",
+    )
 
 
 class SampleSettings(_Section):
@@ -240,6 +247,12 @@ class PolicySettings(_Section):
     bundle_key_id: str | None = Field(
         default=None,
         description="Key id the bundle's signature must name (its `keyid`), if set.",
+    )
+    required_rules: list[str] | None = Field(
+        default=None,
+        description="Rule ids the pack must define; a pack missing one (or defining no rule "
+        "at all) is refused and every interaction is recorded as not evaluated. Unset: the "
+        "rule ids of the shipped pack.",
     )
     allow_unsigned_bundle: bool = Field(
         default=False,
@@ -329,6 +342,11 @@ class ReportSettings(_Section):
         default=False, description="Show names instead of pseudonyms (only where policy allows)."
     )
     max_evidence: int = Field(default=200, ge=1)
+    signing_key: Path | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM) that signs every report; unset: a key file "
+        "created once (0600) under data_dir, its public key stored in the database.",
+    )
     min_group_size: int = Field(
         default=5,
         ge=1,
@@ -353,6 +371,22 @@ class IngestSettings(_Section):
         default=400,
         ge=1,
         description="Raw prompt and output text older than this is removed by `auditor db purge`.",
+    )
+    earliest_timestamp: date = Field(
+        default=date(2015, 1, 1),
+        description="Records dated before this day are rejected with file and line (and an "
+        "epoch number whose unit would put it outside the window is not guessed).",
+    )
+    future_tolerance_days: int = Field(
+        default=1,
+        ge=0,
+        description="Records dated more than this many days after now are rejected.",
+    )
+    max_field_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="A CSV field longer than this (an unclosed quote swallowing the file) ends "
+        "the row: the reader rejects it and resynchronises at the next line that parses.",
     )
 
 
