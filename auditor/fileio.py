@@ -34,3 +34,14 @@ def atomic_file(target: Path, *, binary: bool = False) -> Iterator[IO[Any]]:
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A CSV text cell that a spreadsheet will not run as a formula: a leading "'" (the usual
+    defence, and the text stays readable) before any formula character. Values come from
+    logs an employee influences."""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value

@@ -1,14 +1,14 @@
 """Export normalized interactions (JSON Lines or CSV): what every reader made of the logs.
 
 Used to check a reader's mapping on real logs and to hand the normalized population to other
-tools. The output holds raw prompt and output text: it is written owner-only.
+tools. The output holds raw prompt and output text: it is written owner-only and whole. In CSV
+a text cell that a spreadsheet would run as a formula gets a leading "'".
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from auditor.db.models import Interaction
 from auditor.errors import InputError
+from auditor.fileio import atomic_file, spreadsheet_safe
 from auditor.normalize import INTERACTION_FIELDS
 from auditor.sample.selection import period_bounds
 
@@ -37,6 +38,10 @@ def _rows(session: Session, period: str | None) -> Iterator[dict[str, Any]]:
         session.expunge(row)
 
 
+def _csv_value(value: Any) -> Any:
+    return spreadsheet_safe(value) if isinstance(value, str) else value
+
+
 def export_interactions(
     session: Session,
     out: Path,
@@ -50,23 +55,24 @@ def export_interactions(
     """
     if fmt not in ("jsonl", "csv"):
         raise InputError(f"unknown export format {fmt!r}", "use jsonl or csv")
-    tmp = out.with_name(out.name + ".part")
     count = 0
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        with atomic_file(out) as fh:
             if fmt == "csv":
                 writer = csv.DictWriter(fh, fieldnames=EXPORT_FIELDS)
                 writer.writeheader()
                 for values in _rows(session, period):
-                    writer.writerow(values)
+                    writer.writerow(
+                        {
+                            k: spreadsheet_safe(v) if isinstance(v, str) else v
+                            for k, v in values.items()
+                        }
+                    )
                     count += 1
             else:
                 for values in _rows(session, period):
                     fh.write(json.dumps(values, ensure_ascii=False) + "\n")
                     count += 1
-        os.replace(tmp, out)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise InputError(f"{out}: cannot be written ({exc.strerror})") from None
     return count

@@ -22,7 +22,7 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -53,6 +53,28 @@ REQUIRED_DATA = (
 )
 # The revision recorded when the pack could not even be read.
 UNAVAILABLE_REVISION = "unavailable"
+# The shipped pack's rules: what `policy.required_rules` defaults to, so a pack that lost one
+# (a deleted file, a bad merge, an empty folder) is refused instead of passing what that rule
+# would have caught. A test keeps this equal to the shipped pack's catalogue.
+SHIPPED_RULE_IDS = frozenset(
+    {
+        "agent-action-without-approval",
+        "ai-for-employee-evaluation",
+        "ai-literacy-training-missing",
+        "business-communication-not-captured",
+        "card-data-outside-pci-scope",
+        "client-communication-without-review",
+        "client-npi-to-uncontracted-tool",
+        "decision-use-on-uninventoried-tool",
+        "log-retention-below-floor",
+        "mnpi-to-external-ai",
+        "personal-account-for-business",
+        "sensitive-data-grey-zone",
+        "special-category-data-to-external-ai",
+        "unapproved-tool",
+        "workflow-not-approved-for-tool",
+    }
+)
 
 SEVERITIES = ("critical", "high", "medium", "low")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -528,7 +550,25 @@ def catalogue(
             f"{package_count} rules packages but {len(rules)} metadata objects",
             "every package under auditor.rules needs a `metadata` object",
         )
+    if not rules:
+        # An empty pack would pass every interaction: fail closed instead.
+        raise PolicyError(
+            f"the policy pack in {bundle.source} defines no rules (no package under auditor.rules)",
+            "restore policies/auditor/rules/ or point policy.directory at a complete pack",
+        )
     return sorted(rules, key=lambda r: (SEVERITY_RANK[r.severity], r.rule_id))
+
+
+def check_required_rules(engine: PolicyEngine, required: Collection[str] | None) -> None:
+    """Refuse a pack that lacks a rule the configuration requires (`policy.required_rules`;
+    None: the shipped pack's rules). Raises PolicyError naming the missing rule ids."""
+    wanted = SHIPPED_RULE_IDS if required is None else frozenset(required)
+    missing = sorted(wanted - {rule.rule_id for rule in engine.rules()})
+    if missing:
+        raise PolicyError(
+            f"the policy pack lacks {len(missing)} required rule(s): {', '.join(missing)}",
+            "restore them, or list the rules your pack must have in policy.required_rules",
+        )
 
 
 def frameworks_by_rule(frameworks: Mapping[str, Any]) -> dict[str, list[FrameworkRef]]:
@@ -663,7 +703,7 @@ def load_pack(settings: PolicySettings) -> PolicyBundle:
 
 
 def build_engine(settings: PolicySettings, *, fail_closed: bool = False) -> PolicyEngine:
-    """The policy engine the settings choose.
+    """The policy engine the settings choose, holding every rule the configuration requires.
 
     Raises PolicyError if it cannot be built; with `fail_closed`, returns an
     UnavailableEngine carrying the reason instead, so an audit run records every
@@ -676,18 +716,22 @@ def build_engine(settings: PolicySettings, *, fail_closed: bool = False) -> Poli
             raise
         return UnavailableEngine(settings.engine, UNAVAILABLE_REVISION, str(exc))
     try:
+        engine: PolicyEngine
         if settings.engine == "opa-go":
             from auditor.policy.opa_go import OpaGoEngine
 
-            return OpaGoEngine(bundle)
-        if settings.engine == "opa":
+            engine = OpaGoEngine(bundle)
+        elif settings.engine == "opa":
             from auditor.policy.opa import OpaEngine
 
             token = settings.opa_token.get_secret_value() if settings.opa_token else None
-            return OpaEngine(
+            engine = OpaEngine(
                 bundle, settings.opa_url, timeout=settings.timeout_seconds, token=token
             )
-        return EmbeddedEngine(bundle, compiled=settings.compiled)
+        else:
+            engine = EmbeddedEngine(bundle, compiled=settings.compiled)
+        check_required_rules(engine, settings.required_rules)
+        return engine
     except PolicyError as exc:
         if not fail_closed:
             raise

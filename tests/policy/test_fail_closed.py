@@ -3,6 +3,7 @@ interaction is recorded as not evaluated with the reason, and counted."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from auditor.config import PolicySettings
 from auditor.db.models import Decision
 from auditor.errors import PolicyError
 from auditor.policy.engine import (
+    SHIPPED_RULE_IDS,
     UNAVAILABLE_REVISION,
     PolicyEngine,
     UnavailableEngine,
@@ -28,6 +30,8 @@ from auditor.policy.opa import (
     client_for,
     decision_module,
 )
+from tests.policy.conftest import require_opa_go
+from tests.policy.expected import RULES
 from tests.policy.fake_opa import FakeOpa
 from tests.policy.helpers import (
     POLICY_DIR,
@@ -210,3 +214,57 @@ def test_an_unusable_opa_url_fails_closed(session: Session, url: str) -> None:
     _sample(session)
     stats = evaluate_sample(session, engine, "s-1", now=NOW)
     _assert_all_failed(session, engine, stats, "policy.opa_url")
+
+
+# --- case 2 of the hardening issue: a pack that cannot be empty --------------------------
+
+
+@pytest.mark.parametrize("engine_name", ["embedded", "opa-go"])
+def test_case_02_empty_rule_pack_is_refused_not_passed(
+    session: Session, policy_copy: Path, engine_name: str
+) -> None:
+    """With policies/auditor/rules/ gone, every interaction used to be a `pass`, and a card
+    number sent to a prohibited tool produced no finding."""
+    if engine_name == "opa-go":
+        require_opa_go()
+    shutil.rmtree(policy_copy / "auditor/rules")
+    settings = PolicySettings(engine=engine_name, directory=policy_copy)  # type: ignore[arg-type]
+    with pytest.raises(PolicyError, match="defines no rules"):
+        build_engine(settings)
+    engine = build_engine(settings, fail_closed=True)
+    assert isinstance(engine, UnavailableEngine)
+    _sample(session)
+    stats = evaluate_sample(session, engine, "s-1", now=NOW)
+    _assert_all_failed(session, engine, stats, "defines no rules")
+
+
+def test_a_pack_missing_a_required_rule_is_refused(session: Session, policy_copy: Path) -> None:
+    (policy_copy / "auditor/rules/pci.rego").unlink()
+    (policy_copy / "auditor/rules/pci_test.rego").unlink()
+    settings = PolicySettings(directory=policy_copy)
+    with pytest.raises(PolicyError, match="lacks 1 required rule.*card-data-outside-pci-scope"):
+        build_engine(settings)
+    _sample(session)
+    engine = build_engine(settings, fail_closed=True)
+    stats = evaluate_sample(session, engine, "s-1", now=NOW)
+    _assert_all_failed(session, engine, stats, "card-data-outside-pci-scope")
+
+
+def test_required_rules_are_configurable(policy_copy: Path) -> None:
+    (policy_copy / "auditor/rules/pci.rego").unlink()
+    (policy_copy / "auditor/rules/pci_test.rego").unlink()
+    # A firm's own pack names its own required rules; an unknown one is still refused.
+    kept = sorted(SHIPPED_RULE_IDS - {"card-data-outside-pci-scope"})
+    assert {
+        r.rule_id
+        for r in build_engine(PolicySettings(directory=policy_copy, required_rules=kept)).rules()
+    } == set(kept)
+    with pytest.raises(PolicyError, match="firm-own-rule"):
+        build_engine(PolicySettings(directory=policy_copy, required_rules=["firm-own-rule"]))
+
+
+def test_shipped_rule_ids_are_the_shipped_pack() -> None:
+    assert set(RULES) == SHIPPED_RULE_IDS
+    assert {r.rule_id for r in build_engine(PolicySettings(directory=POLICY_DIR)).rules()} == set(
+        RULES
+    )
