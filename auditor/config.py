@@ -268,8 +268,9 @@ class PolicySettings(_Section):
     timeout_seconds: float = Field(
         default=5.0,
         gt=0.0,
-        description="Per-request time-out for the OPA server; a time-out records the "
-        "interaction as not evaluated.",
+        description="Time budget per evaluation on every engine (the OPA server's request "
+        "time-out; regorus' interpreter and OPA's Go evaluator evaluate in a child process "
+        "stopped when it overruns): an overrun records the interaction as not evaluated.",
     )
     compiled: bool = Field(
         default=True,

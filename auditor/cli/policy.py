@@ -66,12 +66,12 @@ def test_cmd(
     ] = False,
 ) -> None:
     """Run every Rego unit test with the configured engine; exit 1 if any fails."""
-    from auditor.policy.engine import build_engine
+    from auditor.policy.engine import build_unguarded
 
     if coverage and engine not in (None, "opa-go"):
         raise typer.BadParameter("coverage comes from OPA's Go evaluator: use --engine opa-go")
     settings = _policy_settings(ctx, "opa-go" if coverage else engine, opa_url)
-    policy_engine = build_engine(settings)
+    policy_engine = build_unguarded(settings)  # the tests run here, as `opa test` would
     report = None
     if coverage:
         results, report = policy_engine.run_tests_with_coverage()  # type: ignore[attr-defined]

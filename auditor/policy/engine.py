@@ -703,39 +703,49 @@ def load_pack(settings: PolicySettings) -> PolicyBundle:
 
 
 def build_engine(settings: PolicySettings, *, fail_closed: bool = False) -> PolicyEngine:
-    """The policy engine the settings choose, holding every rule the configuration requires.
+    """The policy engine the settings choose, holding every rule the configuration requires,
+    each evaluation within `policy.timeout_seconds` (engines without a limit of their own
+    evaluate in a child process: `auditor.policy.guard`).
 
     Raises PolicyError if it cannot be built; with `fail_closed`, returns an
     UnavailableEngine carrying the reason instead, so an audit run records every
     interaction as not evaluated rather than stopping or passing anything.
     """
+    from auditor.policy.guard import GuardedEngine, needs_guard
+
     try:
-        bundle = load_pack(settings)
+        engine = build_unguarded(settings)
     except PolicyError as exc:
         if not fail_closed:
             raise
-        return UnavailableEngine(settings.engine, UNAVAILABLE_REVISION, str(exc))
-    try:
-        engine: PolicyEngine
-        if settings.engine == "opa-go":
-            from auditor.policy.opa_go import OpaGoEngine
+        try:
+            revision = load_pack(settings).revision
+        except PolicyError:
+            revision = UNAVAILABLE_REVISION
+        return UnavailableEngine(settings.engine, revision, str(exc))
+    if needs_guard(engine):
+        return GuardedEngine(engine, settings, settings.timeout_seconds)
+    return engine
 
-            engine = OpaGoEngine(bundle)
-        elif settings.engine == "opa":
-            from auditor.policy.opa import OpaEngine
 
-            token = settings.opa_token.get_secret_value() if settings.opa_token else None
-            engine = OpaEngine(
-                bundle, settings.opa_url, timeout=settings.timeout_seconds, token=token
-            )
-        else:
-            engine = EmbeddedEngine(bundle, compiled=settings.compiled)
-        check_required_rules(engine, settings.required_rules)
-        return engine
-    except PolicyError as exc:
-        if not fail_closed:
-            raise
-        return UnavailableEngine(settings.engine, bundle.revision, str(exc))
+def build_unguarded(settings: PolicySettings) -> PolicyEngine:
+    """The engine the settings choose, in this process, checked for required rules.
+    Raises PolicyError if the pack cannot be read or loaded, or lacks a required rule."""
+    bundle = load_pack(settings)
+    engine: PolicyEngine
+    if settings.engine == "opa-go":
+        from auditor.policy.opa_go import OpaGoEngine
+
+        engine = OpaGoEngine(bundle)
+    elif settings.engine == "opa":
+        from auditor.policy.opa import OpaEngine
+
+        token = settings.opa_token.get_secret_value() if settings.opa_token else None
+        engine = OpaEngine(bundle, settings.opa_url, timeout=settings.timeout_seconds, token=token)
+    else:
+        engine = EmbeddedEngine(bundle, compiled=settings.compiled)
+    check_required_rules(engine, settings.required_rules)
+    return engine
 
 
 def rule_catalog(settings: PolicySettings) -> RuleCatalog:
