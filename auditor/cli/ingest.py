@@ -12,6 +12,7 @@ from auditor.cli._common import console, db_session, err_console, settings_from
 from auditor.ingest.export import export_interactions
 from auditor.ingest.registry import available
 from auditor.ingest.stage import FileResult, Mappings, ingest_paths
+from auditor.ops.lock import run_lock
 
 MAX_LINES_SHOWN = 20  # per file and kind; every rejection is also stored in the database
 
@@ -66,7 +67,7 @@ def ingest_cmd(
 ) -> None:
     """Read log files into normalized interactions; bad records are counted, not fatal."""
     settings = settings_from(ctx)
-    with db_session(settings, migrate=True) as session:
+    with run_lock(settings, "ingest"), db_session(settings, migrate=True) as session:
         results = ingest_paths(
             session,
             paths,

@@ -1,0 +1,61 @@
+"""The run lock: a second run on the same database says another run is in progress (exit 5)
+instead of failing half way with an IntegrityError (case 14 of the hardening issue)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from auditor.config import Settings
+from auditor.ops.lock import RunLockedError, run_lock
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_second_holder_is_refused_naming_the_first(settings: Settings) -> None:
+    refused = pytest.raises(RunLockedError, match=r"another run is in progress .*`auditor run`")
+    with run_lock(settings, "run"), refused, run_lock(settings, "ingest"):
+        pass
+    with run_lock(settings, "ingest"):  # released: the next run goes ahead
+        pass
+
+
+def test_the_exit_code_is_five() -> None:
+    assert RunLockedError("x").exit_code == 5
+
+
+def test_a_lock_held_by_another_process_and_released_when_it_dies(settings: Settings) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from auditor.config import load_settings\n"
+            "from auditor.ops.lock import run_lock\n"
+            "s = load_settings(None, database={'url': sys.argv[1]})\n"
+            "with run_lock(s, 'run'):\n"
+            "    print('held', flush=True)\n"
+            "    time.sleep(60)\n",
+            settings.database.url,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(RunLockedError, match=f"pid {holder.pid}"), run_lock(settings, "run"):
+            pass
+        holder.kill()  # kill -9: the kernel drops the lock with the process
+        holder.wait()
+        with run_lock(settings, "run"):
+            pass
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
