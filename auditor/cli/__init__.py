@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import sys
 import traceback
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import DatabaseError
 
 from auditor import __version__
 from auditor.cli import audit, db, detect, directory, ingest, policy, review, sample, stats
@@ -42,6 +45,11 @@ def _root(
     ] = False,
 ) -> None:
     ctx.obj = {"settings": load_settings(Path(config) if config else None)}
+    _loaded["database_url"] = ctx.obj["settings"].database.url
+
+
+# What the root callback loaded, for messages about errors that surface outside a command.
+_loaded: dict[str, str] = {}
 
 
 app.add_typer(db.app, name="db")
@@ -79,6 +87,14 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except DatabaseError as exc:
+        err_console.print(f"error: {_database_error(exc)}", highlight=False, markup=False)
+        err_console.print(
+            "hint: restore the database from a backup (it is not changed by this message)",
+            highlight=False,
+            markup=False,
+        )
+        return 1
     except Exception as exc:  # noqa: BLE001 - last line of defence: no message, it may hold text
         where = traceback.extract_tb(exc.__traceback__)[-1]
         err_console.print(
@@ -91,6 +107,23 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exception(exc)
         return 1
     return 0
+
+
+def _database_error(exc: DatabaseError) -> str:
+    """One line for a database the driver cannot read: which file, and for SQLite the first
+    line of PRAGMA integrity_check's verdict. Never the statement or its parameters."""
+    url = _loaded.get("database_url", "")
+    reason = str(getattr(exc, "orig", "") or type(exc).__name__).split("\n", 1)[0][:200]
+    if not url.startswith("sqlite:///") or url.startswith("sqlite:///:memory:"):
+        return f"the database cannot be read ({reason})"
+    path = url.removeprefix("sqlite:///")
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            rows = conn.execute("PRAGMA integrity_check(5)").fetchall()
+        verdict = "; ".join(str(r[0]) for r in rows)[:300]
+    except sqlite3.DatabaseError as check:
+        verdict = str(check)[:200]
+    return f"the database {path} is damaged: {reason} (integrity_check: {verdict})"
 
 
 def entry() -> None:
