@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from alembic.runtime.migration import MigrationContext
 
-from auditor.cli._common import console, db_session, settings_from
-from auditor.db.retention import purge_raw_text
-from auditor.db.session import make_engine, upgrade
+from auditor.cli._common import console, open_engine, settings_from
+from auditor.db.retention import purge_raw_text, reclaim_space
+from auditor.db.session import make_engine, session_scope, upgrade
 from auditor.ops.lock import run_lock
 
 app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -43,6 +43,12 @@ def purge_cmd(
     settings = settings_from(ctx)
     keep = days if days is not None else settings.ingest.retention_days
     now = datetime.now(UTC).replace(tzinfo=None)
-    with run_lock(settings, "db purge"), db_session(settings) as session:
-        count = purge_raw_text(session, now - timedelta(days=keep), now=now)
+    with run_lock(settings, "db purge"):
+        engine = open_engine(settings)
+        try:
+            with session_scope(engine) as session:
+                count = purge_raw_text(session, now - timedelta(days=keep), now=now)
+            reclaim_space(engine)
+        finally:
+            engine.dispose()
     console.print(f"purged raw text of {count} interaction(s) older than {keep} days")
