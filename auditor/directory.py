@@ -2,13 +2,13 @@
 
 `people.csv` needs at least `user_id,email,name,department,manager_id,region`; any further
 columns are kept as attributes (and reported as such, so nothing is silently dropped).
-Loading is an upsert by `user_id`: loading the same file twice changes nothing.
+Loading is an upsert by `user_id`: loading the same file twice changes nothing. Every
+non-blank row after the header is counted: loaded, or rejected with its line and a reason.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,8 +18,13 @@ from sqlalchemy.orm import Session
 
 from auditor.db.models import Interaction, Person
 from auditor.errors import InputError
+from auditor.ingest.csvrows import CsvRow, CsvRows
 
 REQUIRED_COLUMNS = ("user_id", "email", "name", "department", "manager_id", "region")
+MAX_NAME_CHARS = 200
+# An HR extract's row is small: a cell longer than this is broken quoting, not a value.
+MAX_FIELD_BYTES = 64 * 1024
+MAX_ROW_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -45,28 +50,50 @@ def _clean(value: str | None) -> str | None:
     return value or None
 
 
-def load_people(session: Session, path: Path) -> DirectoryResult:
-    """Upsert people from a CSV file. Raises InputError if the file or its header is unusable;
-    a bad row is rejected with its line number and the rest still loads."""
+def _row_problem(values: dict[str, str | None]) -> str | None:
+    name = values.get("name")
+    if name is not None and len(name) > MAX_NAME_CHARS:
+        return f"name is longer than {MAX_NAME_CHARS} characters"
+    for column, value in values.items():
+        if value is not None and ("\n" in value or "\r" in value):
+            return f"`{column}` holds a line break"
+    return None
+
+
+def _read_rows(path: Path) -> Iterator[CsvRow]:
+    """The file's rows; raises InputError if it cannot be opened or read."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as fh:
+            yield from CsvRows(fh, max_row_bytes=MAX_ROW_BYTES, max_field_bytes=MAX_FIELD_BYTES)()
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
+
+
+def load_people(session: Session, path: Path) -> DirectoryResult:
+    """Upsert people from a CSV file. Raises InputError if the file or its header is unusable;
+    a bad row is rejected with its line number and the rest still loads.
+
+    A row is rejected for an empty or repeated user_id, more fields than the header, a byte
+    that is not UTF-8, a name longer than 200 characters, or a line break in any cell; broken
+    quoting rejects the row it starts and reading starts again at the next line
+    (`auditor.ingest.csvrows`), so one stray quote cannot merge the rows that follow.
+    """
+    rows_in = _read_rows(path)
+    header_row = next((r for r in rows_in if not r.blank), None)
+    if header_row is None or header_row.fields is None:
+        why = header_row.problem if header_row is not None else "the file is empty"
+        raise InputError(f"{path}: no usable header ({why})")
+    if header_row.notes:
         raise InputError(
-            f"{path}: not valid UTF-8 (byte {exc.start})", "export the directory as UTF-8 CSV"
-        ) from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+            f"{path}: the header is not valid UTF-8", "export the directory as UTF-8 CSV"
+        )
+    header = [h.strip() for h in header_row.fields]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise InputError(
             f"{path}: missing column(s) {', '.join(missing)}",
             f"the header needs at least: {','.join(REQUIRED_COLUMNS)}",
         )
-    reader.fieldnames = header
     result = DirectoryResult(
         path=path, extra_columns=[h for h in header if h not in REQUIRED_COLUMNS]
     )
@@ -74,13 +101,26 @@ def load_people(session: Session, path: Path) -> DirectoryResult:
     seen: set[str] = set()
     now = datetime.now(UTC).replace(tzinfo=None)
     rows: list[tuple[int, dict[str, str | None]]] = []
-    for row in reader:
+    for row in rows_in:
+        if row.blank:
+            continue
         result.rows += 1
-        line_no = reader.line_num
-        if None in row:  # more fields than header columns
+        line_no = row.first
+        if row.fields is None:
+            result.rejected.append((line_no, row.problem or "not valid CSV"))
+            continue
+        if row.notes:
+            result.rejected.append((line_no, "not valid UTF-8 (the row is not loaded)"))
+            continue
+        if len(row.fields) > len(header):
             result.rejected.append((line_no, "more fields than header columns"))
             continue
-        values = {k: _clean(v) for k, v in row.items()}
+        cells: list[str | None] = [*row.fields, *[None] * (len(header) - len(row.fields))]
+        values = {k: _clean(v) for k, v in zip(header, cells, strict=True)}
+        problem = _row_problem(values)
+        if problem is not None:
+            result.rejected.append((line_no, problem))
+            continue
         uid = values.get("user_id")
         if not uid:
             result.rejected.append((line_no, "user_id is empty"))

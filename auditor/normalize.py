@@ -101,7 +101,9 @@ def clean_text(value: Any) -> str | None:
 def to_utc(value: Any) -> datetime:
     """Parse epoch seconds (int/float), epoch milli/nanoseconds, or ISO 8601 into aware UTC.
 
-    Raises RecordError on anything else.
+    The unit of an epoch number is guessed from its size; the ingest stage rejects a result
+    outside its time window, so a number in an unexpected unit is rejected, not misread.
+    Raises RecordError on anything else (and on a value no datetime can hold).
     """
     if isinstance(value, bool) or value is None:
         raise RecordError("timestamp is missing")
@@ -127,7 +129,10 @@ def to_utc(value: Any) -> datetime:
             raise RecordError("timestamp is not ISO 8601 or epoch") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+            raise RecordError("timestamp is out of range") from None
     raise RecordError(f"timestamp has unsupported type {type(value).__name__}")
 
 

@@ -31,7 +31,7 @@ from auditor.db.session import session_scope, upgrade
 from auditor.directory import DirectoryResult, link_identities, load_people
 from auditor.errors import AuditorError
 from auditor.findings import FindingStats, build_findings
-from auditor.ingest.stage import FileResult, Mappings, ingest_paths
+from auditor.ingest.stage import FileResult, IngestLimits, Mappings, ingest_paths
 from auditor.sample.selection import SamplePlan, draw_sample, period_bounds
 
 if TYPE_CHECKING:
@@ -354,6 +354,7 @@ def run_audit(
             fmt,
             max_line_bytes=settings.ingest.max_line_bytes,
             mappings=Mappings.from_maps(settings.ingest.tool_map, settings.ingest.workflow_map),
+            limits=IngestLimits.from_settings(settings.ingest),
         )
         linked = link_identities(session)
         progress(f"ingest: {result.loaded} new interactions from {len(result.files)} file(s)")

@@ -49,7 +49,7 @@ def test_bad_rows_are_rejected_with_line_numbers(session: Session) -> None:
 
 @pytest.mark.parametrize(
     ("name", "message"),
-    [("missing_column.csv", "missing column(s) department"), ("not_utf8.csv", "not valid UTF-8")],
+    [("missing_column.csv", "missing column(s) department")],
 )
 def test_unusable_files_name_the_file(session: Session, name: str, message: str) -> None:
     with pytest.raises(InputError) as info:
@@ -91,3 +91,52 @@ def test_email_only_interactions_are_linked_to_the_directory(
     assert link_identities(session) == 1
     assert session.scalars(select(Interaction.user_id)).one() == "u00003"
     assert link_identities(session) == 0
+
+
+# -- case 6: a people CSV that cannot hide a loss ----------------------------------------------
+
+PEOPLE_HEADER = "user_id,email,name,department,manager_id,region\n"
+
+
+def _people(n: int) -> list[str]:
+    return [f"u{i:05d},p{i}@x.example,Person {i},Markets,,UK\n" for i in range(n)]
+
+
+def test_case_06_one_bad_byte_rejects_that_row_not_the_file(session: Session) -> None:
+    res = load_people(session, PEOPLE / "not_utf8.csv")
+    assert res.rejected == [(2, "not valid UTF-8 (the row is not loaded)")]
+    assert res.inserted == 0 and res.reconciles
+
+
+def test_case_06_stray_quote_in_people_csv_does_not_merge_names(
+    session: Session, tmp_path: Path
+) -> None:
+    rows = _people(300)
+    rows[134] = rows[134].replace(",Person 134,", ',"Person 134,')
+    path = tmp_path / "people.csv"
+    path.write_text(PEOPLE_HEADER + "".join(rows))
+    res = load_people(session, path)
+    assert res.rows == 300 and res.reconciles
+    assert [n for n, _ in res.rejected] == [136]
+    assert res.inserted == 299
+    longest = max(len(p.name or "") for p in session.scalars(select(Person)))
+    assert longest <= 200
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ('u9,a@x.example,"' + "N" * 201 + '",Markets,,UK\n', "longer than 200 characters"),
+        ('u9,a@x.example,"Jane\nDoe",Markets,,UK\n', "`name` holds a line break"),
+        ("u9,a@x.example,Jane\rDoe,Markets,,UK\n", "new-line character seen"),
+    ],
+)
+def test_case_06_bad_names_reject_the_row(
+    session: Session, tmp_path: Path, row: str, reason: str
+) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text(PEOPLE_HEADER + row + "u10,b@x.example,Bob,Markets,,UK\n", newline="")
+    res = load_people(session, path)
+    [(line_no, why)] = res.rejected
+    assert line_no == 2 and reason in why
+    assert res.inserted == 1 and res.reconciles

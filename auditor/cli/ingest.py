@@ -11,7 +11,7 @@ from rich.table import Table
 from auditor.cli._common import console, db_session, err_console, settings_from
 from auditor.ingest.export import export_interactions
 from auditor.ingest.registry import available
-from auditor.ingest.stage import FileResult, Mappings, ingest_paths
+from auditor.ingest.stage import FileResult, IngestLimits, Mappings, ingest_paths
 from auditor.ops.lock import run_lock
 
 MAX_LINES_SHOWN = 20  # per file and kind; every rejection is also stored in the database
@@ -42,8 +42,8 @@ def print_file_results(results: list[FileResult]) -> None:
             console.print(r.reconciliation, highlight=False, markup=False, soft_wrap=True)
         if r.skipped:
             _say(f"{r.path}: skipped: {r.skipped}")
-        _list_lines(r.path, "warning", "warnings", r.warnings)
-        _list_lines(r.path, "rejected", "rejected records", r.rejections)
+        _list_lines(r.path, "warning", "warnings", r.warnings, r.warning_count)
+        _list_lines(r.path, "rejected", "rejected records", r.rejections, r.rejected)
 
 
 def _say(text: str) -> None:
@@ -51,11 +51,16 @@ def _say(text: str) -> None:
     err_console.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
-def _list_lines(path: Path, label: str, plural: str, items: list[tuple[int, str]]) -> None:
+def _list_lines(
+    path: Path, label: str, plural: str, items: list[tuple[int, str]], total: int
+) -> None:
+    """The first lines of a kind, then how many more there are (`items` keeps only the
+    first ones a file had; `total` counts them all)."""
     for line_no, text in items[:MAX_LINES_SHOWN]:
         _say(f"{path}:{line_no}: {label}: {text}")
-    if len(items) > MAX_LINES_SHOWN:
-        _say(f"{path}: … and {len(items) - MAX_LINES_SHOWN} more {plural}")
+    shown = min(len(items), MAX_LINES_SHOWN)
+    if max(total, len(items)) > shown:
+        _say(f"{path}: … and {max(total, len(items)) - shown} more {plural}")
 
 
 def ingest_cmd(
@@ -74,8 +79,16 @@ def ingest_cmd(
             fmt,
             max_line_bytes=settings.ingest.max_line_bytes,
             mappings=Mappings.from_maps(settings.ingest.tool_map, settings.ingest.workflow_map),
+            limits=IngestLimits.from_settings(settings.ingest),
         )
     print_file_results(results)
+    unreadable = [r for r in results if r.unreadable]
+    if unreadable:
+        err_console.print(
+            f"{len(unreadable)} file(s) could not be read; the others were loaded",
+            highlight=False,
+        )
+        raise typer.Exit(1)
 
 
 def formats_cmd() -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
+from auditor.config import IngestSettings
 from auditor.normalize import InteractionRecord
 
 
@@ -42,6 +43,9 @@ class Reader(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str]
+    # The longest CSV field (ingest.max_field_bytes), set by the ingest stage before
+    # `records()`; readers of other layouts ignore it.
+    max_field_bytes: int = IngestSettings.model_fields["max_field_bytes"].default
 
     def __init__(self) -> None:
         # Records read that are not interactions at all (e.g. embedding spans), by kind;

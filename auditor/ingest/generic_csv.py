@@ -10,11 +10,15 @@ The file
   tab or `|` if the header line splits into more known columns with one of those.
 - RFC 4180 quoting: a field holding the delimiter, a quote or a line break is quoted with
   `"`, and a quote inside it is doubled. Quoted fields may span lines; a row is reported by
-  the line it starts on. Malformed quoting (text after a closing quote, a quote left open at
-  the end of the file) rejects the row.
+  the line it starts on.
 - Every row has exactly as many fields as the header; a ragged row is rejected.
-- A row longer than `ingest.max_line_bytes` (all its lines together) is rejected and skipped
-  to the end of the line where its quotes balance; the rejection names the lines skipped.
+- A row that does not parse is rejected from the line it starts on, and reading starts again
+  at the next line (`auditor.ingest.csvrows`): malformed quoting (text after a closing
+  quote, a quote never closed), a bare CR outside quotes, a quoted field running over line
+  breaks for more than `ingest.max_field_bytes`, a field longer than that, or a row longer
+  than `ingest.max_line_bytes` (all its lines together). Lines that then do not parse as a
+  row of the header's width belong to the same rejection, which names them
+  (`lines 18-20 skipped`), so one stray quote costs its own row, never the rows after it.
 - Blank lines are skipped.
 
 Columns. Header names match case-insensitively, and spaces, hyphens, dots and camelCase count
@@ -82,9 +86,10 @@ import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from auditor.ingest.base import RawRecord, Reader, Rejected, open_binary, read_head
+from auditor.ingest.csvrows import CsvRows
 from auditor.ingest.registry import register
 from auditor.normalize import (
     INTERACTION_FIELDS,
@@ -144,11 +149,8 @@ MAX_EXTRA_CHARS = 200
 STATUSES: frozenset[str] = frozenset({"present", "redacted", "not_stored"})
 DELIMITERS = (",", ";", "\t", "|")
 BOM = b"\xef\xbb\xbf"
-SKIP_CHUNK = 1 << 20
 # No AI assistant was logged before this; an earlier time is a misread value (e.g. 20261005).
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-# Python's csv limit is a C long on every platform.
-MAX_FIELD_LIMIT = 2**31 - 1
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NON_WORD = re.compile(r"[^0-9A-Za-z]+")
@@ -194,7 +196,12 @@ def _first_line(head: bytes) -> str | None:
 
 
 def _split(line: str, delimiter: str) -> list[str]:
-    return next(csv.reader([line], delimiter=delimiter), [])
+    # A bare CR or broken quoting in the header line: no cells (the reader rejects the header
+    # with its line); sniffing must never raise.
+    try:
+        return next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        return []
 
 
 def delimiter_of(line: str) -> str:
@@ -208,78 +215,6 @@ def delimiter_of(line: str) -> str:
 
 def _blank(row: list[str]) -> bool:
     return not row or (len(row) == 1 and not row[0].strip())
-
-
-def _allow_fields_up_to(limit: int) -> None:
-    # The csv module's default cap (128 KiB a field) would reject long prompts; a row is
-    # bounded by `limit` bytes anyway, so a field can never be longer. Only ever raised.
-    if csv.field_size_limit() < limit:
-        csv.field_size_limit(min(limit, MAX_FIELD_LIMIT))
-
-
-class _RowTooLong(Exception):
-    """Raised from inside `csv.reader` when a row outgrows the byte limit."""
-
-
-class _Lines:
-    """The physical lines of a byte stream as text, for `csv.reader`, metered per row.
-
-    A row may use at most `limit` bytes: beyond that `_RowTooLong` is raised and `skip_row`
-    drops the rest. Invalid UTF-8 is replaced and noted against the row being read.
-    """
-
-    def __init__(self, fh: BinaryIO, limit: int) -> None:
-        self.fh = fh
-        self.limit = limit
-        self.line_no = 0
-        self.notes: list[str] = []
-        self._at_line_start = True
-        self._used = 0
-        self._quotes = 0
-
-    def start_row(self) -> None:
-        self._used = 0
-        self._quotes = 0
-        self.notes = []
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        piece = self.fh.readline(self.limit + 1 - self._used)
-        if not piece:
-            raise StopIteration
-        if self.line_no == 0:
-            piece = piece.removeprefix(BOM)
-        self._count(piece)
-        if self._used > self.limit:
-            raise _RowTooLong
-        try:
-            return piece.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            self.notes.append(
-                f"invalid UTF-8 replaced (line {self.line_no}, first at byte {exc.start})"
-            )
-            return piece.decode("utf-8", errors="replace")
-
-    def _count(self, piece: bytes) -> None:
-        if self._at_line_start:
-            self.line_no += 1
-        self._at_line_start = piece.endswith(b"\n")
-        self._used += len(piece)
-        self._quotes += piece.count(b'"')
-
-    def skip_row(self) -> None:
-        """Read past the rest of an over-long row: to a line end where its quotes balance.
-
-        An odd number of quotes so far means the row is inside a quoted field, which goes on
-        across lines until the closing quote (doubled quotes inside count two, so they keep
-        the balance)."""
-        while not (self._at_line_start and self._quotes % 2 == 0):
-            piece = self.fh.readline(SKIP_CHUNK)
-            if not piece:
-                return
-            self._count(piece)
 
 
 def _timestamp(value: str) -> datetime:
@@ -400,59 +335,50 @@ class GenericCsvReader(Reader):
             yield Rejected(0, reason)
 
     def _rows(self, path: Path, limit: int) -> Iterator[RawRecord | Rejected]:
-        _allow_fields_up_to(limit)
         first_line = _first_line(read_head(path))
         delimiter = delimiter_of(first_line) if first_line is not None else ","
         with open_binary(path) as fh:
-            lines = _Lines(fh, limit)
-            # strict: malformed quoting is an error for that row, not silently merged text.
-            rows = csv.reader(lines, delimiter=delimiter, quotechar='"', strict=True)
+            # strict: malformed quoting is an error for that row, not silently merged text;
+            # CsvRows resynchronises after it so the rows that follow are still read.
+            rows = CsvRows(
+                fh,
+                delimiter=delimiter,
+                max_row_bytes=limit,
+                max_field_bytes=self.max_field_bytes,
+            )
             keys: list[str] | None = None
             header_problem: str | None = None
             header_line = 0
-            while True:
-                lines.start_row()
-                start = lines.line_no + 1
-                problem: str | None = None
-                row: list[str] = []
-                try:
-                    row = next(rows)
-                except StopIteration:
-                    return
-                except _RowTooLong:
-                    lines.skip_row()
-                    problem = f"row is longer than {limit} bytes"
-                    if lines.line_no > start:
-                        problem += f" (lines {start}-{lines.line_no} skipped)"
-                except csv.Error as exc:
-                    # The csv module's messages describe the syntax, never the field's text.
-                    problem = f"not valid CSV ({exc})"
-                if problem is None and _blank(row):
+            for row in rows():
+                if row.blank:
                     continue
+                problem = row.problem
                 if keys is None and header_problem is None:
-                    header_line = start
+                    header_line = row.first
                     if problem is None:
                         try:
-                            keys = map_header(row)
+                            keys = map_header(row.fields or [])
+                            rows.width = len(keys)
                         except RecordError as exc:
                             problem = str(exc)
                     if problem is not None:
                         header_problem = problem
-                        yield Rejected(start, f"header unusable: {problem}")
+                        yield Rejected(row.first, f"header unusable: {problem}")
                     continue
+                fields = row.fields or []
                 if problem is None and header_problem is not None:
                     problem = f"no usable header (see line {header_line})"
-                if problem is None and keys is not None and len(row) != len(keys):
-                    problem = f"row has {len(row)} fields, the header has {len(keys)}"
+                if problem is None and keys is not None and len(fields) != len(keys):
+                    problem = f"row has {len(fields)} fields, the header has {len(keys)}"
                 if problem is not None or keys is None:
-                    yield Rejected(start, problem or "no header")
+                    yield Rejected(row.first, problem or "no header")
                     continue
                 obj: dict[str, str] = {}
-                for key, value in zip(keys, row, strict=True):
+                for key, value in zip(keys, fields, strict=True):
                     # Repeated unknown names: any non-empty value decides that it is listed.
                     if value.strip() or key not in obj:
                         obj[key] = value
-                yield RawRecord(start, obj, tuple(lines.notes))
+                yield RawRecord(row.first, obj, row.notes)
 
     def normalize(self, raw: RawRecord) -> InteractionRecord:
         if not isinstance(raw.obj, dict):

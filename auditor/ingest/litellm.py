@@ -53,9 +53,10 @@ import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from auditor.ingest.base import RawRecord, Reader, Rejected, iter_json_lines, open_binary
+from auditor.ingest.csvrows import CsvRows
 from auditor.ingest.registry import register
 from auditor.normalize import (
     KNOWN_WORKFLOWS,
@@ -245,7 +246,9 @@ class LiteLLMReader(Reader):
                     )
                 ]
             )
-        return iter_spend_logs_csv(path, max_line_bytes=max_line_bytes)
+        return iter_spend_logs_csv(
+            path, max_line_bytes=max_line_bytes, max_field_bytes=self.max_field_bytes
+        )
 
     def normalize(self, raw: RawRecord) -> InteractionRecord:
         if not isinstance(raw.obj, dict):
@@ -278,110 +281,55 @@ def _layout(path: Path) -> str:
 # CSV
 
 
-def _csv_records(fh: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None, int]]:
-    """Split a CSV byte stream into records without parsing them: (first line, the record's
-    bytes or None if it is longer than `limit`, last line).
-
-    A record ends at a line break outside quotes; quote parity says where that is, since an
-    escaped quote is doubled. An over-long record is skipped to where its quotes balance, and
-    never held in memory.
-    """
-    line_no = 0
-    while True:
-        start = line_no + 1
-        kept: list[bytes] | None = []
-        size = 0
-        quoted = False
-        chunk = b""
-        while True:
-            chunk = fh.readline(limit + 1)
-            if not chunk:
-                break
-            size += len(chunk)
-            if chunk.count(b'"') % 2:
-                quoted = not quoted
-            if kept is not None:
-                if size > limit:
-                    kept = None  # too long: keep counting lines and quotes, drop the bytes
-                else:
-                    kept.append(chunk)
-            if chunk.endswith(b"\n"):
-                line_no += 1
-                if not quoted:
-                    break
-        if size == 0:
-            return
-        if not chunk:
-            line_no += 1  # the file's last line has no line break
-        yield start, (b"".join(kept) if kept is not None else None), line_no
+DEFAULT_MAX_FIELD_BYTES = Reader.max_field_bytes
 
 
-def iter_spend_logs_csv(path: Path, *, max_line_bytes: int) -> Iterator[RawRecord | Rejected]:
+def iter_spend_logs_csv(
+    path: Path, *, max_line_bytes: int, max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES
+) -> Iterator[RawRecord | Rejected]:
     """Yield each row of a LiteLLM_SpendLogs CSV export as a dict keyed by column name (empty
     cells -> None), or why it was rejected. Quoted fields may span lines; a row is numbered by
-    the line it starts on. Memory is bounded by `max_line_bytes` per row."""
-    previous_limit = csv.field_size_limit()
-    # JSON columns (messages, response, proxy_server_request) exceed the csv module's default
-    # field limit; a row is already bounded by `max_line_bytes`.
-    csv.field_size_limit(max(previous_limit, max_line_bytes))
+    the line it starts on. A row that does not parse is rejected and reading starts again at
+    the next line (`auditor.ingest.csvrows`), so a stray quote costs one row, not the rest of
+    the file. Memory is bounded by `max_line_bytes` per row."""
     try:
-        yield from _iter_csv(path, max_line_bytes)
+        yield from _iter_csv(path, max_line_bytes, max_field_bytes)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         yield Rejected(0, f"compressed stream is damaged ({type(exc).__name__}); reading stopped")
-    finally:
-        csv.field_size_limit(previous_limit)
 
 
-def _parse_row(data: bytes, first: bool) -> tuple[list[str], tuple[str, ...]]:
-    """The fields of one record and the repairs made. Raises csv.Error."""
-    if first:
-        data = data.removeprefix(b"\xef\xbb\xbf")
-    notes: tuple[str, ...] = ()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # Keep the row: the bad bytes become U+FFFD and the repair is reported.
-        text = data.decode("utf-8", errors="replace")
-        notes = (f"invalid UTF-8 replaced (first at byte {exc.start} of the row)",)
-    # One string holding the whole record: line breaks inside quotes stay in the field.
-    rows = [r for r in csv.reader([text], strict=True) if r]
-    if len(rows) > 1:
-        raise csv.Error("quotes do not balance")
-    return (rows[0] if rows else []), notes
-
-
-def _iter_csv(path: Path, max_line_bytes: int) -> Iterator[RawRecord | Rejected]:
+def _iter_csv(
+    path: Path, max_line_bytes: int, max_field_bytes: int
+) -> Iterator[RawRecord | Rejected]:
     with open_binary(path) as fh:
+        rows = CsvRows(fh, max_row_bytes=max_line_bytes, max_field_bytes=max_field_bytes)
         header: list[str] | None = None
-        for start, data, end in _csv_records(fh, max_line_bytes):
-            if data is None:
-                where = f" (lines {start}-{end} skipped)" if end > start else ""
-                yield Rejected(start, f"record is longer than {max_line_bytes} bytes{where}")
+        for row in rows():
+            if row.blank:
                 continue
-            try:
-                row, notes = _parse_row(data, first=start == 1)
-            except csv.Error as exc:
+            if row.fields is None:
                 # The csv module's messages name the problem, never the content.
-                yield Rejected(start, f"malformed CSV row ({exc})")
-                continue
-            if not row or (len(row) == 1 and not row[0].strip()):
+                yield Rejected(row.first, f"malformed CSV row ({row.problem})")
                 continue
             if header is None:
-                header = [_CANONICAL_COLUMN.get(h.strip().lower(), h.strip()) for h in row]
+                header = [_CANONICAL_COLUMN.get(h.strip().lower(), h.strip()) for h in row.fields]
+                rows.width = len(header)
                 if "request_id" not in header:
                     yield Rejected(
-                        start,
+                        row.first,
                         "the CSV header has no `request_id` column: not a LiteLLM_SpendLogs "
                         "export; reading stopped",
                     )
                     return
                 continue
-            if len(row) != len(header):
-                yield Rejected(start, f"row has {len(row)} fields, the header has {len(header)}")
+            if len(row.fields) != len(header):
+                yield Rejected(
+                    row.first, f"row has {len(row.fields)} fields, the header has {len(header)}"
+                )
                 continue
-            cells = zip(header, row, strict=True)
+            cells = zip(header, row.fields, strict=True)
             obj = {name: (value if value != "" else None) for name, value in cells}
-            yield RawRecord(start, obj, notes)
+            yield RawRecord(row.first, obj, row.notes)
 
 
 # ---------------------------------------------------------------------------------------------

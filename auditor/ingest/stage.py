@@ -1,22 +1,39 @@
 """The ingest stage: log files -> Interaction rows, with every record accounted for.
 
 For each file: total = loaded + duplicate + rejected. A file already ingested (same SHA-256)
-is skipped whole, and an event already stored (same format and event id) is a duplicate, so
-ingesting the same logs twice adds nothing.
+is skipped whole, and an event already stored (same format and event id) with the same
+content is a duplicate, so ingesting the same logs twice adds nothing. The same event id with
+different content is a conflict: the first record stays, the later one is rejected with
+reason `conflict` naming both lines.
+
+Every record's time must lie in the window [ingest.earliest_timestamp, now +
+ingest.future_tolerance_days]; a record outside it is rejected (an epoch number read in the
+wrong unit lands outside it too, so it is rejected rather than guessed). Rejections are
+written to the database in batches as they come, so memory does not grow with them; the
+`FileResult` keeps the first `KEPT_PER_FILE` of them (and of warnings) for display.
+
+Files that are not regular files (FIFOs, devices, sockets, links to them) are skipped with a
+message, and a file that cannot be read is reported and the other files still load.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import stat
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from auditor.config import IngestSettings
 from auditor.db.models import IngestRejection, Interaction, SourceFile
 from auditor.errors import InputError
 from auditor.ingest.base import RawRecord, Reader, Rejected
@@ -24,6 +41,52 @@ from auditor.ingest.registry import detect_format, get_reader
 from auditor.normalize import InteractionRecord, RecordError, normalize_workflow
 
 BATCH = 500
+# Rejections are inserted this many at a time, never held for the whole file.
+REJECTION_BATCH = 1000
+# Rejections and warnings a FileResult keeps for display; all rejections are in the database.
+KEPT_PER_FILE = 1000
+MAX_REASON = 500
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """The ingest's bounds from `[ingest]` settings: the accepted time window and the longest
+    CSV field. Build with `from_settings`; the defaults are the settings' defaults."""
+
+    earliest: date = IngestSettings.model_fields["earliest_timestamp"].default
+    future_tolerance_days: int = IngestSettings.model_fields["future_tolerance_days"].default
+    max_field_bytes: int = IngestSettings.model_fields["max_field_bytes"].default
+
+    @classmethod
+    def from_settings(cls, settings: IngestSettings) -> IngestLimits:
+        return cls(
+            earliest=settings.earliest_timestamp,
+            future_tolerance_days=settings.future_tolerance_days,
+            max_field_bytes=settings.max_field_bytes,
+        )
+
+    def window(self, now: datetime) -> tuple[datetime, datetime]:
+        """[first, last] accepted moment, aware UTC."""
+        first = datetime(self.earliest.year, self.earliest.month, self.earliest.day, tzinfo=UTC)
+        return first, now + timedelta(days=self.future_tolerance_days)
+
+    def time_problem(self, moment: datetime, now: datetime) -> str | None:
+        """Why `moment` is outside the window (never quoting it), or None if it is inside."""
+        first, last = self.window(now)
+        if moment < first:
+            return (
+                f"`occurred_at` is before {self.earliest.isoformat()}, the earliest accepted "
+                "date (ingest.earliest_timestamp; an epoch number in an unexpected unit?)"
+            )
+        if moment > last:
+            return (
+                f"`occurred_at` is more than {self.future_tolerance_days} day(s) in the future "
+                "(ingest.future_tolerance_days; an epoch number in an unexpected unit?)"
+            )
+        return None
+
+
+DEFAULT_LIMITS = IngestLimits()
 
 
 @dataclass
@@ -38,14 +101,37 @@ class FileResult:
     rejected: int = 0
     # Loaded, but the source did not store the content (or redacted it): a coverage gap.
     coverage_gaps: int = 0
+    # The first KEPT_PER_FILE rejections (every one is stored in `ingest_rejections`).
     rejections: list[tuple[int, str]] = field(default_factory=list)
-    # Records loaded with something to say: empty prompt, unknown fields, repaired encoding.
+    # Records loaded with something to say: empty prompt, unknown fields, repaired encoding
+    # (the first KEPT_PER_FILE; `warning_count` counts them all).
     warnings: list[tuple[int, str]] = field(default_factory=list)
+    warning_count: int = 0
+    # Of `rejected`: records whose event id was already stored with different content.
+    conflicts: int = 0
+    # How many times rejections were written to the database while reading.
+    rejection_flushes: int = 0
     # Records that are not interactions (embedding spans, non-generation rows), by kind.
     not_interactions: dict[str, int] = field(default_factory=dict)
     # Why the file was not read at all (unrecognised format, database refused it).
     skipped: str | None = None
+    # The file could not be read (not a regular file, permission denied, read error): the
+    # run did not see everything it was given.
+    unreadable: bool = False
     periods: set[str] = field(default_factory=set)
+    _pending_rejections: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    def reject(self, line_no: int, reason: str) -> None:
+        """Count a rejection; it is written to the database with the next batch."""
+        self.rejected += 1
+        if len(self.rejections) < KEPT_PER_FILE:
+            self.rejections.append((line_no, reason))
+        self._pending_rejections.append({"line_no": line_no, "reason": reason[:MAX_REASON]})
+
+    def warn(self, line_no: int, note: str) -> None:
+        self.warning_count += 1
+        if len(self.warnings) < KEPT_PER_FILE:
+            self.warnings.append((line_no, note))
 
     @property
     def reconciles(self) -> bool:
@@ -60,6 +146,11 @@ class FileResult:
             f"{self.path.name}: read {self.total} = stored {stored} + duplicates {self.duplicate}"
             f" + rejected {self.rejected} + coverage gaps {self.coverage_gaps} ({verdict})"
         )
+        if self.conflicts:
+            line += (
+                f"; of the rejected, {self.conflicts} conflicting duplicate(s): same event id,"
+                " different content (the first record kept)"
+            )
         if self.not_interactions:
             kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(self.not_interactions.items()))
             line += f"; also read, not interactions: {kinds}"
@@ -75,18 +166,51 @@ def file_sha256(path: Path) -> str:
 
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:
-    """Files named, plus the files in folders named (sorted). Raises InputError if missing."""
+    """Files named, plus the entries of folders named (sorted; not hidden ones, not folders).
+
+    Special files (FIFOs, devices, sockets, links to them or to nothing) are listed too, so
+    that `unreadable_reason` can report them. Raises InputError if a path does not exist.
+    """
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
             out.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+                sorted(p for p in path.rglob("*") if not p.is_dir() and not p.name.startswith("."))
             )
-        elif path.is_file():
+        elif path.exists() or path.is_symlink():
             out.append(path)
         else:
             raise InputError(f"{path}: no such file or folder")
     return out
+
+
+_SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def unreadable_reason(path: Path) -> str | None:
+    """Why `path` cannot be read as a log file, or None if it can. Never opens a FIFO or a
+    device (that could block or read forever): they are told apart by `stat` first."""
+    try:
+        mode = path.stat().st_mode  # follows links: a link to a device is a device
+    except FileNotFoundError:
+        return "a symbolic link to nothing (broken link): not read"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or type(exc).__name__}): not read"
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _SPECIAL_KINDS if test(mode)), "not a regular file")
+        link = " (through a symbolic link)" if path.is_symlink() else ""
+        return f"{kind}{link}, not a regular file: not read"
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or errno.errorcode.get(exc.errno or 0)}): not read"
+    os.close(fd)
+    return None
 
 
 def period_of(moment: datetime) -> str:
@@ -122,6 +246,45 @@ def _to_row(rec: InteractionRecord, source_file_id: int, line_no: int) -> Intera
     )
 
 
+# What makes two records with the same event id the same record: who and what was said. The
+# same call exported in two shapes (a spend-log row and a callback payload) differs in what
+# each shape carries and in sub-second clocks, so only these are compared, and a value one
+# side does not have is no conflict.
+def _content(rec: InteractionRecord) -> tuple[Any, ...]:
+    return (rec.user_id, rec.user_email, rec.prompt_text, rec.output_text)
+
+
+_CONTENT_COLUMNS = (
+    Interaction.user_id,
+    Interaction.user_email,
+    Interaction.prompt_text,
+    Interaction.output_text,
+)
+
+
+def _same(kept: tuple[Any, ...], new: tuple[Any, ...]) -> bool:
+    return all(a is None or b is None or a == b for a, b in zip(kept, new, strict=True))
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """The record kept for an event id: where it came from and its content."""
+
+    line_no: int | None
+    file_name: str | None  # None: this file
+    content: tuple[Any, ...]
+
+
+def _conflict_reason(kept: _Kept) -> str:
+    where = f"line {kept.line_no}" if kept.line_no is not None else "an earlier record"
+    if kept.file_name is not None:
+        where += f" of {kept.file_name}"
+    return (
+        f"conflict: same event id as {where}, different content; the record at {where} is "
+        "kept, this one is not stored"
+    )
+
+
 def _flush(
     session: Session, pending: list[tuple[int, InteractionRecord]], result: FileResult, sf_id: int
 ) -> None:
@@ -130,24 +293,35 @@ def _flush(
     by_format: dict[str, set[str]] = {}
     for _, r in pending:
         by_format.setdefault(r.source_format, set()).add(r.event_id)
-    existing: set[tuple[str, str]] = set()
+    existing: dict[tuple[str, str], _Kept] = {}
     for fmt, event_ids in by_format.items():
         # One equality and one IN list, so the unique (source_format, event_id) index is used;
         # a row-value IN makes SQLite scan the whole table for every batch.
-        existing.update(
-            (fmt, event_id)
-            for event_id in session.scalars(
-                select(Interaction.event_id).where(
-                    Interaction.source_format == fmt, Interaction.event_id.in_(event_ids)
-                )
+        rows = session.execute(
+            select(
+                Interaction.event_id,
+                Interaction.source_line,
+                Interaction.source_file_id,
+                SourceFile.path,
+                *_CONTENT_COLUMNS,
             )
+            .outerjoin(SourceFile, SourceFile.id == Interaction.source_file_id)
+            .where(Interaction.source_format == fmt, Interaction.event_id.in_(event_ids))
         )
+        for event_id, line, file_id, file_path, *content in rows:
+            other = None if file_id == sf_id else Path(file_path or "another file").name
+            existing[(fmt, event_id)] = _Kept(line, other, tuple(content))
     for line_no, rec in pending:
         key = (rec.source_format, rec.event_id)
-        if key in existing:
-            result.duplicate += 1
+        kept = existing.get(key)
+        if kept is not None:
+            if _same(kept.content, _content(rec)):
+                result.duplicate += 1
+            else:
+                result.conflicts += 1
+                result.reject(line_no, _conflict_reason(kept))
             continue
-        existing.add(key)
+        existing[key] = _Kept(line_no, None, _content(rec))
         session.add(_to_row(rec, sf_id, line_no))
         result.loaded += 1
         if rec.content_status != "present":
@@ -155,6 +329,18 @@ def _flush(
         result.periods.add(period_of(rec.occurred_at))
     session.flush()
     pending.clear()
+
+
+def _flush_rejections(session: Session, result: FileResult, sf_id: int) -> None:
+    """Write the rejections counted so far (Core insert: no ORM objects held)."""
+    if not result._pending_rejections:
+        return
+    session.execute(
+        insert(IngestRejection),
+        [{"source_file_id": sf_id, **row} for row in result._pending_rejections],
+    )
+    result._pending_rejections.clear()
+    result.rejection_flushes += 1
 
 
 def _notes(item: RawRecord, rec: InteractionRecord) -> list[str]:
@@ -206,8 +392,15 @@ def ingest_file(
     *,
     max_line_bytes: int,
     mappings: Mappings = NO_MAPPINGS,
+    limits: IngestLimits = DEFAULT_LIMITS,
+    now: datetime | None = None,
 ) -> FileResult:
-    """Ingest one file with one reader. Bad records are counted and stored, never raised."""
+    """Ingest one file with one reader. Bad records are counted and stored, never raised.
+
+    Raises OSError if the file cannot be read (`ingest_paths` reports it and goes on).
+    """
+    now = now or datetime.now(UTC)
+    reader.max_field_bytes = limits.max_field_bytes
     sha = file_sha256(path)
     result = FileResult(path=path, source_format=reader.name, sha256=sha)
     if session.scalar(select(SourceFile.id).where(SourceFile.sha256 == sha)) is not None:
@@ -223,32 +416,34 @@ def ingest_file(
     session.add(source)
     session.flush()
     pending: list[tuple[int, InteractionRecord]] = []
-    try:
-        for item in reader.records(path, max_line_bytes=max_line_bytes):
-            result.total += 1
-            if isinstance(item, Rejected):
-                result.rejected += 1
-                result.rejections.append((item.line_no, item.reason))
-                continue
+    for item in reader.records(path, max_line_bytes=max_line_bytes):
+        result.total += 1
+        if isinstance(item, Rejected):
+            result.reject(item.line_no, item.reason)
+        else:
             try:
                 rec = reader.normalize(item)
             except RecordError as exc:
-                result.rejected += 1
-                result.rejections.append((item.line_no, str(exc)))
-                continue
-            rec = mappings.apply(rec)
-            result.warnings.extend((item.line_no, note) for note in _notes(item, rec))
-            if item.notes:
-                rec = replace(rec, attributes={**rec.attributes, "encoding_repaired": True})
-            pending.append((item.line_no, rec))
-            if len(pending) >= BATCH:
-                _flush(session, pending, result, source.id)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+                result.reject(item.line_no, str(exc))
+            else:
+                problem = limits.time_problem(rec.occurred_at, now)
+                if problem is not None:
+                    result.reject(item.line_no, problem)
+                else:
+                    rec = mappings.apply(rec)
+                    for note in _notes(item, rec):
+                        result.warn(item.line_no, note)
+                    if item.notes:
+                        attributes = {**rec.attributes, "encoding_repaired": True}
+                        rec = replace(rec, attributes=attributes)
+                    pending.append((item.line_no, rec))
+                    if len(pending) >= BATCH:
+                        _flush(session, pending, result, source.id)
+        if len(result._pending_rejections) >= REJECTION_BATCH:
+            _flush_rejections(session, result, source.id)
     _flush(session, pending, result, source.id)
+    _flush_rejections(session, result, source.id)
     result.not_interactions = dict(getattr(reader, "skipped", {}))
-    for line_no, reason in result.rejections:
-        session.add(IngestRejection(source_file_id=source.id, line_no=line_no, reason=reason[:500]))
     source.records_total = result.total
     source.records_loaded = result.loaded
     source.records_duplicate = result.duplicate
@@ -264,14 +459,30 @@ def ingest_paths(
     *,
     max_line_bytes: int,
     mappings: Mappings = NO_MAPPINGS,
+    limits: IngestLimits = DEFAULT_LIMITS,
 ) -> list[FileResult]:
     """Ingest files and folders in `fmt` ("auto" detects per file). Raises InputError early
-    for a missing path or an unknown format, before anything is written."""
+    for a missing path or an unknown format, before anything is written.
+
+    A file that cannot be read (special file, permission denied, read error) is reported
+    with `skipped` and `unreadable` set; the other files still load.
+    """
     files = expand_paths(paths)
     fixed = None if fmt == "auto" else get_reader(fmt)
+    now = datetime.now(UTC)
     results = []
     for path in files:
-        reader = fixed or detect_format(path)
+        why = unreadable_reason(path)
+        if why is not None:
+            results.append(_unread(path, fixed.name if fixed else "unknown", why))
+            continue
+        try:
+            reader = fixed or detect_format(path)
+        except InputError as exc:
+            if "cannot be read" not in exc.message:
+                raise
+            results.append(_unread(path, "unknown", exc.message.removeprefix(f"{path}: ")))
+            continue
         if reader is None:
             results.append(
                 FileResult(
@@ -287,8 +498,20 @@ def ingest_paths(
         savepoint = session.begin_nested()
         try:
             result = ingest_file(
-                session, path, reader, max_line_bytes=max_line_bytes, mappings=mappings
+                session,
+                path,
+                reader,
+                max_line_bytes=max_line_bytes,
+                mappings=mappings,
+                limits=limits,
+                now=now,
             )
+        except (OSError, EOFError, zlib.error) as exc:
+            # Read errors the reader did not turn into a rejection: nothing of this file is
+            # kept, so that re-running after fixing it reads it whole.
+            savepoint.rollback()
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            result = _unread(path, reader.name, f"cannot be read ({reason}); nothing stored")
         except SQLAlchemyError as exc:
             savepoint.rollback()
             result = FileResult(
@@ -304,4 +527,19 @@ def ingest_paths(
     return results
 
 
-__all__ = ["FileResult", "Mappings", "RawRecord", "ingest_file", "ingest_paths", "period_of"]
+def _unread(path: Path, source_format: str, why: str) -> FileResult:
+    return FileResult(
+        path=path, source_format=source_format, sha256="", skipped=why, unreadable=True
+    )
+
+
+__all__ = [
+    "IngestLimits",
+    "unreadable_reason",
+    "FileResult",
+    "Mappings",
+    "RawRecord",
+    "ingest_file",
+    "ingest_paths",
+    "period_of",
+]

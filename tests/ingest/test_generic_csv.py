@@ -18,7 +18,7 @@ from auditor.ingest.base import read_head
 from auditor.ingest.export import export_interactions
 from auditor.ingest.generic_csv import GenericCsvReader, column_key, delimiter_of, map_header
 from auditor.ingest.registry import available, detect_format, get_reader
-from auditor.ingest.stage import FileResult, ingest_paths
+from auditor.ingest.stage import DEFAULT_LIMITS, FileResult, IngestLimits, ingest_paths
 from auditor.normalize import RecordError
 from tests.conftest import DATA, chat_record, write_jsonl
 
@@ -28,8 +28,14 @@ READER = GenericCsvReader()
 HEADER = ["event_id", "occurred_at", "user_id", "user_email", "prompt_text", "content_status"]
 
 
-def ingest(session: Session, path: Path, fmt: str = "csv", limit: int = MAX) -> FileResult:
-    [res] = ingest_paths(session, [path], fmt, max_line_bytes=limit)
+def ingest(
+    session: Session,
+    path: Path,
+    fmt: str = "csv",
+    limit: int = MAX,
+    limits: IngestLimits = DEFAULT_LIMITS,
+) -> FileResult:
+    [res] = ingest_paths(session, [path], fmt, max_line_bytes=limit, limits=limits)
     assert res.skipped is None
     return res
 
@@ -206,7 +212,8 @@ def test_header_aliases(header: list[str], keys: list[str] | None) -> None:
         # (total, loaded, duplicate, rejected, coverage gaps)
         ("good.csv", (6, 6, 0, 0, 2)),
         ("aliases_semicolon.csv", (3, 3, 0, 0, 1)),
-        ("broken.csv", (17, 3, 1, 13, 0)),
+        # Line 19 follows a quote that never closes: read again after it (case 6).
+        ("broken.csv", (18, 4, 1, 13, 0)),
         ("bad_header.csv", (3, 0, 0, 3, 0)),
     ],
 )
@@ -491,7 +498,8 @@ BROKEN = {
     15: None,  # b-001 again: a duplicate
     16: "not valid CSV (',' expected after '\"')",
     17: None,
-    18: "not valid CSV (unexpected end of data)",  # the quote never closes; line 19 is inside
+    18: "not valid CSV (unexpected end of data)",  # the quote never closes
+    19: None,  # read again after line 18's rejection (case 6), not swallowed by it
 }
 
 
@@ -504,7 +512,7 @@ def test_broken_sample_rejects_each_bad_row_by_line(session: Session) -> None:
             assert rejected[line_no].startswith(fragment) or fragment in rejected[line_no]
     assert res.warnings == [(14, "invalid UTF-8 replaced (line 14, first at byte 36)")]
     rows = stored(session)
-    assert set(rows) == {"b-001", "b-013", "b-015"}
+    assert set(rows) == {"b-001", "b-013", "b-015", "b-017"}
     assert rows["b-013"].prompt_text == "R\ufffdsum\ufffd of the caf\ufffd meeting"
     assert rows["b-013"].attributes == {"encoding_repaired": True}
     assert rows["b-001"].source_line == 2
@@ -736,11 +744,19 @@ def test_huge_quoted_field_loads_and_an_overlong_row_is_skipped(
         ["ok-2", "2026-10-05T10:00:01Z", "u2", "", "short", ""],
     ]
     path = csv_file(tmp_path / "big.csv", HEADER, rows)
+    # Longer than ingest.max_field_bytes (1 MiB): rejected, and the next row still read.
     res = ingest(session, path)
+    assert res.rejections == [
+        (2, "a quoted field is longer than 1048576 bytes (lines 2-40002 skipped)")
+    ]
+    assert counts(res) == (2, 1, 0, 1, 0)
+    wide = IngestLimits(max_field_bytes=4 * 1024 * 1024)
+    path = csv_file(tmp_path / "big-wide.csv", HEADER, [[f"w{r[0]}", *r[1:]] for r in rows])
+    res = ingest(session, path, limits=wide)
     assert counts(res) == (2, 2, 0, 0, 0)  # beyond the csv module's default 128 KiB a field
     # Compared by digest: a failure must not print two megabytes.
-    assert _digest(stored(session)["big-1"].prompt_text) == _digest(big)
-    assert stored(session)["ok-2"].source_line == 40_003
+    assert _digest(stored(session)["wbig-1"].prompt_text) == _digest(big)
+    assert stored(session)["wok-2"].source_line == 40_003
 
     other = csv_file(
         tmp_path / "big2.csv",

@@ -113,7 +113,9 @@ BROKEN = {
     5: "expected a JSON object",
     7: "no user identity",
     9: "timestamp",
-    10: None,  # a duplicate event id: counted as duplicate, not rejected
+    # The event id of line 1 with another prompt: a conflict, rejected (case 10), not a
+    # duplicate; the first record is kept.
+    10: "conflict: same event id as line 1, different content",
 }
 
 
@@ -124,7 +126,7 @@ def test_broken_file_rejects_bad_lines_and_keeps_the_rest(session: Session) -> N
     for line_no, fragment in BROKEN.items():
         if fragment:
             assert fragment in rejected[line_no]
-    assert (res.loaded, res.duplicate, res.rejected) == (4, 1, 5)
+    assert (res.loaded, res.duplicate, res.rejected) == (4, 0, 6)
     assert dict(res.warnings) == {
         3: "invalid UTF-8 replaced (first at byte 238 of the line)",
         8: "empty prompt (kept)",
@@ -136,8 +138,8 @@ def test_broken_file_rejects_bad_lines_and_keeps_the_rest(session: Session) -> N
     assert (sf.records_total, sf.records_loaded, sf.records_duplicate, sf.records_rejected) == (
         10,
         4,
-        1,
-        5,
+        0,
+        6,
     )
 
 
@@ -262,7 +264,7 @@ def test_tool_and_workflow_names_are_mapped(session: Session, tmp_path: Path) ->
 
 
 def test_reconciliation_line_counts_coverage_gaps(session: Session, tmp_path: Path) -> None:
-    recs = [chat_record("g1", "x"), chat_record("g2", None), chat_record("g1", "dup")]
+    recs = [chat_record("g1", "x"), chat_record("g2", None), chat_record("g1", "x")]
     [res] = ingest_paths(
         session,
         [write_jsonl(tmp_path / "g.jsonl", [*recs, "{"])],
