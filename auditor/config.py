@@ -28,6 +28,8 @@ from auditor.errors import ConfigError
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
 DEFAULT_CONFIG_FILE = "auditor.toml"
+# The shortest HMAC key accepted for value hashes, finding ids and pseudonyms.
+MIN_HASH_KEY_BYTES = 32
 # Where a wheel installs the rule pack (pyproject.toml, [tool.setuptools.data-files]).
 INSTALLED_POLICIES = Path("share") / "ai-usage-auditor" / "policies"
 
@@ -90,6 +92,9 @@ class ScanSettings(_Section):
             "EMAIL_ADDRESS",
             "PHONE_NUMBER",
             "CREDIT_CARD",
+            "CARD_SECURITY_CODE",
+            "CARD_EXPIRY",
+            "CARD_TRACK_DATA",
             "US_SSN",
             "IBAN_CODE",
             "IP_ADDRESS",
@@ -428,16 +433,41 @@ class Settings(BaseSettings):
         return (env_settings, init_settings)
 
     def hash_key_bytes(self) -> bytes:
-        """The HMAC key for value hashes: configured, or a local key file created once (0600)."""
+        """The HMAC key for value hashes: configured, or a local key file created once (0600).
+
+        Checked before anything uses it (its fingerprint is recorded in the database on first
+        use, so a bad key must never get that far): raises ConfigError for a key shorter than
+        MIN_HASH_KEY_BYTES, or a key file others can read.
+        """
+        fix = "generate one: python -c 'import secrets; print(secrets.token_hex(32))'"
         if self.scan.hash_key is not None:
-            return self.scan.hash_key.get_secret_value().encode()
+            key = self.scan.hash_key.get_secret_value().encode()
+            if len(key) < MIN_HASH_KEY_BYTES:
+                raise ConfigError(
+                    f"scan.hash_key is {len(key)} bytes; at least {MIN_HASH_KEY_BYTES} are needed",
+                    fix,
+                )
+            return key
         key_file = self.data_dir / "hmac.key"
         if not key_file.exists():
             key_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_hex(32))
-        return key_file.read_text().strip().encode()
+        mode = key_file.stat().st_mode
+        if mode & 0o077:
+            raise ConfigError(
+                f"the HMAC key file {key_file} can be read by others (mode {mode & 0o777:o})",
+                f"chmod 600 {key_file}",
+            )
+        key = key_file.read_text().strip().encode()
+        if len(key) < MIN_HASH_KEY_BYTES:
+            raise ConfigError(
+                f"the HMAC key file {key_file} holds {len(key)} bytes; at least "
+                f"{MIN_HASH_KEY_BYTES} are needed",
+                f"remove it to have a new key made (before any run), or {fix}",
+            )
+        return key
 
     def digest(self) -> str:
         """SHA-256 of the effective configuration, secrets left out, for report provenance."""

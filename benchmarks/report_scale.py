@@ -289,7 +289,7 @@ def main() -> int:
             None,
             data_dir=str(root / ".auditor"),
             database={"url": url},
-            scan={"hash_key": "benchmark-key"},
+            scan={"hash_key": "benchmark-key-padded-to-thirty-two-bytes"},
             report={"output_dir": str(root / "reports")},
         )
         engine = make_engine(url)

@@ -54,7 +54,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
         None,
         data_dir=str(tmp_path / ".auditor"),
         database={"url": f"sqlite:///{tmp_path / 'auditor.db'}"},
-        scan={"hash_key": "test-key-not-secret"},
+        scan={"hash_key": "test-key-not-secret-padded-to-32-bytes"},
         report={"output_dir": str(tmp_path / "reports")},
     )
 

@@ -72,3 +72,55 @@ def test_tool_and_workflow_maps_from_toml(tmp_path: Path) -> None:
         "claude-code": "claude-enterprise",
     }
     assert s.ingest.workflow_map == {"client_comms": "client_comm"}
+
+
+# --- case 12 of the hardening issue: the HMAC key is checked before anything records it -----
+
+
+@pytest.mark.parametrize(
+    ("content", "mode", "expected"),
+    [
+        ("", 0o600, "holds 0 bytes; at least 32"),
+        ("x", 0o600, "holds 1 bytes; at least 32"),
+        ("a" * 64, 0o644, r"can be read by others \(mode 644\)"),
+        ("a" * 64, 0o640, r"can be read by others \(mode 640\)"),
+    ],
+)
+def test_case_12_a_weak_or_exposed_key_file_is_refused(
+    tmp_path: Path, content: str, mode: int, expected: str
+) -> None:
+    key_file = tmp_path / "d" / "hmac.key"
+    key_file.parent.mkdir()
+    key_file.write_text(content)
+    key_file.chmod(mode)
+    s = load_settings(None, data_dir=str(tmp_path / "d"))
+    with pytest.raises(ConfigError, match=expected) as info:
+        s.hash_key_bytes()
+    assert str(key_file) in info.value.message
+    assert info.value.hint
+
+
+@pytest.mark.parametrize("key", ["", "short-key", "x" * 31])
+def test_case_12_a_short_configured_key_is_refused(key: str) -> None:
+    with pytest.raises(ConfigError, match="scan.hash_key is .* bytes; at least 32"):
+        load_settings(None, scan={"hash_key": key}).hash_key_bytes()
+
+
+def test_case_12_a_refused_key_leaves_no_fingerprint(tmp_path: Path) -> None:
+    """The database must accept the real key after a bad one was refused."""
+    from auditor.db.keys import KEY_ID
+    from auditor.db.models import Meta
+    from auditor.db.session import make_engine, session_scope, upgrade
+    from auditor.pipeline import run_audit
+
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    bad = load_settings(None, database={"url": url}, scan={"hash_key": "short"})
+    engine = make_engine(url)
+    try:
+        with pytest.raises(ConfigError):
+            run_audit(engine, bad, [])
+        upgrade(engine)
+        with session_scope(engine) as session:
+            assert session.get(Meta, KEY_ID) is None
+    finally:
+        engine.dispose()

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
-from itertools import islice
+from itertools import accumulate, islice
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,11 @@ from thinc.api import use_ops
 
 from auditor.config import ScanSettings
 from auditor.errors import ScanError
+from auditor.scan.card_data import (
+    CardExpiryRecognizer,
+    CardSecurityCodeRecognizer,
+    CardTrackDataRecognizer,
+)
 from auditor.scan.identifiers import (
     AbaRoutingNumberRecognizer,
     CusipRecognizer,
@@ -105,7 +110,30 @@ SENTENCE_PIPES = frozenset({"parser", "senter", "sentencizer"})
 # look-alikes (v1 showed undetected values beside a detection).
 # v3: chunked scanning, overlap resolution between types, allow lists, per-type thresholds,
 # client ids on hits and in excerpt tags, whitespace-collapsed value hashes.
-HIT_SCHEME = "hits-v3"
+# v4: excerpts mask numbers of 3+ digits next to a financial identifier (a CVV beside a card);
+# card security codes, expiry dates and track data are not hashed by value (UNHASHED_ENTITIES);
+# at most scan.max_detections_per_text hits per text.
+HIT_SCHEME = "hits-v4"
+
+# PCI DSS card data. Sensitive authentication data (security codes, track data, PIN blocks)
+# must not be kept after authorisation in any form, and a keyed hash of a 3-digit code or of
+# one of a few hundred expiry dates is undone by trying them all with the key; so a hit of
+# these types is hashed by its type alone: one value per type and text.
+CARD_DATA_ENTITIES = frozenset({"CARD_SECURITY_CODE", "CARD_EXPIRY", "CARD_TRACK_DATA"})
+UNHASHED_ENTITIES = CARD_DATA_ENTITIES
+
+# Financial identifiers: in an excerpt, a number of 3+ digits next to one (at most one word
+# between) is masked whether or not a recognizer found it ("card [CREDIT_CARD] cvv 731").
+FINANCIAL_ENTITIES = frozenset(
+    {
+        "CREDIT_CARD",
+        "IBAN_CODE",
+        "US_BANK_NUMBER",
+        "CLIENT_ACCOUNT",
+        "ABA_ROUTING_NUMBER",
+        *CARD_DATA_ENTITIES,
+    }
+)
 
 # Entities whose value is a number that people write with spaces, dashes or dots.
 DIGIT_LIKE_ENTITIES = frozenset(
@@ -118,6 +146,7 @@ DIGIT_LIKE_ENTITIES = frozenset(
         "US_BANK_NUMBER",
         "ABA_ROUTING_NUMBER",
         "CLIENT_ACCOUNT",
+        "CARD_TRACK_DATA",
     }
 )
 
@@ -147,6 +176,7 @@ ALWAYS_MASKED_ENTITIES = frozenset(
         "ABA_ROUTING_NUMBER",
         "CREDENTIAL",
         "SPECIAL_CATEGORY",
+        *CARD_DATA_ENTITIES,
     }
 )
 
@@ -166,6 +196,7 @@ _NUMBERS = frozenset(
         "ISIN",
         "IP_ADDRESS",
         "CREDENTIAL",
+        *CARD_DATA_ENTITIES,
     }
 )
 SUPERSEDED_BY: dict[str, frozenset[str]] = {
@@ -210,6 +241,7 @@ UNSUPPORTED_SHARE = 0.5
 REASON_OVER_LIMIT = "over_limit"
 REASON_TIMEOUT = "timeout"
 REASON_UNSUPPORTED_LANGUAGE = "unsupported_language"
+REASON_DETECTION_CAP = "detection_cap"
 
 # Our recognizers are found by class name when the registry is built, so they must be imported.
 OWN_RECOGNIZERS: tuple[type[EntityRecognizer], ...] = (
@@ -225,6 +257,9 @@ OWN_RECOGNIZERS: tuple[type[EntityRecognizer], ...] = (
     SedolRecognizer,
     SwiftBicRecognizer,
     AbaRoutingNumberRecognizer,
+    CardSecurityCodeRecognizer,
+    CardExpiryRecognizer,
+    CardTrackDataRecognizer,
     CredentialRecognizer,
     ClientNameRecognizer,
     ClientAccountRecognizer,
@@ -281,8 +316,10 @@ class ScanResult:
 
     status is "scanned" (all of it) or "partial"; a partial result has a reason_code:
     over_limit (text beyond scan.max_text_chars), timeout (chunks not reached within
-    scan.timeout_seconds) or unsupported_language (mostly a script the model cannot read;
+    scan.timeout_seconds), detection_cap (more hits than scan.max_detections_per_text: the
+    highest-scoring were kept) or unsupported_language (mostly a script the model cannot read;
     pattern recognizers still ran over all of it), and a reason in words without content.
+    Where several apply, the first in that order is given.
     """
 
     hits: list[Hit]
@@ -321,6 +358,7 @@ class Scanner:
         self.entity_thresholds = dict(sorted(settings.entity_thresholds.items()))
         self.excerpt_context = settings.excerpt_context
         self.max_text_chars = settings.max_text_chars
+        self.max_detections = settings.max_detections_per_text
         self.chunk_chars = settings.chunk_chars
         self.chunk_overlap = min(settings.chunk_overlap, settings.chunk_chars // 2)
         self.timeout_seconds = settings.timeout_seconds
@@ -486,7 +524,7 @@ class Scanner:
                 if key not in seen:
                     seen.add(key)
                     results.append(moved)
-        hits = self._to_hits(scanned, results, len(original))
+        hits, found = self._to_hits(scanned, results, len(original))
         status, code, reason = "scanned", None, None
         if timed_out:
             status, code = "partial", REASON_TIMEOUT
@@ -497,6 +535,12 @@ class Scanner:
         elif len(original) > self.max_text_chars:
             status, code = "partial", REASON_OVER_LIMIT
             reason = f"text has {len(original)} characters; the first {scanned_to} were scanned"
+        elif found > len(hits):
+            status, code = "partial", REASON_DETECTION_CAP
+            reason = (
+                f"{found} detections; the {len(hits)} highest-scoring were kept "
+                "(scan.max_detections_per_text)"
+            )
         elif self.language_check and self._unsupported_script(scanned):
             status, code = "partial", REASON_UNSUPPORTED_LANGUAGE
             reason = (
@@ -522,18 +566,21 @@ class Scanner:
     def value_hash(self, entity_type: str, value: str, subject_id: str | None = None) -> str:
         """HMAC-SHA256 of the entity type and the normalized value, hex. For client data, of
         the client id instead: a client's name, aliases and accounts are one value each."""
-        normalized = (
-            f"subject\x00{subject_id}"
-            if subject_id is not None
-            else normalize_value(entity_type, value)
-        )
+        if subject_id is not None:
+            normalized = f"subject\x00{subject_id}"
+        elif entity_type in UNHASHED_ENTITIES:
+            normalized = "\x00"  # the type alone: see UNHASHED_ENTITIES
+        else:
+            normalized = normalize_value(entity_type, value)
         # surrogatepass: JSON logs can carry lone surrogates, which must hash, not crash.
         message = f"{entity_type}\x00{normalized}".encode("utf-8", "surrogatepass")
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
     def _to_hits(
         self, text: str, results: Iterable[RecognizerResult], full_length: int
-    ) -> list[Hit]:
+    ) -> tuple[list[Hit], int]:
+        """The hits of `text` (at most scan.max_detections_per_text, the highest-scoring, in
+        text order) and how many there were before that cap."""
         wanted = set(self.entities)
         best: dict[tuple[str, int, int, str | None], RecognizerResult] = {}
         candidates: list[tuple[int, int, str]] = []
@@ -551,8 +598,14 @@ class Scanner:
             if key not in best or _rank(res) > _rank(best[key]):
                 best[key] = res
         kept = self._resolve(text, list(best.values()))
+        found = len(kept)
+        if found > self.max_detections:
+            # A pasted book of names must not hide the card beside it: the highest scores
+            # stay, ties by position. The rest are still masked in excerpts (candidates).
+            by_score = sorted(kept, key=lambda r: (-_score(text, r), r.start, r.end))
+            kept = sorted(by_score[: self.max_detections], key=_position)
         if not kept:
-            return []
+            return [], 0
         excerpts = masked_excerpts(
             text,
             [(r.start, r.end, _label(r)) for r in kept],
@@ -560,7 +613,7 @@ class Scanner:
             full_length,
             also_mask=candidates,
         )
-        return [
+        hits = [
             Hit(
                 entity_type=res.entity_type,
                 start=res.start,
@@ -577,29 +630,37 @@ class Scanner:
             )
             for res, excerpt in zip(kept, excerpts, strict=True)
         ]
+        return hits, found
 
     def _resolve(self, text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
         """Drops results that a more specific overlapping type supersedes (SUPERSEDED_BY), that
         name something on the allow list, or that are addresses at the firm's own domains."""
-        allowed = [(m.start, m.end) for m in self._allowed.find(text)] if len(self._allowed) else []
+        allowed = _Intervals(
+            [(m.start, m.end) for m in self._allowed.find(text)] if len(self._allowed) else []
+        )
+        # Interval lookups, not a comparison of every pair: a text can hold many thousands.
+        by_type: dict[str, list[tuple[int, int]]] = {}
+        for res in results:
+            by_type.setdefault(res.entity_type, []).append((res.start, res.end))
+        of_types: dict[frozenset[str], _Intervals] = {}
         kept = []
         for res in results:
             beaten_by = SUPERSEDED_BY.get(res.entity_type, frozenset())
-            if beaten_by and any(
-                other.entity_type in beaten_by and other.start < res.end and res.start < other.end
-                for other in results
-            ):
-                continue
-            if allowed and any(
-                (lo <= res.start and res.end <= hi)
-                or (res.entity_type in _NAME_TYPES and lo < res.end and res.start < hi)
-                for lo, hi in allowed
+            if beaten_by:
+                if beaten_by not in of_types:
+                    of_types[beaten_by] = _Intervals(
+                        [span for etype in beaten_by for span in by_type.get(etype, ())]
+                    )
+                if of_types[beaten_by].overlaps(res.start, res.end):
+                    continue
+            if allowed.contains(res.start, res.end) or (
+                res.entity_type in _NAME_TYPES and allowed.overlaps(res.start, res.end)
             ):
                 continue
             if res.entity_type in _DOMAIN_TYPES and self._own_domain(text[res.start : res.end]):
                 continue
             kept.append(res)
-        return sorted(kept, key=lambda r: (r.start, r.end, r.entity_type, _subject(r) or ""))
+        return sorted(kept, key=_position)
 
     def _own_domain(self, value: str) -> bool:
         if not self.allow_domains:
@@ -635,6 +696,7 @@ class Scanner:
             "entity_thresholds": self.entity_thresholds,
             "excerpt_context": self.excerpt_context,
             "max_text_chars": self.max_text_chars,
+            "max_detections_per_text": self.max_detections,
             "chunks": [self.chunk_chars, self.chunk_overlap],
             "timeout_seconds": self.timeout_seconds,
             "language_check": self.language_check,
@@ -682,6 +744,30 @@ def _score(text: str, res: RecognizerResult) -> float:
 def _rank(res: RecognizerResult) -> tuple[float, str]:
     name = str((res.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY, ""))
     return (float(res.score), "".join(chr(0x10FFFF - ord(c)) for c in name))
+
+
+def _position(res: RecognizerResult) -> tuple[int, int, str, str]:
+    """The order of hits in a text: by offsets, then type and client id."""
+    return (res.start, res.end, res.entity_type, _subject(res) or "")
+
+
+class _Intervals:
+    """(start, end) intervals that answer "does any overlap, or contain, this range?" in
+    logarithmic time: sorted by start, with the furthest end reached so far."""
+
+    def __init__(self, spans: Iterable[tuple[int, int]]) -> None:
+        ordered = sorted(spans)
+        self._starts = [start for start, _ in ordered]
+        self._reach = list(accumulate((end for _, end in ordered), max))
+
+    def _furthest(self, count: int) -> int:
+        return self._reach[count - 1] if count else -1
+
+    def overlaps(self, start: int, end: int) -> bool:
+        return self._furthest(bisect.bisect_left(self._starts, end)) > start
+
+    def contains(self, start: int, end: int) -> bool:
+        return self._furthest(bisect.bisect_right(self._starts, start)) >= end
 
 
 def _subject(res: RecognizerResult) -> str | None:
@@ -1201,9 +1287,10 @@ def masked_excerpts(
     Up to `context` characters either side, cut at word boundaries, whitespace collapsed, "…"
     where cut, at most MAX_EXCERPT_CHARS. The span becomes [ENTITY_TYPE]. Masked as well, as
     [TYPE]: every other span, every `also_mask` span (candidates not reported), every other
-    occurrence of a value of either, and whatever looks like a number of 4+ digits ([NUMBER]),
-    an e-mail address, a URL or an IBAN (see `look_alike_spans`). `full_length` is the length
-    of the whole text when `text` is only its scanned beginning.
+    occurrence of a value of either, whatever looks like a number of 4+ digits ([NUMBER]),
+    an e-mail address, a URL or an IBAN (see `look_alike_spans`), and a number of 3+ digits
+    next to a financial identifier ([NUMBER], see `numbers_beside_financial`). `full_length`
+    is the length of the whole text when `text` is only its scanned beginning.
     """
     if not spans:
         return []
@@ -1231,17 +1318,28 @@ _IBAN_LIKE = re.compile(
     r"\b[A-Z]{2}[0-9]{2}(?:[A-Z0-9]{10,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,4})?)\b"
 )
 _MIN_NUMBER_DIGITS = 4
+# Beside a financial identifier a shorter number is masked too: a CVV has three digits.
+_MIN_ADJACENT_DIGITS = 3
+# What may stand between a financial identifier and a number beside it: a few punctuation
+# characters or spaces, at most one word ("cvv", "exp.", "CVV2:"), a few more.
+_ADJACENT_GAP = re.compile(r"[^\w]{0,4}(?:[^\W\d_]{1,24}\d?[^\w]{1,4})?")
+# Numbers masked in a chain from an identifier each way ("card … exp 09/27 cvv 731").
+_ADJACENT_HOPS = 3
+
+
+def _numbers(text: str, min_digits: int) -> list[tuple[int, int]]:
+    return [
+        (m.start(), m.end())
+        for m in _NUMBER_LIKE.finditer(text)
+        if sum(ch.isdigit() for ch in m.group()) >= min_digits
+    ]
 
 
 def look_alike_spans(text: str) -> list[tuple[int, int, str]]:
     """Spans of `text` that look like a number of 4+ digits (digits possibly separated by
     spaces, dashes, dots, slashes or parentheses), an e-mail address, a URL or an IBAN, as
     (start, end, label) with label NUMBER, EMAIL_ADDRESS, URL or IBAN_CODE."""
-    found = [
-        (m.start(), m.end(), "NUMBER")
-        for m in _NUMBER_LIKE.finditer(text)
-        if sum(ch.isdigit() for ch in m.group()) >= _MIN_NUMBER_DIGITS
-    ]
+    found = [(start, end, "NUMBER") for start, end in _numbers(text, _MIN_NUMBER_DIGITS)]
     for m in _EMAIL_LIKE.finditer(text):
         # Quotes or dots before an address are punctuation, not part of it.
         lead = len(m.group()) - len(m.group().lstrip(".+%'-"))
@@ -1249,6 +1347,38 @@ def look_alike_spans(text: str) -> list[tuple[int, int, str]]:
     found.extend((m.start(), m.end(), "URL") for m in _URL_LIKE.finditer(text))
     found.extend((m.start(), m.end(), "IBAN_CODE") for m in _IBAN_LIKE.finditer(text))
     return found
+
+
+def numbers_beside_financial(
+    text: str, spans: Sequence[tuple[int, int, str]]
+) -> list[tuple[int, int]]:
+    """Numbers of 3+ digits next to a span of a FINANCIAL_ENTITIES type (a label such as
+    "CLIENT_ACCOUNT:C001" counts as its type), with at most one word between
+    ("card 4111 1111 1111 1111 cvv 731": the 731), and so on from each such number, up to
+    _ADJACENT_HOPS numbers each way. They may be card data no recognizer found."""
+    numbers = _numbers(text, _MIN_ADJACENT_DIGITS)
+    if not numbers:
+        return []
+    starts = [start for start, _ in numbers]
+    beside: set[int] = set()
+    for start, end, label in spans:
+        if label.split(":", 1)[0] not in FINANCIAL_ENTITIES:
+            continue
+        pos, i = end, bisect.bisect_left(starts, end)
+        for _ in range(_ADJACENT_HOPS):
+            if i >= len(numbers) or not _ADJACENT_GAP.fullmatch(text, pos, numbers[i][0]):
+                break
+            beside.add(i)
+            pos, i = numbers[i][1], i + 1
+        pos, i = start, bisect.bisect_left(starts, start) - 1
+        for _ in range(_ADJACENT_HOPS):
+            if i < 0 or numbers[i][1] > pos:
+                break
+            if not _ADJACENT_GAP.fullmatch(text, numbers[i][1], pos):
+                break
+            beside.add(i)
+            pos, i = numbers[i][0], i - 1
+    return [numbers[i] for i in sorted(beside)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -1285,6 +1415,9 @@ def _masked_intervals(
                 label = by_value.get(m.group().casefold(), spans[0][2])
                 labelled.append((m.start(), m.end(), label, 0))
     labelled.extend((start, end, label, 1) for start, end, label in look_alike_spans(text))
+    labelled.extend(
+        (start, end, "NUMBER", 1) for start, end in numbers_beside_financial(text, found)
+    )
     labelled.sort(key=lambda s: (s[0], -s[1]))
     merged: list[_Mask] = []
     cur_start, cur_end, cur_label, cur_rank = labelled[0]
@@ -1392,8 +1525,12 @@ def _excerpt(
 
 
 __all__ = [
+    "CARD_DATA_ENTITIES",
     "DIGIT_LIKE_ENTITIES",
+    "FINANCIAL_ENTITIES",
+    "REASON_DETECTION_CAP",
     "SUPERSEDED_BY",
+    "UNHASHED_ENTITIES",
     "ScanResult",
     "chunk_bounds",
     "OWN_RECOGNIZERS",
@@ -1407,5 +1544,6 @@ __all__ = [
     "matrix_library_of",
     "look_alike_spans",
     "masked_excerpts",
+    "numbers_beside_financial",
     "normalize_value",
 ]

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from auditor.db.models import Detection, Interaction, Meta, Sample, SampleItem, ScanRecord
 from auditor.errors import NotFoundError, ScanError
 from auditor.scan.engine import (
+    REASON_DETECTION_CAP,
     REASON_OVER_LIMIT,
     REASON_TIMEOUT,
     REASON_UNSUPPORTED_LANGUAGE,
@@ -44,6 +45,7 @@ REASON_ERROR = "error"
 REASON_CODES = (
     REASON_OVER_LIMIT,  # partial: text longer than scan.max_text_chars
     REASON_TIMEOUT,  # partial: scan.timeout_seconds ran out before the last chunk
+    REASON_DETECTION_CAP,  # partial: more hits than scan.max_detections_per_text; the top kept
     REASON_UNSUPPORTED_LANGUAGE,  # partial: mostly a script the model cannot read
     REASON_ERROR,  # error: the scanner raised (retried on the next run)
     "not_stored",  # not_stored: the source does not keep the text, or there is none

@@ -19,7 +19,7 @@ from tests.conftest import DATA, chat_record, write_jsonl
 def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("AUDITOR_DATABASE__URL", settings.database.url)
     monkeypatch.setenv("AUDITOR_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("AUDITOR_SCAN__HASH_KEY", "test-key")
+    monkeypatch.setenv("AUDITOR_SCAN__HASH_KEY", "test-key-padded-to-thirty-two-bytes")
     monkeypatch.setenv("COLUMNS", "200")
 
     def run(*args: str) -> tuple[int, str, str]:

@@ -38,7 +38,7 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path.write_text(
         f'data_dir = "{tmp_path / ".auditor"}"\n'
         "[scan]\n"
-        'hash_key = "detect-test-key"\n'
+        'hash_key = "detect-test-key-padded-to-32-bytes"\n'
         f'client_register = "{tmp_path / "clients.csv"}"\n'
         f'restricted_list = "{tmp_path / "restricted.csv"}"\n',
         encoding="utf-8",

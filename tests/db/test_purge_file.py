@@ -19,7 +19,7 @@ SNIPPETS = [f"PURGE-ME-{n:04d}-zq" for n in range(600)]
 def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("AUDITOR_DATABASE__URL", settings.database.url)
     monkeypatch.setenv("AUDITOR_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("AUDITOR_SCAN__HASH_KEY", "test-key")
+    monkeypatch.setenv("AUDITOR_SCAN__HASH_KEY", "test-key-padded-to-thirty-two-bytes")
 
     def run(*args: str) -> tuple[int, str, str]:
         code = main(list(args))

@@ -233,7 +233,7 @@ def test_moved_people_are_named(session: Session, tmp_path: Path) -> None:
 def _cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys, *args: str):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("AUDITOR_DATABASE__URL", settings.database.url)
     monkeypatch.setenv("AUDITOR_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("AUDITOR_SCAN__HASH_KEY", "test-key")
+    monkeypatch.setenv("AUDITOR_SCAN__HASH_KEY", "test-key-padded-to-thirty-two-bytes")
     monkeypatch.setenv("COLUMNS", "200")
     code = main(list(args))
     out = capsys.readouterr()

@@ -1,7 +1,9 @@
 """No raw detected value anywhere in the outputs of an end-to-end run.
 
 `auditor run` over a small log set with planted values (card, SSN, IBAN, e-mail, phone,
-client names and accounts from a register, restricted terms, a credential, identifiers), then
+client names and accounts from a register, restricted terms, a credential, identifiers, and
+card data that PCI DSS forbids keeping: security codes, expiry dates, track data, a PIN
+block), then
 the report in every format; every output is searched for every planted value: the database
 (every cell outside the raw-text columns, and its bytes once raw text is purged), the report
 files, stdout, stderr and the log records.
@@ -10,6 +12,7 @@ files, stdout, stderr and the log records.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -17,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from auditor.cli import main
+from auditor.config import ScanSettings
 from tests.conftest import chat_record, write_jsonl
 
 PLANTED = {
@@ -35,7 +39,21 @@ PLANTED = {
     "password": "S3cr3t!pw9",
     "isin": "US0378331005",
     "swift": "DEUTDEFF",
+    "track1": "%B4000056655665556^DOE/JOHN^2709101000000000000000?",
+    "track2": ";5555555555554444=28111010000000000000?",
+    "pin_block": "041215FEDCBA9876",
 }
+# Card data too short to search for as a substring (a hash or an id may hold "731"): found
+# when it stands alone, not inside a longer run of letters or digits.
+SHORT_CARD_DATA = {
+    "cvv": "731",
+    "cvv_4": "0482",
+    "cid": "8642",
+    "expiry": "09/27",
+    "expiry_long": "11/2028",
+    "expiry_beside_card": "03/29",
+}
+CARD_TYPES = ["CARD_SECURITY_CODE", "CARD_EXPIRY", "CARD_TRACK_DATA"]
 # Parts of values that must not show either (a masked excerpt may keep neither).
 FRAGMENTS = [
     "1111 1111",
@@ -48,6 +66,11 @@ FRAGMENTS = [
     "Kestrel",
     "IOSFODNN",
     "S3cr3t",
+    "DOE/JOHN",
+    "4000056655665556",
+    "5555555555554444",
+    "=2811101",
+    "FEDCBA98",
 ]
 
 PROMPTS = [
@@ -86,6 +109,28 @@ PROMPTS = [
         "chatgpt-enterprise",
     ),
     ("e9", "Write a haiku about spreadsheets.", "chatgpt-enterprise"),
+    (
+        "e10",
+        f"card {PLANTED['card']} cvv {SHORT_CARD_DATA['cvv']} exp {SHORT_CARD_DATA['expiry']}",
+        "copilot-business",
+    ),
+    (
+        "e11",
+        f"Card: 5555 5555 5555 4444\nExpires: {SHORT_CARD_DATA['expiry_long']}\n"
+        f"CVV: {SHORT_CARD_DATA['cvv_4']}\nAmex CID {SHORT_CARD_DATA['cid']}",
+        "chatgpt-enterprise",
+    ),
+    (
+        "e12",
+        f"Why does the reader log {PLANTED['track1']} and {PLANTED['track2']}? "
+        f"PIN block: {PLANTED['pin_block']}",
+        "deepseek-chat",
+    ),
+    (
+        "e13",
+        f"Refund 4000 0566 5566 5556 {SHORT_CARD_DATA['expiry_beside_card']} to the client.",
+        "copilot-business",
+    ),
 ]
 
 
@@ -109,9 +154,10 @@ def run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "[database]\n"
         f'url = "sqlite:///{tmp_path / "auditor.db"}"\n'
         "[scan]\n"
-        'hash_key = "e2e-test-key"\n'
+        'hash_key = "e2e-test-key-padded-to-thirty-two-bytes"\n'
         'client_register = "clients.csv"\n'
         'restricted_list = "restricted.csv"\n'
+        f"entities = {list(dict.fromkeys([*ScanSettings().entities, *CARD_TYPES]))!r}\n"
         "[report]\n"
         'output_dir = "reports"\n',
         encoding="utf-8",
@@ -130,12 +176,21 @@ def _leaks(blob: str) -> list[str]:
         name
         for name, value in [*PLANTED.items(), *((f, f) for f in FRAGMENTS)]
         if value.casefold() in lowered
+    ] + [
+        name
+        for name, value in SHORT_CARD_DATA.items()
+        if re.search(rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])", blob)
     ]
 
 
 def test_no_raw_value_in_any_output(
     run_dir: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
+    # The search finds every planted value where it is: in the prompts.
+    assert set(_leaks("\n".join(prompt for _, prompt, _ in PROMPTS))) >= {
+        *PLANTED,
+        *SHORT_CARD_DATA,
+    }
     caplog.set_level(logging.DEBUG)
     outputs: list[str] = []
     code = main(["run", "logs.jsonl"])
@@ -169,6 +224,7 @@ def test_no_raw_value_in_any_output(
             "CREDENTIAL",
             "ISIN",
             "SWIFT_CODE",
+            *CARD_TYPES,
         }
         subjects = {s for (s,) in con.execute("SELECT DISTINCT subject_id FROM detections")}
         assert {"C001", "C002"} <= subjects
