@@ -21,7 +21,6 @@ from auditor.db.models import (
     Decision,
     Finding,
     Interaction,
-    ReportRecord,
     Sample,
     SampleItem,
     ScanRecord,
@@ -237,7 +236,7 @@ def audit_period(
         or 0
     )
     if write_report:
-        result.report_path = render_report(session, period, settings)
+        result.report_path = render_report(session, period, settings, progress=progress)
     return result
 
 
@@ -276,13 +275,15 @@ def render_report(
     output_dir: Path | None = None,
     manager_id: str | None = None,
     fmt: str = "html",
+    progress: Progress = _quiet,
 ) -> Path:
-    """Write the period's report in `fmt` (REPORT_FORMATS) and record its digest. Returns the
-    file's path.
+    """Write the period's report in `fmt` (REPORT_FORMATS), signed with the deployment's
+    report signing key, and record its digest and signature. Returns the file's path.
 
     Raises NotFoundError if the period has no interactions, AuditorError for an unknown format."""
     from auditor.report import writers
     from auditor.report.context import build_report_context
+    from auditor.report.records import record_report, report_signer
     from auditor.report.render import write_report
 
     write = {
@@ -311,17 +312,14 @@ def render_report(
         manager_id=manager_id,
     )
     packet = f"manager-{pseudonymize(manager_id)}" if manager_id else None
-    path = write(context, output_dir or settings.report.output_dir, packet=packet)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    record = session.scalars(
-        select(ReportRecord).where(ReportRecord.period == period, ReportRecord.path == str(path))
-    ).first()
-    now = datetime.now(UTC).replace(tzinfo=None)
-    if record is None:
-        session.add(ReportRecord(period=period, path=str(path), sha256=digest, created_at=now))
-    else:
-        record.sha256, record.created_at = digest, now
-    session.flush()
+    signer = report_signer(session, settings)
+    if signer.created:
+        progress(
+            f"report signing key {signer.fingerprint} recorded; its public key (for "
+            f"`auditor verify --public-key`):\n{signer.public_key_pem}"
+        )
+    path = write(context, output_dir or settings.report.output_dir, packet=packet, signer=signer)
+    record_report(session, period, path)
     return path
 
 

@@ -59,3 +59,29 @@ def test_a_lock_held_by_another_process_and_released_when_it_dies(settings: Sett
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("run", "{logs}"), ("ingest", "{logs}"), ("db", "purge")],
+)
+def test_case_14_a_second_run_exits_5_naming_the_first(
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    command: tuple[str, ...],
+) -> None:
+    from auditor.cli import main
+
+    monkeypatch.setenv("AUDITOR_DATABASE__URL", settings.database.url)
+    monkeypatch.setenv("AUDITOR_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("AUDITOR_SCAN__HASH_KEY", "test-key-padded-to-thirty-two-bytes")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    args = [part.format(logs=logs) for part in command]
+    with run_lock(settings, "run"):
+        code = main(args)
+    err = capsys.readouterr().err
+    assert code == 5
+    assert f"another run is in progress on this database (pid {os.getpid()}" in err

@@ -19,6 +19,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.text import Text
+from sqlalchemy.orm import Session
 
 from auditor.cli._common import (
     EXIT_FINDINGS,
@@ -33,6 +34,7 @@ from auditor.cli._common import (
 from auditor.cli.directory import print_directory_result
 from auditor.cli.ingest import print_file_results
 from auditor.config import Settings
+from auditor.ops.lock import run_lock
 from auditor.pipeline import (
     Components,
     RunResult,
@@ -165,22 +167,16 @@ def run_cmd(
     interactions, so a scheduler can alert.
     """
     settings = _with_workers(settings_from(ctx), workers)
-    engine = open_engine(settings, migrate=True)
-    try:
-        with _scan_bar() as bar:
-            result = run_audit(
-                engine,
-                settings,
-                paths,
-                fmt=fmt,
-                periods=period,
-                people_csv=people,
-                progress=_progress,
-                components=Components(settings, scan_progress=bar),
-            )
-    finally:
-        engine.dispose()
+    with run_lock(settings, "run"):
+        result = _run_locked(settings, paths, fmt, period, people)
     _print_run(result)
+    unreadable = [f for f in result.files if f.unreadable]
+    if unreadable:
+        err_console.print(
+            f"{len(unreadable)} file(s) could not be read (see above); the others were audited",
+            markup=False,
+            highlight=False,
+        )
     for p in result.periods:
         if p.report_path:
             console.print(f"report: {p.report_path}", markup=False, highlight=False)
@@ -197,6 +193,30 @@ def run_cmd(
         raise typer.Exit(EXIT_FINDINGS)
 
 
+def _run_locked(
+    settings: Settings,
+    paths: list[Path],
+    fmt: str,
+    period: list[str] | None,
+    people: Path | None,
+) -> RunResult:
+    engine = open_engine(settings, migrate=True)
+    try:
+        with _scan_bar() as bar:
+            return run_audit(
+                engine,
+                settings,
+                paths,
+                fmt=fmt,
+                periods=period,
+                people_csv=people,
+                progress=_progress,
+                components=Components(settings, scan_progress=bar),
+            )
+    finally:
+        engine.dispose()
+
+
 def demo_cmd(
     ctx: typer.Context,
     people: Annotated[int, typer.Option(help="Employees of the fictional bank.")] = 300,
@@ -204,7 +224,8 @@ def demo_cmd(
 ) -> None:
     """Generate a synthetic month of a fictional bank's AI use and audit it end to end."""
     settings = settings_from(ctx)
-    result = run_demo(settings, period=period, people=people, progress=_progress)
+    with run_lock(demo_settings(settings), "demo"):
+        result = run_demo(settings, period=period, people=people, progress=_progress)
     _print_run(result)
     url = demo_settings(settings).database.url
     console.print(
@@ -242,44 +263,99 @@ def report_cmd(
     settings = settings_from(ctx)
     with db_session(settings) as session:
         path = render_report(
-            session, period, settings, output_dir=output_dir, manager_id=manager, fmt=fmt.value
+            session,
+            period,
+            settings,
+            output_dir=output_dir,
+            manager_id=manager,
+            fmt=fmt.value,
+            progress=_progress,
         )
     console.print(f"report: {path}", markup=False, highlight=False)
 
 
-def verify_cmd(
-    report: Annotated[
-        Path, typer.Argument(help="An audit-<period>.html report.", exists=True, dir_okay=False)
-    ],
-) -> None:
-    """Check that an HTML report is unchanged: its page digest and its embedded data's digest."""
-    from auditor.report.integrity import verify_report
+@contextmanager
+def _reachable_session(settings: Settings) -> Iterator[tuple[Session | None, str]]:
+    """A session on the configured database, or None and why not: verify checks against the
+    database where it can, and never creates one (a SQLite file that is not there is not
+    reachable)."""
+    from auditor.db.session import ensure_current, make_engine, session_scope
+    from auditor.errors import AuditorError
 
-    result = verify_report(report)
+    url = settings.database.url
+    if url.startswith("sqlite://"):
+        file = url.removeprefix("sqlite:///")
+        if url.startswith("sqlite:///:memory:") or not file or not Path(file).is_file():
+            yield None, f"no database at {url}"
+            return
+    try:
+        engine = make_engine(url)
+    except AuditorError as exc:
+        yield None, exc.message
+        return
+    try:
+        try:
+            ensure_current(engine)
+        except AuditorError as exc:
+            yield None, exc.message
+            return
+        with session_scope(engine) as session:
+            yield session, url
+    finally:
+        engine.dispose()
+
+
+def verify_cmd(
+    ctx: typer.Context,
+    report: Annotated[
+        Path,
+        typer.Argument(
+            help="A report: audit-<period>.html, or a JSON, CSV or OCSF sibling (with its .sig).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            help="The signing key's public key (PEM); default: the key the database recorded "
+            "for the signature's fingerprint.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Check a report's Ed25519 signature, its stated digests, and the SHA-256 the database
+    recorded when it was written; exit 1 naming the check that failed."""
+    from auditor.report.integrity import verify_report
+    from auditor.report.signing import load_public_key
+
+    settings = settings_from(ctx)
+    key = load_public_key(public_key) if public_key is not None else None
+    with _reachable_session(settings) as (session, where):
+        result = verify_report(report, public_key=key, session=session)
+    if session is None:
+        err_console.print(
+            f"database not consulted ({where})", markup=False, highlight=False, soft_wrap=True
+        )
     console.print(
-        f"data SHA-256 stated: {result.data_digest_stated or '-'}",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
+        f"file SHA-256: {result.file_sha256}", markup=False, highlight=False, soft_wrap=True
     )
-    console.print(
-        f"data SHA-256 actual: {result.data_digest_actual or '-'}",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
-    console.print(
-        f"page intact: {'yes' if result.html_intact else 'NO'}",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
+    for check in result.checks:
+        state = {True: "ok", False: "FAILED", None: "not checked"}[check.ok]
+        console.print(
+            f"{check.name}: {state} ({check.detail})", markup=False, highlight=False, soft_wrap=True
+        )
     if not result.ok:
         for reason in result.reasons:
-            err_console.print(f"FAILED: {reason}", markup=False, highlight=False)
+            err_console.print(f"FAILED: {reason}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1)
+    recorded = result.check("database record").ok
     console.print(
-        "report verified: unchanged since it was written",
+        "report verified: unchanged since it was signed by key "
+        f"{result.key_fingerprint}"
+        + ("" if recorded else " (not compared with the database's record)"),
         markup=False,
         highlight=False,
         soft_wrap=True,

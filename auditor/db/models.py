@@ -290,8 +290,21 @@ class UsageTier(Base):
     window_end: Mapped[datetime]
 
 
+class SigningKey(Base):
+    """A report signing key's public half (Ed25519), by the SHA-256 of its raw public bytes.
+
+    `auditor verify` checks a report's signature with the key its fingerprint names here."""
+
+    __tablename__ = "signing_keys"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    public_key_pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
 class ReportRecord(Base):
-    """A rendered report and the digest of what it embeds, for `auditor verify` later."""
+    """A written report: the SHA-256 of the file and its Ed25519 signature, for `auditor
+    verify` later. `signature` and `key_fingerprint` are None for reports written unsigned."""
 
     __tablename__ = "reports"
 
@@ -300,3 +313,5 @@ class ReportRecord(Base):
     path: Mapped[str] = mapped_column(String(2048))
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
+    signature: Mapped[str | None] = mapped_column(String(128))  # base64 of 64 bytes
+    key_fingerprint: Mapped[str | None] = mapped_column(ForeignKey("signing_keys.fingerprint"))

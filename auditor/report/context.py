@@ -37,6 +37,7 @@ from auditor.db.models import (
     UsageTier,
 )
 from auditor.errors import AuditorError, NotFoundError, PolicyError
+from auditor.report.bidi import mark_bidi_controls
 
 # Canonical orders; values found in the store outside these lists are appended, never dropped.
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")
@@ -1714,7 +1715,7 @@ def build_report_context(
         _revisions(session, Decision.policy_revision, scope.current_decisions()),
     )
     findings = replace(findings, rules=details, rules_note=rules_note)
-    return ReportContext(
+    context = ReportContext(
         period=period,
         summary=_summary(session, scope, population),
         usage=_usage(session, scope, settings),
@@ -1761,3 +1762,6 @@ def build_report_context(
         ),
         audience=audience,
     )
+    # Every string from a log or the directory enters the report here: a bidi control in any
+    # of them is shown as a marker in every format, never obeyed (auditor/report/bidi.py).
+    return mark_bidi_controls(context)

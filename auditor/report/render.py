@@ -12,14 +12,16 @@ import hashlib
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Undefined, select_autoescape
 from markupsafe import Markup
 
 from auditor.errors import AuditorError
-from auditor.fileio import atomic_file
 from auditor.report.context import SEVERITIES, ReportContext
+
+if TYPE_CHECKING:
+    from auditor.report.signing import ReportSigner
 
 DASH = "—"
 
@@ -126,24 +128,31 @@ def report_filename(period: str, packet: str | None = None) -> str:
     return f"audit-{period}-{packet}.html" if packet else f"audit-{period}.html"
 
 
-def write_report(context: ReportContext, output_dir: Path, *, packet: str | None = None) -> Path:
+def write_report(
+    context: ReportContext,
+    output_dir: Path,
+    *,
+    packet: str | None = None,
+    signer: ReportSigner | None = None,
+) -> Path:
     """Write `audit-<period>.html` into `output_dir` atomically and return its path.
 
-    The file is written to a temporary file in the same folder and moved into place, so a
-    reader never sees half a report. Raises AuditorError if the folder cannot be written.
+    With a signer the page ends with its Ed25519 signature (`integrity.render_signed_html`);
+    without one it is written unsigned, and `auditor verify` refuses it. The file is written
+    to a temporary file in the same folder and moved into place, so a reader never sees half
+    a report. Raises AuditorError if the folder cannot be written.
     """
-    from auditor.report.integrity import render_sealed_html
+    from auditor.report.integrity import render_signed_html
+    from auditor.report.writers import write_file
 
-    html = render_sealed_html(context)
+    page = render_signed_html(context, signer)
     target = output_dir / report_filename(context.period, packet)
     try:
-        output_dir.mkdir(parents=True, exist_ok=True)
         # Owner-only: a report carries masked evidence about named staff.
-        with atomic_file(target) as fh:
-            fh.write(html)
-    except OSError as exc:
+        write_file(target, page)
+    except AuditorError as exc:
         raise AuditorError(
-            f"cannot write the report to {target}: {exc.strerror or exc}",
+            f"cannot write the report: {exc.message}",
             "check report.output_dir and its permissions",
         ) from None
     return target

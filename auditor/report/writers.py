@@ -5,7 +5,8 @@ agree with each other and carry nothing the HTML does not: no raw prompt or outp
 context has none), evidence as masked excerpts, people as pseudonyms.
 
 Files are written atomically (a temporary file in the same folder, then a rename) and readable
-by the owner only (0600): they carry masked evidence about identifiable staff.
+by the owner only (0600): they carry masked evidence about identifiable staff. Given a signer,
+each file gets a detached Ed25519 signature `<name>.sig` over its exact bytes (`signing`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.errors import AuditorError
 from auditor.fileio import atomic_file
 from auditor.report.context import REIDENTIFIABLE_SEVERITIES, ReportContext, ReportFinding
+
+if TYPE_CHECKING:
+    from auditor.report.signing import ReportSigner
 
 SCHEMA_VERSION = "1"
 OCSF_VERSION = "1.3.0"
@@ -110,10 +114,17 @@ def _stem(ctx: ReportContext, packet: str | None) -> str:
     return f"audit-{ctx.period}-{packet}" if packet else f"audit-{ctx.period}"
 
 
-def write_json(ctx: ReportContext, out_dir: Path, *, packet: str | None = None) -> Path:
-    """Write `audit-<period>.json`. Raises AuditorError if the folder cannot be written."""
+def write_json(
+    ctx: ReportContext,
+    out_dir: Path,
+    *,
+    packet: str | None = None,
+    signer: ReportSigner | None = None,
+) -> Path:
+    """Write `audit-<period>.json` (and its `.sig` with a signer). Raises AuditorError if the
+    folder cannot be written."""
     text = json.dumps(to_json_dict(ctx), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    return write_atomic(out_dir / f"{_stem(ctx, packet)}.json", text)
+    return write_signed(out_dir / f"{_stem(ctx, packet)}.json", text.encode("utf-8"), signer)
 
 
 # --------------------------------------------------------------------------- CSV
@@ -150,8 +161,15 @@ def _csv_row(f: ReportFinding) -> list[str]:
     ]
 
 
-def write_findings_csv(ctx: ReportContext, out_dir: Path, *, packet: str | None = None) -> Path:
-    """Write `audit-<period>-findings.csv`: one row per evidence finding (CSV_COLUMNS).
+def write_findings_csv(
+    ctx: ReportContext,
+    out_dir: Path,
+    *,
+    packet: str | None = None,
+    signer: ReportSigner | None = None,
+) -> Path:
+    """Write `audit-<period>-findings.csv`: one row per evidence finding (CSV_COLUMNS), and
+    its `.sig` with a signer.
 
     Raises AuditorError if the folder cannot be written.
     """
@@ -159,7 +177,8 @@ def write_findings_csv(ctx: ReportContext, out_dir: Path, *, packet: str | None 
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     writer.writerows(_csv_row(f) for f in ctx.evidence.findings)
-    return write_atomic(out_dir / f"{_stem(ctx, packet)}-findings.csv", buf.getvalue())
+    target = out_dir / f"{_stem(ctx, packet)}-findings.csv"
+    return write_signed(target, buf.getvalue().encode("utf-8"), signer)
 
 
 # --------------------------------------------------------------------------- OCSF
@@ -240,8 +259,15 @@ def ocsf_finding(ctx: ReportContext, f: ReportFinding) -> dict[str, Any]:
     return event
 
 
-def write_ocsf(ctx: ReportContext, out_dir: Path, *, packet: str | None = None) -> Path:
-    """Write `audit-<period>.ocsf.jsonl`: one Detection Finding per evidence finding.
+def write_ocsf(
+    ctx: ReportContext,
+    out_dir: Path,
+    *,
+    packet: str | None = None,
+    signer: ReportSigner | None = None,
+) -> Path:
+    """Write `audit-<period>.ocsf.jsonl`: one Detection Finding per evidence finding, and its
+    `.sig` with a signer.
 
     Raises AuditorError if the folder cannot be written.
     """
@@ -250,21 +276,60 @@ def write_ocsf(ctx: ReportContext, out_dir: Path, *, packet: str | None = None) 
         for f in ctx.evidence.findings
     ]
     text = "".join(line + "\n" for line in lines)
-    return write_atomic(out_dir / f"{_stem(ctx, packet)}.ocsf.jsonl", text)
+    return write_signed(out_dir / f"{_stem(ctx, packet)}.ocsf.jsonl", text.encode("utf-8"), signer)
 
 
 # --------------------------------------------------------------------------- files
 
 
-def write_atomic(target: Path, text: str) -> Path:
-    """Write `text` to `target` atomically, mode 0600. Raises AuditorError on an OS error."""
+def remove_orphans(target: Path) -> None:
+    """Delete temporary files an interrupted write of `target` left (`.<name>.*.tmp`).
+
+    `atomic_file` removes its temporary file on any exception, but not when the process is
+    killed. Writes of one report are not concurrent (the run lock), so any such file is an
+    orphan by the time the same report is written again.
+    """
+    prefix = f".{target.name}."
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith(prefix) and entry.name.endswith(".tmp") and entry.is_file():
+            entry.unlink(missing_ok=True)
+
+
+def write_file(target: Path, data: bytes) -> Path:
+    """Write `data` to `target` atomically, mode 0600, after removing orphaned temporary files
+    of earlier writes. Raises AuditorError on an OS error."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_file(target) as fh:
-            fh.write(text)
+        remove_orphans(target)
+        with atomic_file(target, binary=True) as fh:
+            fh.write(data)
     except OSError as exc:
         raise AuditorError(
             f"cannot write {target}: {exc.strerror or exc}",
             "check report.output_dir and its permissions",
         ) from None
     return target
+
+
+def write_signed(target: Path, data: bytes, signer: ReportSigner | None) -> Path:
+    """Write `data` to `target` (`write_file`) and, with a signer, the detached signature of
+    exactly those bytes to `<name>.sig`. Without one, a stale `.sig` is removed so it cannot
+    pass for the new file's. Raises AuditorError on an OS error."""
+    from auditor.report.signing import sig_path
+
+    write_file(target, data)
+    sig = sig_path(target)
+    if signer is not None:
+        write_file(sig, (signer.sign(data).to_json() + "\n").encode("ascii"))
+    else:
+        sig.unlink(missing_ok=True)
+    return target
+
+
+def write_atomic(target: Path, text: str) -> Path:
+    """Write `text` (UTF-8) to `target` atomically, mode 0600 (`write_file`)."""
+    return write_file(target, text.encode("utf-8"))

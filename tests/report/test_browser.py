@@ -47,7 +47,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings = load_settings(
         None,
         data_dir=str(tmp / ".auditor"),
-        scan={"hash_key": "browser-test-key"},
+        scan={"hash_key": "browser-test-key-padded-to-thirty-two-bytes"},
         report={"output_dir": str(tmp / "reports")},
     )
     result = run_demo(settings, people=120)

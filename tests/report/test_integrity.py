@@ -1,4 +1,5 @@
-"""The sealed HTML report: embedded data, stated digests, and detection of any change."""
+"""The signed HTML report: embedded data, stated digests, its signature, and detection of any
+change."""
 
 from __future__ import annotations
 
@@ -15,19 +16,14 @@ from auditor.config import Settings
 from auditor.db.session import session_scope
 from auditor.errors import AuditorError
 from auditor.report.context import ReportContext, build_report_context
-from auditor.report.integrity import (
-    PAGE_PLACEHOLDER,
-    data_digest,
-    render_sealed_html,
-    seal,
-    verify_html,
-    verify_report,
-)
+from auditor.report.integrity import data_digest, render_signed_html, verify_bytes, verify_report
 from auditor.report.render import render_html
+from auditor.report.signing import ReportSigner, parse_public_key, split_html
 from auditor.report.writers import to_json_dict
 from tests.report.page import executable_scripts, script_admitted
 
 BLOCK = re.compile(r'<script type="application/json" id="report-data">(.*?)</script>', re.S)
+NAME = "audit-2026-10.html"
 
 
 @pytest.fixture
@@ -46,47 +42,70 @@ def ctx(store, pseudonymize) -> ReportContext:
 
 
 @pytest.fixture
-def sealed(ctx) -> str:
-    return render_sealed_html(ctx)
+def signer() -> ReportSigner:
+    return ReportSigner.generate()
 
 
-def test_untouched_report_verifies(sealed, ctx, tmp_path) -> None:
-    path = tmp_path / "audit-2026-10.html"
-    path.write_text(sealed, encoding="utf-8")
-    result = verify_report(path)
-    assert result.ok and result.html_intact and result.reasons == ()
+@pytest.fixture
+def key(signer):  # type: ignore[no-untyped-def]
+    return parse_public_key(signer.public_key_pem)
+
+
+@pytest.fixture
+def signed(ctx, signer) -> str:
+    return render_signed_html(ctx, signer).decode("utf-8")
+
+
+def check(html: str, key: Any) -> Any:
+    return verify_bytes(html.encode("utf-8"), NAME, public_key=key)
+
+
+def test_untouched_report_verifies(signed, ctx, key, tmp_path) -> None:
+    path = tmp_path / NAME
+    path.write_text(signed, encoding="utf-8")
+    result = verify_report(path, public_key=key)
+    assert result.ok and result.reasons == ()
+    assert result.check("signature").ok and result.check("signed SHA-256").ok
+    assert result.check("database record").ok is None  # no session given
     assert result.data_digest_stated == result.data_digest_actual == data_digest(to_json_dict(ctx))
 
 
-def test_footer_states_both_digests(sealed, ctx) -> None:
+def test_footer_states_the_digests_and_the_key(signed, ctx, signer) -> None:
     digest = data_digest(to_json_dict(ctx))
-    assert f'data SHA-256: <code id="data-sha256">{digest}</code>' in sealed
+    assert f'data SHA-256: <code id="data-sha256">{digest}</code>' in signed
     manifest = ctx.method.manifest
     assert manifest is not None
     assert (
         f'sample manifest SHA-256: <code id="manifest-sha256">{manifest.manifest_sha256}</code>'
-        in sealed
+        in signed
     )
-    assert PAGE_PLACEHOLDER not in sealed
+    assert f'<code id="signing-key">{signer.fingerprint}</code>' in signed
 
 
-def test_embedded_data_is_the_report_data_and_cannot_close_its_tag(sealed, ctx) -> None:
-    (block,) = BLOCK.findall(sealed)
+def test_the_signature_is_the_last_line_after_the_page(signed, signer) -> None:
+    body, signature = split_html(signed.encode("utf-8"))
+    assert signature is not None and signature.key_fingerprint == signer.fingerprint
+    assert body.decode("utf-8").endswith("</html>\n")
+    assert signed.endswith(" -->\n") and signed.count("auditor-signature") == 1
+
+
+def test_embedded_data_is_the_report_data_and_cannot_close_its_tag(signed, ctx) -> None:
+    (block,) = BLOCK.findall(signed)
     assert "<" not in block
     assert json.loads(block) == to_json_dict(ctx)
     # The block is data, never executed; the one executable script is the page's own.
-    (script,) = executable_scripts(sealed)
-    assert script_admitted(sealed, script)
-    assert sealed.lower().count("<script") == 2
+    (script,) = executable_scripts(signed)
+    assert script_admitted(signed, script)
+    assert signed.lower().count("<script") == 2
 
 
-def test_hostile_excerpt_stays_inside_the_data_block(ctx) -> None:
+def test_hostile_excerpt_stays_inside_the_data_block(ctx, signer, key) -> None:
     f = replace(ctx.evidence.findings[0], masked_excerpt="</script><!--<script>x")
     hostile = replace(ctx, evidence=replace(ctx.evidence, findings=(f,)))
-    sealed = render_sealed_html(hostile)
-    (block,) = BLOCK.findall(sealed)
+    signed = render_signed_html(hostile, signer).decode("utf-8")
+    (block,) = BLOCK.findall(signed)
     assert json.loads(block)["evidence"]["findings"][0]["masked_excerpt"] == f.masked_excerpt
-    assert verify_html(sealed).ok
+    assert check(signed, key).ok
 
 
 def flip(text: str, index: int) -> str:
@@ -118,6 +137,10 @@ def _closing_index(html: str) -> int:
     return html.rindex("</html>") + 2
 
 
+def _signature_index(html: str) -> int:
+    return html.rindex('"signature":"') + len('"signature":"') + 3
+
+
 @pytest.mark.parametrize(
     ("where", "index_of", "data_ok"),
     [
@@ -125,56 +148,54 @@ def _closing_index(html: str) -> int:
         ("embedded data", _data_index, False),
         ("stated data digest", _stated_index, False),
         ("last tag", _closing_index, True),
+        ("signature", _signature_index, True),
     ],
 )
-def test_a_one_character_change_is_detected(sealed, where, index_of, data_ok) -> None:
-    tampered = flip(sealed, index_of(sealed))
-    assert tampered != sealed and len(tampered) == len(sealed)
-    result = verify_html(tampered)
+def test_a_one_character_change_is_detected(signed, key, where, index_of, data_ok) -> None:
+    tampered = flip(signed, index_of(signed))
+    assert tampered != signed and len(tampered) == len(signed)
+    result = check(tampered, key)
     assert not result.ok, where
-    assert not result.html_intact
+    assert result.check("signature").ok is False, where
     assert (result.data_digest_stated == result.data_digest_actual) is data_ok
 
 
-def test_a_reseal_after_a_data_change_is_still_caught_by_the_data_digest(sealed) -> None:
-    """Re-computing only the page digest does not hide a change of the data."""
-    tampered = flip(sealed, _data_index(sealed))
-    stated = re.search(r'<code id="page-sha256">([0-9a-f]{64})</code>', tampered)
-    assert stated
-    resealed = seal(tampered.replace(stated.group(1), PAGE_PLACEHOLDER))
-    result = verify_html(resealed)
-    assert result.html_intact and not result.ok
-    assert result.data_digest_stated != result.data_digest_actual
-
-
 @pytest.mark.parametrize(
-    ("mutate", "reason"),
+    ("mutate", "failed"),
     [
-        (lambda h: BLOCK.sub("", h), "embedded data block"),
-        (lambda h: h + BLOCK.search(h).group(0), "embedded data block"),  # type: ignore[union-attr]
-        (lambda h: re.sub(r'<code id="page-sha256">[0-9a-f]{64}</code>', "", h), "page SHA-256"),
+        (lambda h: BLOCK.sub("", h), "data SHA-256"),
+        (lambda h: h.replace("</html>\n", "</html>\n" + BLOCK.search(h).group(0)), "data SHA-256"),  # type: ignore[union-attr]
+        (
+            lambda h: re.sub(r'<code id="signing-key">[0-9a-f]{64}</code>', "", h),
+            "stated signing key",
+        ),  # noqa: E501
         (
             lambda h: BLOCK.sub('<script type="application/json" id="report-data">{</script>', h),
-            "not valid JSON",
+            "data SHA-256",
         ),
+        (lambda h: h[: h.rindex("<!-- auditor-signature")], "signature"),
+        (lambda h: h + "<p>appended</p>\n", "signature"),
+        (lambda h: h.replace('"algorithm":"ed25519"', '"algorithm":"none"'), "signature"),
+        (lambda h: h.replace('"sha256":"', '"sha":"'), "signature"),
     ],  # fmt: skip
 )
-def test_structural_damage_is_named(sealed, mutate, reason) -> None:
-    result = verify_html(mutate(sealed))
+def test_structural_damage_is_named(signed, key, mutate, failed) -> None:
+    result = check(mutate(signed), key)
     assert not result.ok
-    assert any(reason in r for r in result.reasons), result.reasons
+    assert result.check(failed).ok is False, result.reasons
 
 
-def test_an_unsealed_page_verifies_false(ctx) -> None:
-    """render_html without the integrity values has no block and no digests."""
-    result = verify_html(render_html(ctx))
+def test_an_unsigned_page_verifies_false(ctx, key) -> None:
+    """render_html without the integrity values has no block, no digests, no signature."""
+    result = check(render_html(ctx), key)
     assert not result.ok and len(result.reasons) >= 3
+    assert "no signature" in result.check("signature").detail
 
 
-@pytest.mark.parametrize("count", [0, 2])
-def test_seal_needs_exactly_one_placeholder(count) -> None:
-    with pytest.raises(AuditorError):
-        seal("<p>" + PAGE_PLACEHOLDER * count + "</p>")
+def test_a_page_written_without_a_signer_is_refused(ctx, key) -> None:
+    result = check(render_signed_html(ctx, None).decode("utf-8"), key)
+    assert not result.ok and result.check("signature").ok is False
+    assert result.check("data SHA-256").ok  # the page's own statements still hold
 
 
 def test_verify_missing_file_raises(tmp_path: Path) -> None:
@@ -189,7 +210,7 @@ def test_verify_non_utf8_is_a_failed_result(tmp_path: Path) -> None:
     assert not verify_report(path).ok
 
 
-def test_no_sample_states_none_for_the_manifest(store, pseudonymize) -> None:
+def test_no_sample_states_none_for_the_manifest(store, pseudonymize, signer, key) -> None:
     from auditor.db.models import Sample, SampleItem
 
     with session_scope(store.engine) as session:
@@ -206,6 +227,6 @@ def test_no_sample_states_none_for_the_manifest(store, pseudonymize) -> None:
             policy_revision=None,
             scanner_revision=None,
         )
-    sealed = render_sealed_html(ctx)
-    assert '<code id="manifest-sha256">none</code>' in sealed
-    assert verify_html(sealed).ok
+    signed = render_signed_html(ctx, signer).decode("utf-8")
+    assert '<code id="manifest-sha256">none</code>' in signed
+    assert check(signed, key).ok

@@ -15,8 +15,9 @@ from auditor.config import Settings
 from auditor.db.session import session_scope
 from auditor.errors import AuditorError
 from auditor.report.context import ReportContext, build_report_context
-from auditor.report.integrity import render_sealed_html, verify_report
+from auditor.report.integrity import render_signed_html, verify_report
 from auditor.report.render import make_environment, render_html, write_report
+from auditor.report.signing import ReportSigner, parse_public_key
 from tests.report.page import csp_directives, executable_scripts, parse, script_admitted
 
 SECTIONS = ("summary", "usage", "findings", "evidence", "method", "coverage", "provenance")
@@ -203,16 +204,18 @@ def test_environment_autoescapes_templates_and_strings(name) -> None:
 
 def test_write_report_is_atomic_and_named_by_period(store, pseudonymize, tmp_path) -> None:
     ctx = build(store, pseudonymize)
+    signer = ReportSigner.generate()
     out = tmp_path / "reports" / "nested"
-    path = write_report(ctx, out)
+    path = write_report(ctx, out, signer=signer)
     assert path == out / "audit-2026-10.html"
-    assert path.read_text(encoding="utf-8") == render_sealed_html(ctx)
+    # Signed over the exact bytes written (Ed25519 signatures are deterministic).
+    assert path.read_bytes() == render_signed_html(ctx, signer)
     # Writing again replaces the file in place and leaves no temporary files behind.
     path.write_text("stale", encoding="utf-8")
-    assert write_report(ctx, out) == path
-    assert path.read_text(encoding="utf-8") == render_sealed_html(ctx)
+    assert write_report(ctx, out, signer=signer) == path
+    assert path.read_bytes() == render_signed_html(ctx, signer)
     assert sorted(os.listdir(out)) == ["audit-2026-10.html"]
-    assert verify_report(path).ok
+    assert verify_report(path, public_key=parse_public_key(signer.public_key_pem)).ok
 
 
 def test_write_report_failure_is_an_auditor_error(store, pseudonymize, tmp_path) -> None:
