@@ -183,7 +183,8 @@ class ScanRecord(Base):
     status: Mapped[str] = mapped_column(String(32))  # scanned/partial/not_stored/redacted/error
     reason: Mapped[str | None] = mapped_column(String(500))
     # Why a field was not scanned or only in part, as a code to count by: over_limit, timeout,
-    # unsupported_language (partial); error; not_stored, redacted (no text). None when scanned.
+    # detection_cap, unsupported_language (partial); error; not_stored, redacted (no text).
+    # None when scanned.
     reason_code: Mapped[str | None] = mapped_column(String(32))
     chars_scanned: Mapped[int] = mapped_column(default=0)
     scanned_at: Mapped[datetime]

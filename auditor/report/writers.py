@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditor.errors import AuditorError
-from auditor.fileio import atomic_file
+from auditor.fileio import atomic_file, spreadsheet_safe
 from auditor.report.context import REIDENTIFIABLE_SEVERITIES, ReportContext, ReportFinding
 
 if TYPE_CHECKING:
@@ -129,18 +129,11 @@ def write_json(
 
 # --------------------------------------------------------------------------- CSV
 
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
 
 def _cell(value: str | None) -> str:
-    """A text cell that a spreadsheet will not run as a formula (CSV injection).
-
-    Excerpts and tool names come from logs an employee influences; a leading "'" is the
-    usual defence and leaves the text readable.
-    """
-    if value is None:
-        return ""
-    return "'" + value if value.startswith(_FORMULA_PREFIXES) else value
+    """A text cell that a spreadsheet will not run as a formula (CSV injection): excerpts and
+    tool names come from logs an employee influences."""
+    return "" if value is None else spreadsheet_safe(value)
 
 
 def _csv_row(f: ReportFinding) -> list[str]:
