@@ -229,8 +229,9 @@ def demo_cmd(
     _print_run(result)
     url = demo_settings(settings).database.url
     console.print(
-        f"the demo's own database is {url}; to review its findings:\n"
-        f"  AUDITOR_DATABASE__URL={url} auditor review list",
+        f"the demo's own database is {url}; to review its findings and check the report:\n"
+        f"  AUDITOR_DATABASE__URL={url} auditor review list\n"
+        f"  AUDITOR_DATABASE__URL={url} auditor verify REPORT",
         highlight=False,
         markup=False,
     )
