@@ -21,6 +21,21 @@ inventoried if {
 	tool.model_inventory_id != ""
 }
 
+# The tool's log retention in days; null when the registry records none or not a number.
+# (Read through this, never as `not is_number(tool.log_retention_days)`: OPA evaluates a
+# function call on an undefined value as undefined, so `not` of it fails on OPA and succeeds
+# on regorus when the key is missing.)
+retention_days := d if {
+	d := tool.log_retention_days
+	is_number(d)
+} else := null
+
+# The day the directory says the user completed AI-literacy training; null when it says none.
+literacy_completed_on := d if {
+	d := input.user.ai_literacy_completed_on
+	is_string(d)
+} else := null
+
 # The interaction's workflow tag, or "" when the log gave none.
 workflow := w if {
 	w := input.interaction.workflow

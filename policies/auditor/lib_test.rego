@@ -55,3 +55,16 @@ test_shipped_pack_has_no_duplicate_rule_ids if {
 test_a_rule_id_in_two_packages_is_a_duplicate if {
 	main.duplicate_rule_ids == {"x"} with data.auditor.rules as {"a": {"metadata": {"id": "x"}}, "b": {"metadata": {"id": "x"}}, "c": {"metadata": {"id": "y"}}}
 }
+
+# A registry entry or directory row without the key reads as "none recorded" on every engine
+# (OPA would not negate a call on an undefined value).
+test_retention_days_missing_from_the_registry_is_null if {
+	lib.retention_days == null with input.interaction.tool as "perplexity"
+		with data.auditor_data.tools.perplexity as {"approval_status": "approved"}
+	lib.retention_days == 365 with input.interaction.tool as "copilot-business"
+}
+
+test_literacy_date_missing_from_the_directory_is_null if {
+	lib.literacy_completed_on == null with input.user as {"in_directory": true}
+	lib.literacy_completed_on == "2026-01-05" with input.user.ai_literacy_completed_on as "2026-01-05"
+}

@@ -5,8 +5,9 @@ Hypothesis generates policy inputs the way logs and the input builder can produc
 the ways they should not: tools from the registry and outside it, every workflow and some
 unknown ones, detections with counts and scores around every threshold, account types, dates
 around the literacy boundary, and missing or malformed fields. The pack is also loaded with a
-second tool registry whose retention days sit on either side of every retention floor (and
-one that is not a number), so the retention rule's boundaries are crossed too.
+second tool registry whose retention days sit on either side of every retention floor (one
+that is not a number, one entry without the key), so the retention rule's boundaries are
+crossed too.
 
 A decision is the list of violations, or "error" when the engine fails on the input (which
 the audit records as not evaluated). A divergence fails with hypothesis' minimal input.
@@ -88,12 +89,17 @@ def _sometimes_junk(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 
 
 def _drop_some(strategy: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
-    """The document with a random subset of its keys left out (a field a log did not give)."""
+    """The document with keys left out (a field a log did not give): most keep every key,
+    some lose one, some keep a random subset."""
 
     @st.composite
     def dropped(draw: st.DrawFn) -> dict[str, Any]:
         doc = draw(strategy)
-        if draw(st.integers(0, 4)) == 0:  # most documents keep every key
+        how = draw(st.integers(0, 5))
+        if how == 0 and doc:
+            gone = draw(st.sampled_from(sorted(doc)))
+            return {k: v for k, v in doc.items() if k != gone}
+        if how == 1:
             keep = draw(st.lists(st.sampled_from(sorted(doc)), unique=True))
             return {k: doc[k] for k in sorted(keep)}
         return doc
@@ -106,10 +112,13 @@ occurred_at = st.one_of(
     st.sampled_from(["2026-10-12", "", "not a date", "2026"]),
     st.integers(0, 2_000_000_000),
 )
+NO_RETENTION_KEY_TOOL = "registry-entry-without-retention"
 tools = st.one_of(
     st.sampled_from(sorted(TOOL_IDS)),
     st.sampled_from(sorted(TOOL_IDS)),
-    st.sampled_from([None, "gemini-free", "unregistered-bot", "CHATGPT-ENTERPRISE"]),
+    st.sampled_from(
+        [None, "gemini-free", "unregistered-bot", "CHATGPT-ENTERPRISE", NO_RETENTION_KEY_TOOL]
+    ),
 )
 detection = _drop_some(
     st.fixed_dictionaries(
@@ -193,6 +202,10 @@ def _retention_variant(bundle: PolicyBundle) -> PolicyBundle:
     for tool, value in days.items():
         data["tools"][tool]["log_retention_days"] = value
     data["tools"]["perplexity"]["approval_status"] = "restricted"
+    # An approved tool whose registry entry lacks the key altogether.
+    no_key = copy.deepcopy(data["tools"]["copilot-business"])
+    del no_key["log_retention_days"]
+    data["tools"][NO_RETENTION_KEY_TOOL] = no_key
     return replace(bundle, data=data, declared_revision=None)
 
 

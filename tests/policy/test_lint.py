@@ -103,3 +103,17 @@ def test_rules_packages_do_not_import_lib_whole() -> None:
         if not m.is_test and re.search(r"^import data\.auditor\.lib\s*$", m.text, re.MULTILINE)
     ]
     assert offenders == []
+
+
+def test_no_negated_call_on_a_value_that_may_be_undefined() -> None:
+    """OPA evaluates `not is_string(input.x)` as undefined (not true) when input.x is missing,
+    regorus as true: the differential tests found the literacy and retention rules deciding
+    differently. Read such values through a lib helper with an `else` instead."""
+    pattern = re.compile(r"^\s*not [a-z_.]+\((input|data)\.", re.MULTILINE)
+    offenders = [
+        f"{m.path}: {hit.group(0).strip()}"
+        for m in load_bundle(POLICY_DIR).modules
+        if not m.is_test
+        for hit in pattern.finditer(m.text)
+    ]
+    assert offenders == []

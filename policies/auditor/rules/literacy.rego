@@ -15,7 +15,7 @@ params := data.auditor_data.thresholds[metadata.id]
 deny contains v if {
 	input.user.ai_literacy_done == false
 	input.user.in_directory == true
-	not is_string(input.user.ai_literacy_completed_on)
+	data.auditor.lib.literacy_completed_on == null
 	v := data.auditor.lib.violation(metadata, "user has not completed AI-literacy training", set())
 }
 
@@ -32,6 +32,6 @@ deny contains v if {
 	params.unknown_counts_as_missing == true
 	input.user.in_directory == true
 	input.user.ai_literacy_done == null
-	not is_string(input.user.ai_literacy_completed_on)
+	data.auditor.lib.literacy_completed_on == null
 	v := data.auditor.lib.violation(metadata, "the directory does not record AI-literacy training for the user", set())
 }

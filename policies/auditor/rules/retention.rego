@@ -22,7 +22,7 @@ required_days := object.get(floors.workflow_days, data.auditor.lib.workflow, flo
 
 deny contains v if {
 	data.auditor.lib.tool.approval_status in params.checked_statuses
-	days := data.auditor.lib.tool.log_retention_days
+	days := data.auditor.lib.retention_days
 	is_number(days)
 	days < required_days
 	msg := sprintf(
@@ -34,7 +34,7 @@ deny contains v if {
 
 deny contains v if {
 	data.auditor.lib.tool.approval_status in params.checked_statuses
-	not is_number(data.auditor.lib.tool.log_retention_days)
+	data.auditor.lib.retention_days == null
 	msg := sprintf("%s has no log retention recorded in the registry", [data.auditor.lib.tool_label])
 	v := data.auditor.lib.violation(metadata, msg, set())
 }
