@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint install opa-go clean
+.PHONY: demo test fuzz lint install opa-go clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ demo: $(STAMP)
 
 test: $(STAMP) $(OPA_GO)
 	$(BIN)/python -m pytest -q
+
+# Each reader's and the people loader's fuzz target for 10 minutes (the test suite runs them for
+# 2 seconds each); a failure prints FUZZ_SEED and the mutations to replay it.
+fuzz: $(STAMP)
+	FUZZ_SECONDS=600 $(BIN)/python -m pytest -q -p no:cacheprovider tests/ingest/test_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check auditor tests benchmarks

@@ -15,6 +15,10 @@ from typing import Any, BinaryIO, ClassVar
 from auditor.config import IngestSettings
 from auditor.normalize import InteractionRecord
 
+# Python refuses to convert an integer literal of more than 4,300 digits (a ValueError that
+# is not a JSONDecodeError): such a record is rejected like any other invalid JSON.
+TOO_LONG_NUMBER = "a number too long to read"
+
 
 @dataclass(frozen=True, slots=True)
 class RawRecord:
@@ -141,6 +145,9 @@ def _iter_json_lines(path: Path, *, max_line_bytes: int) -> Iterator[RawRecord |
                 continue
             except RecursionError:
                 yield Rejected(line_no, "JSON nested too deeply")
+                continue
+            except ValueError:  # an integer literal longer than Python converts
+                yield Rejected(line_no, f"not valid JSON ({TOO_LONG_NUMBER})")
                 continue
             if not isinstance(obj, dict):
                 yield Rejected(line_no, f"expected a JSON object, got {type(obj).__name__}")

@@ -32,6 +32,7 @@ from typing import Any, BinaryIO
 
 from auditor.ingest.base import (
     HEAD_BYTES,
+    TOO_LONG_NUMBER,
     RawRecord,
     Reader,
     Rejected,
@@ -299,6 +300,8 @@ def _decode(data: bytes) -> tuple[Any, tuple[str, ...]]:
         ) from None
     except RecursionError:
         raise _Damaged("JSON nested too deeply") from None
+    except ValueError:  # an integer literal longer than Python converts
+        raise _Damaged(f"not valid JSON ({TOO_LONG_NUMBER})") from None
 
 
 @dataclass

@@ -31,7 +31,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from auditor.ingest.base import RawRecord, Reader, Rejected, iter_json_lines, open_binary
+from auditor.ingest.base import (
+    TOO_LONG_NUMBER,
+    RawRecord,
+    Reader,
+    Rejected,
+    iter_json_lines,
+    open_binary,
+)
 from auditor.ingest.registry import register
 from auditor.normalize import (
     KNOWN_WORKFLOWS,
@@ -296,6 +303,8 @@ def _parsed(number: int, data: bytes) -> RawRecord | Rejected:
         return Rejected(number, f"not valid JSON ({exc.msg}, column {exc.colno})")
     except RecursionError:
         return Rejected(number, "JSON nested too deeply")
+    except ValueError:  # an integer literal longer than Python converts
+        return Rejected(number, f"not valid JSON ({TOO_LONG_NUMBER})")
     if not isinstance(obj, dict):
         return Rejected(number, f"expected a JSON object, got {type(obj).__name__}")
     return RawRecord(number, obj, notes)

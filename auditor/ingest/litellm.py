@@ -55,7 +55,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from auditor.ingest.base import RawRecord, Reader, Rejected, iter_json_lines, open_binary
+from auditor.ingest.base import (
+    TOO_LONG_NUMBER,
+    RawRecord,
+    Reader,
+    Rejected,
+    iter_json_lines,
+    open_binary,
+)
 from auditor.ingest.csvrows import CsvRows
 from auditor.ingest.registry import register
 from auditor.normalize import (
@@ -349,6 +356,8 @@ def _json_column(value: Any, what: str) -> Any:
         raise RecordError(f"`{what}` is not valid JSON") from None
     except RecursionError:
         raise RecordError(f"`{what}` is nested too deeply") from None
+    except ValueError:  # an integer literal longer than Python converts
+        raise RecordError(f"`{what}` is not valid JSON ({TOO_LONG_NUMBER})") from None
 
 
 def _object(value: Any, what: str) -> dict[str, Any]:

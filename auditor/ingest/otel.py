@@ -813,7 +813,7 @@ def _decode_json_text(value: Any) -> tuple[Any, bool]:
     text = value.strip()
     try:
         return json.loads(text), False
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # ValueError: also a number too long to convert
         pass
     if text[:1] in "[{" and len(text) <= MAX_LITERAL_CHARS:
         try:
