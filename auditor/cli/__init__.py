@@ -88,12 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except DatabaseError as exc:
-        err_console.print(f"error: {_database_error(exc)}", highlight=False, markup=False)
-        err_console.print(
-            "hint: restore the database from a backup (it is not changed by this message)",
-            highlight=False,
-            markup=False,
+        message = _database_error(exc)
+        err_console.print(f"error: {message}", highlight=False, markup=False)
+        hint = (
+            "restore the database from a backup"
+            if " is damaged: " in message
+            else "another process may be writing to it: try again; AUDITOR_DEBUG=1 shows more"
         )
+        err_console.print(f"hint: {hint}", highlight=False, markup=False)
+        if os.environ.get("AUDITOR_DEBUG") == "1":
+            traceback.print_exception(exc)
         return 1
     except Exception as exc:  # noqa: BLE001 - last line of defence: no message, it may hold text
         where = traceback.extract_tb(exc.__traceback__)[-1]
@@ -109,14 +113,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+# What SQLite says when the file itself is damaged (as opposed to busy, or a bad statement).
+_DAMAGED = ("malformed", "not a database", "file is encrypted", "disk image")
+
+
 def _database_error(exc: DatabaseError) -> str:
-    """One line for a database the driver cannot read: which file, and for SQLite the first
-    line of PRAGMA integrity_check's verdict. Never the statement or its parameters."""
+    """One line for a database error that reached the top: for a damaged SQLite file, which
+    file and the first lines of PRAGMA integrity_check's verdict; otherwise the error's type
+    only (a driver's message can quote a value bound to the statement)."""
     url = _loaded.get("database_url", "")
-    reason = str(getattr(exc, "orig", "") or type(exc).__name__).split("\n", 1)[0][:200]
-    if not url.startswith("sqlite:///") or url.startswith("sqlite:///:memory:"):
-        return f"the database cannot be read ({reason})"
-    path = url.removeprefix("sqlite:///")
+    reason = str(getattr(exc, "orig", "") or "").split("\n", 1)[0][:200]
+    damaged = any(word in reason.lower() for word in _DAMAGED)
+    sqlite_file = url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:")
+    if not (damaged and sqlite_file):
+        kind = type(getattr(exc, "orig", None) or exc).__name__
+        return f"the database refused the operation ({kind}); nothing was changed by it"
+    path = url.removeprefix("sqlite:///").split("?", 1)[0]
     try:
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
             rows = conn.execute("PRAGMA integrity_check(5)").fetchall()

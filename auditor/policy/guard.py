@@ -8,9 +8,9 @@ Python, so `GuardedEngine` evaluates in a child process and kills it when an eva
 overruns `policy.timeout_seconds`: that interaction is recorded as not evaluated with the
 reason (fail closed), and the next evaluation starts a fresh child.
 
-The child is `python -m auditor.policy.guard`; it reads the policy settings as its first line
-and then one policy input per line, and answers one JSON line each. It exits when its input
-closes, so it never outlives the auditor.
+The child is `python -P -m auditor.policy.guard PARENT_PID`; it reads the policy settings as
+its first line and then one policy input per line, and answers one JSON line each. It exits
+when its input closes or its parent ends (even in the middle of a runaway evaluation).
 """
 
 from __future__ import annotations
@@ -95,8 +95,10 @@ class GuardedEngine:
     # --- the child ---------------------------------------------------------------------------
 
     def _start(self) -> subprocess.Popen[str]:
+        # -P: never put the working directory (perhaps a log drop with an `auditor/` folder)
+        # before the installed package on the child's path.
         child = subprocess.Popen(
-            [sys.executable, "-m", "auditor.policy.guard"],
+            [sys.executable, "-P", "-m", "auditor.policy.guard", str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -131,7 +133,11 @@ class GuardedEngine:
         if not answer:
             self._stop()
             raise PolicyError("policy evaluation process ended unexpectedly")
-        result: dict[str, Any] = json.loads(answer)
+        try:
+            result: dict[str, Any] = json.loads(answer)
+        except ValueError:
+            self._stop()
+            raise PolicyError("policy evaluation process answered something unreadable") from None
         return result
 
     def _stop(self) -> None:
@@ -171,8 +177,10 @@ def _violation(raw: Mapping[str, Any]) -> Violation:
 
 def _serve() -> None:
     """The child: build the engine from the settings on the first line, then answer."""
+    from auditor.ops.lifetime import die_with_parent
     from auditor.policy.engine import build_unguarded
 
+    die_with_parent(int(sys.argv[1]))
     out = sys.stdout
     try:
         settings = PolicySettings.model_validate_json(sys.stdin.readline())

@@ -13,14 +13,10 @@ this process, without a pool.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import os
 import resource
-import signal
 import sys
-import threading
-import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -32,6 +28,7 @@ from typing import Protocol, TypeVar
 
 from auditor.config import ScanSettings
 from auditor.errors import AuditorError, ScanError
+from auditor.ops.lifetime import die_with_parent
 from auditor.scan.engine import Hit, ScanResult, build_scanner
 
 DEFAULT_BATCH_SIZE = 64  # texts per nlp.pipe batch inside a worker
@@ -323,7 +320,7 @@ def _init_worker(
     """Build this worker's scanner once. A failure is kept and reported by the first task:
     an initializer that raises leaves the pool broken with no reason given."""
     global _worker_scanner, _worker_batch_size, _worker_init_error
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)
     _worker_batch_size = batch_size
     try:
         _worker_scanner = build(settings, hash_key)
@@ -331,36 +328,6 @@ def _init_worker(
         _worker_init_error = (exc.message, exc.hint)
     except Exception as exc:  # reported by type only, as everywhere in the scanner
         _worker_init_error = (f"building the scanner raised {type(exc).__name__}", None)
-
-
-# How often a worker looks whether the auditor that started it is still there.
-PARENT_CHECK_SECONDS = 1.0
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """End this worker when the auditor process that started it ends, however it ends (kill
-    -9 included): otherwise a killed run leaves workers of ~300 MB, and the resource tracker
-    they keep open, asleep forever. On Linux the kernel sends SIGKILL on the parent's death
-    (PR_SET_PDEATHSIG); everywhere a daemon thread also watches the parent's pid."""
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):  # the watchdog below still covers it
-            pass
-    if os.getppid() != parent_pid:  # the parent died before the signal was armed
-        os._exit(1)
-
-    def watch() -> None:
-        while True:
-            time.sleep(PARENT_CHECK_SECONDS)
-            if os.getppid() != parent_pid:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
-
-
-PR_SET_PDEATHSIG = 1
 
 
 def _ready_scanner() -> TextScanner:

@@ -52,3 +52,22 @@ def test_a_damaged_database_is_named_with_its_verdict(
     first = err.splitlines()[0]
     assert first.startswith(f"error: the database {db} is damaged: ")
     assert "integrity_check: " in first
+
+
+def test_a_busy_database_is_not_called_damaged(cli, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    """ "database is locked" is not damage: no advice to restore a backup, no driver text."""
+    import sqlite3
+
+    assert cli("db", "upgrade")[0] == 0
+    db = Path(settings.database.url.removeprefix("sqlite:///"))
+    holder = sqlite3.connect(db, timeout=0)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        code, _out, err = cli("review", "list")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert code == 1
+    assert "damaged" not in err and "backup" not in err
+    assert err.startswith("error: ")

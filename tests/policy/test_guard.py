@@ -4,6 +4,9 @@ evaluation overruns policy.timeout_seconds; the interaction is recorded as not e
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,3 +112,50 @@ def test_a_child_that_dies_fails_that_evaluation_only(policy_engine: EmbeddedEng
         assert engine.evaluate(doc) == policy_engine.evaluate(doc)  # a fresh child
     finally:
         engine.close()
+
+
+PARENT = """
+import sys, threading, time
+from auditor.config import PolicySettings
+from auditor.policy.engine import build_engine
+
+engine = build_engine(PolicySettings(directory=sys.argv[1], compiled=False, timeout_seconds=600))
+engine.evaluate({"interaction": {"tool": "copilot-business"}})  # starts the child
+print(engine._child.pid, flush=True)
+threading.Thread(target=engine.evaluate, args=({"interaction": {"tool": "slow-tool"}},)).start()
+time.sleep(120)
+"""
+
+
+def test_the_evaluation_child_ends_with_a_killed_auditor(slow_pack: Path) -> None:
+    """Killed in the middle of a runaway evaluation, the auditor leaves no child behind."""
+    root = Path(__file__).resolve().parents[2]
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(slow_pack)],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        time.sleep(1)  # the slow evaluation is under way in the child
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 20
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(child), "the evaluation child outlived the auditor"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
