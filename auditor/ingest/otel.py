@@ -41,6 +41,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import re
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -140,7 +141,7 @@ def _any_value(value: Any, depth: int = 0) -> Any:
             raise _Malformed("`intValue` is not an integer")
         try:
             return int(number)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # also digits beyond Python's limit
             raise _Malformed("`intValue` is not an integer") from None
     if "doubleValue" in value:  # "NaN" / "Infinity" arrive as strings
         number = value["doubleValue"]
@@ -231,10 +232,10 @@ def _nanos(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         number = value
-    elif isinstance(value, float):
+    elif isinstance(value, float) and math.isfinite(value):
         number = int(value)
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
+    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 30:
+        number = int(value.strip())  # a time in nanoseconds has 19 digits; more is junk
     else:
         return None
     return number if number > 0 else None

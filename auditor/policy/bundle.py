@@ -840,8 +840,13 @@ def _to_policy_bundle(archive: Path, members: Mapping[str, _Member]) -> PolicyBu
 
 
 def _load_json(archive: Path, name: str, content: bytes) -> Any:
+    """The document as loaded. A lone surrogate escape (`\\ud800`) is refused: the signed
+    hash reads it as U+FFFD (as Go does), so two different documents could share one hash."""
     try:
-        return json.loads(content.decode("utf-8"), parse_constant=_refuse_constant)
+        value = json.loads(content.decode("utf-8"), parse_constant=_refuse_constant)
+        if _has_surrogate(value):
+            raise _fail(archive, f"{_shown(name)} holds a lone surrogate escape (not Unicode)")
+        return value
     except UnicodeDecodeError:
         raise _fail(archive, f"{_shown(name)} is not UTF-8") from None
     except json.JSONDecodeError as exc:
@@ -851,6 +856,16 @@ def _load_json(archive: Path, name: str, content: bytes) -> Any:
         ) from None
     except (ValueError, RecursionError):
         raise _fail(archive, f"{_shown(name)} is not valid JSON") from None
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
 
 
 def _read_manifest(archive: Path, content: bytes) -> tuple[str, list[str]]:

@@ -813,3 +813,33 @@ def test_generate_signing_key(tmp_path: Path) -> None:
         generate_signing_key(private, "ec")
     with pytest.raises(PolicyError, match="holds a private key"):
         read_bundle(tmp_path / "any.tar.gz", public_key=private)
+
+
+def test_a_lone_surrogate_cannot_alias_a_signed_document(
+    tmp_path: Path, pack: PolicyBundle
+) -> None:
+    """The signed hash reads a lone surrogate as U+FFFD (as OPA's Go does); loading it as is
+    would let `{"\\ud800": X, "\\udc00": Y}` pass for a signed `{"\\ufffd": Y}`."""
+    private = tmp_path / "k.pem"
+    public = generate_signing_key(private, "ec")
+    data = dict(pack.data)
+    data["tools"] = {**data["tools"], "\ufffd": {"approval_status": "prohibited"}}
+    signed = tmp_path / "signed.tar.gz"
+    write_bundle(
+        PolicyBundle(modules=pack.modules, data=data, examples={}), signed, signing_key=private
+    )
+    forged = tmp_path / "forged.tar.gz"
+    with tarfile.open(signed) as src, tarfile.open(forged, "w:gz") as dst:
+        for member in src.getmembers():
+            content = src.extractfile(member).read() if member.isfile() else b""  # type: ignore[union-attr]
+            if member.name.endswith("auditor_data/data.json"):
+                content = content.replace(
+                    b'"\\ufffd":', b'"\\ud800": {"approval_status": "approved"}, "\\udc00":'
+                )
+                content = content.replace(
+                    '"\ufffd":'.encode(), b'"\\ud800": {"approval_status": "approved"}, "\\udc00":'
+                )
+                member.size = len(content)
+            dst.addfile(member, io.BytesIO(content))
+    with pytest.raises(PolicyError, match="lone surrogate"):
+        read_bundle(forged, public_key=public)
