@@ -62,12 +62,7 @@ def export_interactions(
                 writer = csv.DictWriter(fh, fieldnames=EXPORT_FIELDS)
                 writer.writeheader()
                 for values in _rows(session, period):
-                    writer.writerow(
-                        {
-                            k: spreadsheet_safe(v) if isinstance(v, str) else v
-                            for k, v in values.items()
-                        }
-                    )
+                    writer.writerow({k: _csv_value(v) for k, v in values.items()})
                     count += 1
             else:
                 for values in _rows(session, period):

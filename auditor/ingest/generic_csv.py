@@ -89,7 +89,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.ingest.base import RawRecord, Reader, Rejected, open_binary, read_head
-from auditor.ingest.csvrows import CsvRows
+from auditor.ingest.csvrows import BOM, CsvRows
 from auditor.ingest.registry import register
 from auditor.normalize import (
     INTERACTION_FIELDS,
@@ -148,7 +148,6 @@ KEPT_EXTRAS = frozenset(
 MAX_EXTRA_CHARS = 200
 STATUSES: frozenset[str] = frozenset({"present", "redacted", "not_stored"})
 DELIMITERS = (",", ";", "\t", "|")
-BOM = b"\xef\xbb\xbf"
 # No AI assistant was logged before this; an earlier time is a misread value (e.g. 20261005).
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -211,10 +210,6 @@ def delimiter_of(line: str) -> str:
         for i, d in enumerate(DELIMITERS)
     ]
     return max(scores)[2]
-
-
-def _blank(row: list[str]) -> bool:
-    return not row or (len(row) == 1 and not row[0].strip())
 
 
 def _timestamp(value: str) -> datetime:

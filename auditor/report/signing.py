@@ -44,7 +44,6 @@ HTML_TRAILER_SUFFIX = b" -->\n"
 # The trailer is the file's last line; nothing may follow it. Its JSON holds hex and base64
 # only, so it never contains "-->" or a newline.
 _HTML_TRAILER = re.compile(rb"<!-- auditor-signature (\{[^\n<>]*\}) -->\n\Z")
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +251,3 @@ def split_html(raw: bytes) -> tuple[bytes, Signature | None]:
 def sig_path(path: Path) -> Path:
     """`<name>.sig` beside `path`."""
     return path.with_name(path.name + SIG_SUFFIX)
-
-
-def is_hex_digest(value: str) -> bool:
-    return _HEX64.fullmatch(value) is not None

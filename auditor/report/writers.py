@@ -321,8 +321,3 @@ def write_signed(target: Path, data: bytes, signer: ReportSigner | None) -> Path
     else:
         sig.unlink(missing_ok=True)
     return target
-
-
-def write_atomic(target: Path, text: str) -> Path:
-    """Write `text` (UTF-8) to `target` atomically, mode 0600 (`write_file`)."""
-    return write_file(target, text.encode("utf-8"))
