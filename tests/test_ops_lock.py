@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from auditor.config import Settings
+from auditor.errors import AuditorError
 from auditor.ops.lock import RunLockedError, run_lock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,3 +86,15 @@ def test_case_14_a_second_run_exits_5_naming_the_first(
     err = capsys.readouterr().err
     assert code == 5
     assert f"another run is in progress on this database (pid {os.getpid()}" in err
+
+
+def test_a_lock_folder_that_cannot_be_written_is_one_line(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from auditor.config import load_settings
+
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the folder should be")
+    other = load_settings(None, database={"url": f"sqlite:///{blocked}/sub/a.db"})
+    with pytest.raises(AuditorError, match="cannot open the run lock"), run_lock(other, "run"):
+        pass

@@ -262,7 +262,7 @@ def report_cmd(
 ) -> None:
     """Write the period's audit report: one self-contained HTML file, or JSON, CSV or OCSF."""
     settings = settings_from(ctx)
-    with db_session(settings) as session:
+    with run_lock(settings, "report"), db_session(settings) as session:
         path = render_report(
             session,
             period,

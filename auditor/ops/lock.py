@@ -1,5 +1,6 @@
-"""One run at a time per database: a second `auditor run` (or ingest, demo, purge) started
-while another is writing says so and exits 5, instead of dying on an IntegrityError half way.
+"""One run at a time per database: a second `auditor run` (or ingest, demo, report, purge)
+started while another is writing says so and exits 5, instead of dying on an IntegrityError
+half way.
 
 An exclusive `flock` on `<database file>.lock` for a SQLite file (another database: on
 `<data_dir>/run.lock`, which guards runs on this machine only), released by the kernel when
@@ -45,8 +46,14 @@ def run_lock(settings: Settings, command: str) -> Iterator[None]:
 
 @contextmanager
 def _file_lock(path: Path, command: str) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise AuditorError(
+            f"cannot open the run lock {path}: {exc.strerror or exc}",
+            "the folder of the database (or data_dir) must be writable",
+        ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

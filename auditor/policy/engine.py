@@ -692,6 +692,12 @@ def load_pack(settings: PolicySettings) -> PolicyBundle:
         return load_bundle(settings.directory)
     from auditor.policy.bundle import read_bundle
 
+    if settings.bundle_public_key is None and settings.bundle_key_id is not None:
+        raise PolicyError(
+            f"policy bundle {settings.source}: policy.bundle_key_id is set but no "
+            "policy.bundle_public_key to check it with",
+            "configure the signer's public key",
+        )
     if settings.bundle_public_key is None and not settings.allow_unsigned_bundle:
         raise PolicyError(
             f"policy bundle {settings.source}: no policy.bundle_public_key to verify it with",

@@ -154,6 +154,13 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
 
 def _load_private_key(path: Path, setting: str) -> Ed25519PrivateKey:
     try:
+        mode = path.stat().st_mode
+        if mode & 0o077:
+            raise AuditorError(
+                f"the report signing key {path} ({setting}) can be read by others "
+                f"(mode {mode & 0o777:o}): anyone who reads it can sign reports",
+                f"chmod 600 {path}",
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise AuditorError(
@@ -202,8 +209,17 @@ def load_signer(settings: Settings) -> ReportSigner:
                 "check data_dir, or set report.signing_key",
             ) from None
         else:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(pem)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(pem)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:  # a half-written key would break every later run
+                key_file.unlink(missing_ok=True)
+                raise AuditorError(
+                    f"cannot write the report signing key {key_file}: {exc.strerror or exc}",
+                    "check the space and permissions of data_dir",
+                ) from None
             (settings.data_dir / PUBLIC_KEY_FILE).write_text(
                 public_key_pem(key.public_key()), encoding="ascii"
             )

@@ -4,7 +4,8 @@ CARD_SECURITY_CODE (CVV2/CVC2/CID/CSC after its label), CARD_EXPIRY (a month and
 expiry label, or next to a card number) and CARD_TRACK_DATA (magnetic-stripe track 1 and 2,
 and labelled PIN blocks). PCI DSS Req. 3.3.1 forbids keeping sensitive authentication data
 after authorisation, masked or not: the scanner masks these values in every excerpt and does
-not hash them (engine.UNHASHED_ENTITIES).
+not hash them (engine.UNHASHED_ENTITIES). The raw prompt text keeps them until it is purged
+(ingest.retention_days).
 
 Each recognizer is a list of rules (a regular expression and the group that is the value, so
 the label stays readable in an excerpt and the value does not, as in secrets.py), context

@@ -268,3 +268,12 @@ def test_shipped_rule_ids_are_the_shipped_pack() -> None:
     assert {r.rule_id for r in build_engine(PolicySettings(directory=POLICY_DIR)).rules()} == set(
         RULES
     )
+
+
+def test_a_bundle_key_id_without_a_public_key_is_refused(tmp_path: Path) -> None:
+    """A key id that nothing checks would look like a control that is not there."""
+    settings = PolicySettings(
+        source=tmp_path / "pack.tar.gz", bundle_key_id="k1", allow_unsigned_bundle=True
+    )
+    with pytest.raises(PolicyError, match="bundle_key_id is set but no"):
+        build_engine(settings)

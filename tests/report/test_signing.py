@@ -358,9 +358,26 @@ def test_a_configured_signing_key_is_used(tmp_path) -> None:
             serialization.NoEncryption(),
         )
     )
+    pem.chmod(0o600)
     settings = Settings(data_dir=tmp_path / "data", report={"signing_key": pem})
     assert load_signer(settings).fingerprint == own.fingerprint
     assert not (tmp_path / "data" / KEY_FILE).exists()
+
+
+def test_a_signing_key_others_can_read_is_refused(tmp_path) -> None:
+    own = ReportSigner.generate()
+    pem = tmp_path / "signing.pem"
+    pem.write_bytes(
+        own.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    pem.chmod(0o644)
+    settings = Settings(data_dir=tmp_path / "data", report={"signing_key": pem})
+    with pytest.raises(AuditorError, match=r"can be read by others \(mode 644\)"):
+        load_signer(settings)
 
 
 @pytest.mark.parametrize("content", ["not a key", "ec"])
