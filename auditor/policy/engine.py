@@ -212,6 +212,15 @@ class PolicyBundle:
     declared_revision: str | None = None
 
     @property
+    def rules_packages(self) -> frozenset[str]:
+        """The packages under `auditor.rules` that the non-test modules declare: one per rule."""
+        return frozenset(
+            m.package
+            for m in self.modules
+            if not m.is_test and f"data.{m.package}".startswith(RULES_PACKAGE_PREFIX)
+        )
+
+    @property
     def revision(self) -> str:
         """The bundle manifest's revision if the pack came from a bundle, else the content
         revision (`content_revision`)."""

@@ -37,7 +37,6 @@ from auditor.errors import PolicyError
 from auditor.policy.engine import (
     DATA_ROOT,
     EXAMPLES_ROOT,
-    RULES_PACKAGE_PREFIX,
     PolicyBundle,
     RegoTestResult,
     RuleInfo,
@@ -224,17 +223,12 @@ class OpaEngine:
         if not defined or not isinstance(decision, dict):
             raise PolicyError(f"data.{DECISION_PACKAGE}.result is undefined on the OPA server")
         _defined, raw_rules = self._query("auditor.main", "rules", {})
-        packages = {
-            m.package
-            for m in self._bundle.modules
-            if not m.is_test and f"data.{m.package}".startswith(RULES_PACKAGE_PREFIX)
-        }
         return catalogue(
             self._bundle,
             duplicates=duplicates,
             raw_violations=raw,
             raw_rules=raw_rules,
-            package_count=len(packages),
+            package_count=len(self._bundle.rules_packages),
         )
 
     # --- the PolicyEngine contract ----------------------------------------------------------

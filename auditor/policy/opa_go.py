@@ -28,7 +28,6 @@ from auditor.policy.engine import (
     DATA_ROOT,
     DUPLICATES_QUERY,
     EXAMPLES_ROOT,
-    RULES_PACKAGE_PREFIX,
     RULES_QUERY,
     VIOLATIONS_QUERY,
     PolicyBundle,
@@ -209,17 +208,12 @@ class OpaGoEngine:
         _defined, duplicates = self._document(self._engine, DUPLICATES_QUERY, {})
         defined, raw_violations = self._document(self._engine, VIOLATIONS_QUERY, {})
         _defined, raw_rules = self._document(self._engine, RULES_QUERY, {})
-        packages = {
-            m.package
-            for m in self._bundle.modules
-            if not m.is_test and f"data.{m.package}".startswith(RULES_PACKAGE_PREFIX)
-        }
         return catalogue(
             self._bundle,
             duplicates=duplicates,
             raw_violations=raw_violations if defined else None,
             raw_rules=raw_rules,
-            package_count=len(packages),
+            package_count=len(self._bundle.rules_packages),
         )
 
     def rules(self) -> list[RuleInfo]:
