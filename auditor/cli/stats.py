@@ -14,7 +14,16 @@ from typing import Annotated, Any
 
 import typer
 
-from auditor.sample.stats import conclusion, sample_size, two_sided_interval, upper_limit
+from auditor.sample.stats import (
+    conclusion,
+    review_bounds,
+    review_conclusion,
+    sample_size,
+    stated_limit,
+    stated_rate,
+    two_sided_interval,
+    upper_limit,
+)
 
 app = typer.Typer(
     help="Audit-sampling statistics (AICPA attribute sampling). Rates and confidence levels "
@@ -103,12 +112,28 @@ def upper_limit_cmd(
             callback=_fraction,
         ),
     ] = None,
+    awaiting: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Sampled items still awaiting review, each a deviation if confirmed (not "
+            "counted in --deviations). With --tolerable-rate, the output gives the result if "
+            "none and if all are confirmed, and the tipping point: the fewest confirmations "
+            "that make the control unreliable.",
+        ),
+    ] = 0,
 ) -> None:
     """Upper deviation limit of a sample (AICPA Tables A-3/A-4, unrounded), as JSON.
 
     `two_sided` is the central Clopper-Pearson interval at the same confidence (binomial even
-    when a population is given).
+    when a population is given). `stated_*` are the figures as the report states them (limits
+    rounded up).
     """
+    if awaiting and tolerable_rate is None:
+        raise typer.BadParameter(
+            "--awaiting needs --tolerable-rate: the tipping point is where the limit crosses it",
+            param_hint="--awaiting",
+        )
     upper = upper_limit(sample_size, deviations, confidence, population)
     low, high = two_sided_interval(sample_size, deviations, confidence)
     rate = deviations / sample_size
@@ -120,12 +145,36 @@ def upper_limit_cmd(
         "population": population,
         "sample_rate": rate,
         "upper_limit": upper,
+        "stated_sample_rate": stated_rate(rate),
+        "stated_upper_limit": stated_limit(upper, tolerable_rate),
         "allowance_for_sampling_risk": upper - rate,
         "two_sided": [low, high],
         "two_sided_method": "clopper-pearson",
     }
     if tolerable_rate is not None:
+        bounds = review_bounds(
+            sample_size, deviations, awaiting, confidence, tolerable_rate, population
+        )
         payload["tolerable_rate"] = tolerable_rate
-        payload["relied_on"] = upper <= tolerable_rate
-        payload["conclusion"] = conclusion(upper, tolerable_rate, confidence, rate)
+        payload["awaiting"] = awaiting
+        payload["status"] = bounds.status
+        payload["relied_on"] = upper <= tolerable_rate if not awaiting else None
+        if awaiting:
+            payload["if_none_confirmed"] = _end(bounds.none_confirmed, tolerable_rate)
+            payload["if_all_confirmed"] = _end(bounds.all_confirmed, tolerable_rate)
+            payload["tipping_point"] = bounds.tipping_point
+            payload["conclusion"] = review_conclusion(bounds)
+        else:
+            payload["conclusion"] = conclusion(upper, tolerable_rate, confidence, rate)
     _echo(payload)
+
+
+def _end(outcome: Any, tolerable_rate: float) -> dict[str, Any]:
+    return {
+        "deviations": outcome.deviations,
+        "sample_rate": outcome.rate,
+        "upper_limit": outcome.upper,
+        "relied_on": outcome.relied,
+        "stated_sample_rate": stated_rate(outcome.rate),
+        "stated_upper_limit": stated_limit(outcome.upper, tolerable_rate),
+    }

@@ -115,8 +115,43 @@ class Population:
 
 
 @dataclass(frozen=True, slots=True)
+class ReviewEnd:
+    """The evaluation at one end of the open review (none or all awaiting items confirmed)."""
+
+    deviations: int
+    deviation_rate: float
+    upper_limit: float
+    relied: bool
+    stated_rate: str
+    stated_upper_limit: str
+
+
+@dataclass(frozen=True, slots=True)
+class StratumReview:
+    """One stratum of a stratified sample: its counts, both ends of its open review and its
+    tipping point (the stratum evaluated alone, hypergeometric on its population)."""
+
+    name: str
+    population: int
+    size: int
+    deviations: int
+    awaiting_review: int
+    weight: float
+    if_none_confirmed: ReviewEnd
+    if_all_confirmed: ReviewEnd
+    tipping_point: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class PlanEvaluation:
-    """The sample's test plan and its evaluation: the figures an auditor signs off."""
+    """The sample's test plan and its evaluation: the figures an auditor signs off.
+
+    `status` is relied, not_relied or not_concluded (sampled interactions await review and
+    the review can still change the verdict). The headline figures (deviation_rate,
+    upper_limit...) are those with none of the awaiting items confirmed; `if_all_confirmed`
+    is the other end and `tipping_point` the fewest confirmations that make the control
+    unreliable. Every `stated_*` text is the one formatter's (sample.stats.stated_*), used by
+    the sentence and the tables alike."""
 
     confidence: float
     tolerable_rate: float
@@ -133,9 +168,22 @@ class PlanEvaluation:
     projected_upper: float
     conclusion: str
     provisional: bool
+    status: str
+    tipping_point: int | None
+    tipping_method: str
+    if_none_confirmed: ReviewEnd
+    if_all_confirmed: ReviewEnd
+    stated_confidence: str
+    stated_tolerable_rate: str
+    stated_deviation_rate: str
+    stated_upper_limit: str
+    stated_interval_low: str
+    stated_interval_high: str
     # Stratified samples: the headline bound is Korn-Graubard; the conservative one beside it.
     stratified: bool = False
     upper_bonferroni: float | None = None
+    stated_upper_bonferroni: str | None = None
+    strata: tuple[StratumReview, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -656,7 +704,9 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
 
 
 def _percent(rate: float) -> str:
-    return f"{rate * 100:.1f}%"
+    from auditor.sample.stats import stated_rate
+
+    return stated_rate(rate)
 
 
 # --------------------------------------------------------------------------- sections
@@ -677,10 +727,46 @@ def _population(session: Session, scope: _Scope) -> Population:
 REIDENTIFIABLE_SEVERITIES = ("critical", "high")
 
 
+def _review_end(outcome: Any, tolerable_rate: float) -> ReviewEnd:
+    from auditor.sample.stats import stated_limit, stated_rate
+
+    return ReviewEnd(
+        deviations=outcome.deviations,
+        deviation_rate=outcome.rate,
+        upper_limit=outcome.upper,
+        relied=outcome.relied,
+        stated_rate=stated_rate(outcome.rate),
+        stated_upper_limit=stated_limit(outcome.upper, tolerable_rate),
+    )
+
+
 def _plan_evaluation(session: Session, sample: Sample) -> PlanEvaluation:
     from auditor.sample.evaluation import evaluate_plan
+    from auditor.sample.stats import (
+        stated_confidence,
+        stated_limit,
+        stated_lower,
+        stated_plan_rate,
+        stated_rate,
+    )
 
     ev = evaluate_plan(session, sample.id)
+    t = ev.tolerable_rate
+    strata = tuple(
+        StratumReview(
+            name=h.name,
+            population=h.population,
+            size=h.size,
+            deviations=h.deviations,
+            awaiting_review=h.awaiting_review,
+            weight=h.weight,
+            if_none_confirmed=_review_end(h.review.none_confirmed, t),
+            if_all_confirmed=_review_end(h.review.all_confirmed, t),
+            tipping_point=h.review.tipping_point,
+        )
+        for h in ev.strata
+        if h.review is not None
+    )
     return PlanEvaluation(
         confidence=ev.confidence,
         tolerable_rate=ev.tolerable_rate,
@@ -701,8 +787,23 @@ def _plan_evaluation(session: Session, sample: Sample) -> PlanEvaluation:
         projected_upper=ev.projected_upper,
         conclusion=ev.conclusion,
         provisional=ev.provisional,
+        status=ev.status,
+        tipping_point=ev.tipping_point,
+        tipping_method=getattr(ev.review, "tipping_method", "exact"),
+        if_none_confirmed=_review_end(ev.review.none_confirmed, t),
+        if_all_confirmed=_review_end(ev.review.all_confirmed, t),
+        stated_confidence=stated_confidence(ev.confidence),
+        stated_tolerable_rate=stated_plan_rate(t),
+        stated_deviation_rate=stated_rate(ev.deviation_rate),
+        stated_upper_limit=stated_limit(ev.upper_limit, t),
+        stated_interval_low=stated_lower(ev.interval[0]),
+        stated_interval_high=stated_limit(ev.interval[1]),
         stratified=ev.stratified,
         upper_bonferroni=ev.upper_bonferroni,
+        stated_upper_bonferroni=(
+            stated_limit(ev.upper_bonferroni, t) if ev.upper_bonferroni is not None else None
+        ),
+        strata=strata,
     )
 
 
@@ -835,12 +936,7 @@ def _summary(session: Session, scope: _Scope, population: Population) -> Summary
             not_evaluated,
             without_decision,
         )
-        + (" " + evaluation.conclusion if evaluation else "")
-        + (
-            " The evaluation is provisional until the open findings are reviewed."
-            if evaluation and evaluation.provisional
-            else ""
-        ),
+        + (" " + evaluation.conclusion if evaluation else ""),
         evaluation=evaluation,
     )
 

@@ -54,6 +54,14 @@ def _pct(value: float | None, digits: int = 1) -> str:
     return DASH if value is None else f"{value * 100:.{digits}f}%"
 
 
+def _rate(value: float | None) -> str:
+    """An estimated rate, stated as everywhere else (sample.stats.stated_rate)."""
+    from auditor.sample.stats import stated_rate
+
+    value = _defined(value)
+    return DASH if value is None else stated_rate(value)
+
+
 def _when(value: datetime | None) -> str:
     """Timestamps are naive UTC in the store; say so once per value, to the minute."""
     value = _defined(value)
@@ -106,7 +114,7 @@ def make_environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(
-        dash=_dash, num=_num, pct=_pct, when=_when, label=_label, status_key=_status_key
+        dash=_dash, num=_num, pct=_pct, rate=_rate, when=_when, label=_label, status_key=_status_key
     )
     env.globals["severity_rank"] = _severity_rank
     return env

@@ -3,7 +3,13 @@
 A deviation is what the plan fixed before sampling: by default an interaction with a finding
 a reviewer confirmed (a raw scanner hit is not one), or, with `deviation = "flagged"`, any
 finding not superseded. Items that could not be tested (not evaluated, or never evaluated)
-count as deviations. While findings await review the evaluation is provisional, and says so.
+count as deviations.
+
+While sampled items await review (an open finding on an item that is not yet a deviation),
+the evaluation does not state a verdict the review could still reverse: it gives the result
+if none of them is confirmed, if all are, and the tipping point in between
+(`stats.review_bounds`). A verdict that no outcome of the review can change is stated, with
+that reason.
 """
 
 from __future__ import annotations
@@ -16,6 +22,18 @@ from sqlalchemy.orm import Session
 
 from auditor.db.models import Decision, Finding, Sample, SampleItem
 from auditor.errors import NotFoundError
+from auditor.sample.stats import (
+    NOT_CONCLUDED,
+    ReviewBounds,
+    Stratum,
+    StratifiedReviewBounds,
+    review_bounds,
+    review_conclusion,
+    stratified_estimate,
+    stratified_review_bounds,
+    stratified_review_conclusion,
+    two_sided_interval,
+)
 
 TESTED_VERDICTS = ("pass", "violation")
 
@@ -27,6 +45,8 @@ class StratumResult:
     size: int  # n_h
     deviations: int  # x_h
     weight: float  # W_h = N_h / N
+    awaiting_review: int = 0
+    review: ReviewBounds | None = None  # the stratum's own ends and tipping point
 
 
 @dataclass(frozen=True)
@@ -39,7 +59,7 @@ class SampleEvaluation:
     deviation_definition: str
     flagged: int  # items with any finding that is not superseded
     confirmed: int  # items with a finding confirmed by a reviewer
-    awaiting_review: int  # items whose findings are all still open
+    awaiting_review: int  # items that become deviations if one of their open findings is confirmed
     not_tested: int  # items that could not be (fully) tested
     deviations: int
     raw_flag_rate: float
@@ -50,6 +70,8 @@ class SampleEvaluation:
     projected_count: float
     projected_upper: float
     conclusion: str
+    # What the open review can still change: both ends and the tipping point.
+    review: ReviewBounds | StratifiedReviewBounds
     # Stratified samples: the headline figures above are Korn-Graubard; these add the
     # conservative Bonferroni bound and the per-stratum counts.
     stratified: bool = False
@@ -61,6 +83,19 @@ class SampleEvaluation:
     @property
     def provisional(self) -> bool:
         return self.awaiting_review > 0
+
+    @property
+    def status(self) -> str:
+        """relied, not_relied, or not_concluded (the open review can still change it)."""
+        return self.review.status
+
+    @property
+    def concluded(self) -> bool:
+        return self.status != NOT_CONCLUDED
+
+    @property
+    def tipping_point(self) -> int | None:
+        return self.review.tipping_point
 
 
 def _items(session: Session, sample_id: str, *conditions: object) -> set[int]:
@@ -105,8 +140,6 @@ def evaluate_plan(session: Session, sample_id: str) -> SampleEvaluation:
     Korn-Graubard bound is the headline upper limit, the Bonferroni bound is given too.
     Raises NotFoundError for an unknown sample, InputError if a stratum cannot be estimated.
     """
-    from auditor.sample.stats import conclusion, two_sided_interval, upper_limit
-
     sample = session.get(Sample, sample_id)
     if sample is None:
         raise NotFoundError(f"no sample {sample_id}", "list samples with `auditor sample list`")
@@ -116,10 +149,12 @@ def evaluate_plan(session: Session, sample_id: str) -> SampleEvaluation:
     definition = str(plan.get("deviation", "confirmed"))
     flagged = _items(session, sample_id, Finding.status != "superseded")
     confirmed = _items(session, sample_id, Finding.status == "confirmed")
-    reviewed = _items(session, sample_id, Finding.status.not_in(("open", "superseded")))
-    awaiting = flagged - reviewed
     not_tested = _not_tested(session, sample_id)
     deviating = (confirmed if definition == "confirmed" else flagged) | not_tested
+    # An item awaits review while one of its findings is open and it is not a deviation yet:
+    # confirming that finding would make it one. With `deviation = "flagged"` every flagged
+    # item already is, so nothing the review decides can change the evaluation.
+    awaiting = _items(session, sample_id, Finding.status == "open") - deviating
     common: dict[str, Any] = {
         "sample_id": sample_id,
         "population": sample.population_count,
@@ -136,11 +171,14 @@ def evaluate_plan(session: Session, sample_id: str) -> SampleEvaluation:
         "confirmed_rate": len(confirmed) / sample.size if sample.size else 0.0,
     }
     if "stratification" in plan:
-        return _stratified(session, sample, plan, deviating, common)
+        return _stratified(session, sample, plan, deviating, awaiting, common)
     n = sample.size
     deviations = len(deviating)
-    upper = upper_limit(n, deviations, confidence, population=sample.population_count)
-    rate = deviations / n if n else 0.0
+    bounds = review_bounds(
+        n, deviations, len(awaiting), confidence, tolerable, population=sample.population_count
+    )
+    upper = bounds.none_confirmed.upper
+    rate = bounds.none_confirmed.rate
     return SampleEvaluation(
         **common,
         deviation_rate=rate,
@@ -148,7 +186,8 @@ def evaluate_plan(session: Session, sample_id: str) -> SampleEvaluation:
         interval=two_sided_interval(n, deviations, confidence),
         projected_count=rate * sample.population_count,
         projected_upper=upper * sample.population_count,
-        conclusion=conclusion(upper, tolerable, confidence, rate),
+        conclusion=review_conclusion(bounds),
+        review=bounds,
     )
 
 
@@ -171,12 +210,12 @@ def _stratified(
     sample: Sample,
     plan: dict[str, Any],
     deviating: set[int],
+    awaiting: set[int],
     common: dict[str, Any],
 ) -> SampleEvaluation:
     """Per-stratum deviations combined by `stratified_estimate`: Korn-Graubard as the
-    headline, Bonferroni alongside. Raises InputError if a stratum cannot be estimated."""
-    from auditor.sample.stats import Stratum, conclusion, stratified_estimate
-
+    headline, Bonferroni alongside; both ends of the open review per stratum and combined.
+    Raises InputError if a stratum cannot be estimated."""
     table = plan["stratification"]["strata"]
     items: dict[str, list[int]] = {}
     for stratum, iid in session.execute(
@@ -196,6 +235,10 @@ def _stratified(
     ]
     confidence = float(common["confidence"])
     tolerable = float(common["tolerable_rate"])
+    waiting = {
+        name: sum(1 for iid in members if iid in awaiting) for name, members in items.items()
+    }
+    bounds = stratified_review_bounds(strata, waiting, confidence, tolerable)
     est = stratified_estimate(strata, confidence)
     census = all(s.sample_size == s.population for s in strata)
     return SampleEvaluation(
@@ -207,13 +250,22 @@ def _stratified(
         ),
         projected_count=est.projected_count,
         projected_upper=est.projected_upper_korn_graubard,
-        conclusion=conclusion(est.upper_korn_graubard, tolerable, confidence, est.rate),
+        conclusion=stratified_review_conclusion(bounds),
+        review=bounds,
         stratified=True,
         upper_bonferroni=est.upper_bonferroni,
         projected_upper_bonferroni=est.projected_upper_bonferroni,
         effective_n=est.effective_n,
         strata=tuple(
-            StratumResult(s.name, s.population, s.sample_size, s.deviations, est.weights[s.name])
+            StratumResult(
+                s.name,
+                s.population,
+                s.sample_size,
+                s.deviations,
+                est.weights[s.name],
+                awaiting_review=waiting.get(s.name, 0),
+                review=bounds.strata[s.name],
+            )
             for s in strata
         ),
     )

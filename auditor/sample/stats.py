@@ -338,17 +338,28 @@ def stratified_estimate(strata: Sequence[Stratum], confidence: float) -> Stratif
     )
 
 
-# --- the auditor's sentence -------------------------------------------------------------------
+# --- how figures are stated ---------------------------------------------------------------------
+
+# Every rate and limit the auditor states (summary sentence, tables, JSON, CSV) goes through
+# these functions, so one figure reads the same everywhere: a percentage with STATED_DECIMALS
+# decimals; upper limits (and the top of an interval) rounded up, the bottom of an interval
+# rounded down (conservative both ways), estimates rounded to nearest. Plan parameters (the
+# tolerable rate, the confidence) are shown exactly.
+STATED_DECIMALS = 2
 
 
-def _shown(value: float, decimals: int, *, up: bool = False) -> float:
-    """The percentage as displayed with `decimals` decimals, rounded up or to nearest."""
+def _shown(value: float, decimals: int, *, up: bool = False, down: bool = False) -> float:
+    """The percentage as displayed with `decimals` decimals, rounded up, down or to nearest."""
     scaled = round(value * 100 * 10**decimals, 9)  # the guard keeps 4.9 from becoming 4.9000001
-    return (math.ceil(scaled) if up else round(scaled)) / 10**decimals
+    if up:
+        return math.ceil(scaled) / 10**decimals
+    if down:
+        return math.floor(scaled) / 10**decimals
+    return round(scaled) / 10**decimals
 
 
-def _percent(value: float, decimals: int, *, up: bool = False) -> str:
-    return f"{_shown(value, decimals, up=up):.{decimals}f}%"
+def _percent(value: float, decimals: int, *, up: bool = False, down: bool = False) -> str:
+    return f"{_shown(value, decimals, up=up, down=down):.{decimals}f}%"
 
 
 def _percent_exact(value: float) -> str:
@@ -359,48 +370,394 @@ def _percent_exact(value: float) -> str:
     return _percent(value, decimals)
 
 
-def conclusion(upper: float, tolerable_rate: float, confidence: float, rate: float) -> str:
-    """The auditor's conclusion, e.g. "The estimated deviation rate is 1.1%. The upper
-    deviation limit of 4.9% at 95% confidence is below the tolerable rate of 5.0%: the control
-    can be relied on."
+def stated_rate(value: float) -> str:
+    """An estimated rate as stated: "1.10%" (nearest, STATED_DECIMALS decimals)."""
+    return _percent(value, STATED_DECIMALS)
 
-    The control is relied on only if upper <= tolerable rate (AICPA). The limit is shown
-    rounded up to 0.1% as in Tables A-3/A-4, with more decimals when one decimal would make a
-    limit below the tolerable rate look equal to it (4.9994% against 5.0%). The estimate comes
-    first because ISA 530 reporting gives estimate, bound and confidence together.
+
+def stated_lower(value: float) -> str:
+    """The bottom of an interval as stated: rounded down."""
+    return _percent(value, STATED_DECIMALS, down=True)
+
+
+def stated_limit(upper: float, tolerable_rate: float | None = None) -> str:
+    """An upper limit as stated: rounded up to STATED_DECIMALS decimals, with more decimals
+    (up to six) when rounding up would make a limit below the tolerable rate read as equal to
+    it (4.9994% against 5%)."""
+    decimals = STATED_DECIMALS
+    if tolerable_rate is not None and upper < tolerable_rate:
+        while decimals < 6 and math.isclose(
+            _shown(upper, decimals, up=True), tolerable_rate * 100, abs_tol=1e-9
+        ):
+            decimals += 1
+    return _percent(upper, decimals, up=True)
+
+
+def stated_plan_rate(value: float) -> str:
+    """A plan parameter (tolerable rate) as stated: exactly, "5.0%"."""
+    return _percent_exact(value)
+
+
+def stated_confidence(value: float) -> str:
+    """A confidence level as stated: "95%", "97.5%"."""
+    return _percent_exact(value).replace(".0%", "%")
+
+
+def _check_rate(name: str, value: float) -> None:
+    if not _is_real(value) or not 0 <= value <= 1:
+        raise InputError(
+            f"{name} must be a rate between 0 and 1, got {value!r}",
+            hint="give rates as fractions, e.g. 0.049 for 4.9%",
+        )
+
+
+# --- the auditor's sentence -------------------------------------------------------------------
+
+
+def _verdict(upper: float, tolerable_rate: float) -> str:
+    if upper < tolerable_rate:
+        return "is below"
+    if upper == tolerable_rate:
+        return "equals"
+    return "is not below"
+
+
+def conclusion(upper: float, tolerable_rate: float, confidence: float, rate: float) -> str:
+    """The auditor's conclusion on a sample with nothing awaiting review, e.g. "The estimated
+    deviation rate is 1.10%. The upper deviation limit of 4.90% at 95% confidence is below the
+    tolerable rate of 5.0%: the control can be relied on."
+
+    The control is relied on only if upper <= tolerable rate (AICPA). Figures are stated by
+    `stated_rate` / `stated_limit`, as in the report's tables. The estimate comes first
+    because ISA 530 reporting gives estimate, bound and confidence together.
     Raises InputError when a rate is outside [0, 1] or a fraction is outside (0, 1).
     """
     tolerable_rate = _check_fraction("tolerable rate", tolerable_rate)
     confidence = _check_fraction("confidence", confidence)
-    for name, value in (("upper limit", upper), ("rate", rate)):
-        if not _is_real(value) or not 0 <= value <= 1:
-            raise InputError(
-                f"{name} must be a rate between 0 and 1, got {value!r}",
-                hint="give rates as fractions, e.g. 0.049 for 4.9%",
-            )
-
-    tolerable_text = _percent_exact(tolerable_rate)
-    for decimals in range(1, 7):
-        if upper >= tolerable_rate or not math.isclose(
-            _shown(upper, decimals, up=True), tolerable_rate * 100, abs_tol=1e-9
-        ):
-            break
-    upper_text = _percent(upper, decimals, up=True)
-    if upper < tolerable_rate:
-        verdict = "is below"
-    elif upper == tolerable_rate:
-        verdict = "equals"
-    else:
-        verdict = "is not below"
+    _check_rate("upper limit", upper)
+    _check_rate("rate", rate)
     relied = upper <= tolerable_rate
     outcome = (
         "the control can be relied on."
         if relied
         else "the control cannot be relied on at this confidence."
     )
-    confidence_text = _percent_exact(confidence).replace(".0%", "%")
     return (
-        f"The estimated deviation rate is {_percent(rate, 1)}. "
-        f"The upper deviation limit of {upper_text} at {confidence_text} confidence {verdict} "
-        f"the tolerable rate of {tolerable_text}: {outcome}"
+        f"The estimated deviation rate is {stated_rate(rate)}. "
+        f"The upper deviation limit of {stated_limit(upper, tolerable_rate)} at "
+        f"{stated_confidence(confidence)} confidence {_verdict(upper, tolerable_rate)} "
+        f"the tolerable rate of {stated_plan_rate(tolerable_rate)}: {outcome}"
+    )
+
+
+# --- while review is open: both ends and the tipping point ------------------------------------
+
+NOT_CONCLUDED = "not_concluded"
+RELIED = "relied"
+NOT_RELIED = "not_relied"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The evaluation at one end of the open review."""
+
+    deviations: int
+    rate: float
+    upper: float
+    relied: bool
+
+
+@dataclass(frozen=True)
+class ReviewBounds:
+    """What the open review can still change: the result if none of the `awaiting` items is
+    confirmed, if all are, and the tipping point (the fewest confirmations that make the
+    control unreliable: 0 if it already is, None if no outcome of the review can)."""
+
+    sample_size: int
+    awaiting: int
+    confidence: float
+    tolerable_rate: float
+    none_confirmed: Outcome
+    all_confirmed: Outcome
+    tipping_point: int | None
+    method: str
+
+    @property
+    def status(self) -> str:
+        if not self.none_confirmed.relied:
+            return NOT_RELIED
+        if self.all_confirmed.relied:
+            return RELIED
+        return NOT_CONCLUDED
+
+    @property
+    def concluded(self) -> bool:
+        return self.status != NOT_CONCLUDED
+
+
+def review_bounds(
+    sample_size: int,
+    deviations: int,
+    awaiting: int,
+    confidence: float,
+    tolerable_rate: float,
+    population: int | None = None,
+) -> ReviewBounds:
+    """Both ends of an open review and its tipping point, exact under the plan's method.
+
+    `deviations` are the items that are deviations whatever the review finds (confirmed, not
+    tested); `awaiting` the items that become deviations if a reviewer confirms one of their
+    findings. The tipping point is the smallest k in [0, awaiting] whose upper limit
+    `upper_limit(n, deviations + k)` (hypergeometric when a population is given) exceeds the
+    tolerable rate: upper limits grow with the deviations, so a binary search finds it.
+    Raises InputError on invalid input.
+    """
+    confidence = _check_fraction("confidence", confidence)
+    tolerable_rate = _check_fraction("tolerable rate", tolerable_rate)
+    _check_sample(sample_size, deviations, population)
+    _check_count("awaiting", awaiting, 0, "count the sampled items that await review")
+    if deviations + awaiting > sample_size:
+        raise InputError(
+            f"deviations ({deviations}) and items awaiting review ({awaiting}) exceed the "
+            f"sample size ({sample_size})",
+            hint="an item is a deviation, awaits review, or neither; count each item once",
+        )
+
+    def outcome(d: int) -> Outcome:
+        upper = upper_limit(sample_size, d, confidence, population)
+        return Outcome(d, d / sample_size, upper, upper <= tolerable_rate)
+
+    low, high = outcome(deviations), outcome(deviations + awaiting)
+    tipping: int | None
+    if not low.relied:
+        tipping = 0
+    elif high.relied:
+        tipping = None
+    else:
+        tipping = _smallest(
+            1,
+            awaiting,
+            lambda k: upper_limit(sample_size, deviations + k, confidence, population)
+            > tolerable_rate,
+        )
+    return ReviewBounds(
+        sample_size=sample_size,
+        awaiting=awaiting,
+        confidence=confidence,
+        tolerable_rate=tolerable_rate,
+        none_confirmed=low,
+        all_confirmed=high,
+        tipping_point=tipping,
+        method="binomial" if population is None else "hypergeometric",
+    )
+
+
+def _items(count: int, noun: str = "interaction") -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
+def _end(outcome: Outcome, tolerable_rate: float, confidence: float) -> str:
+    return (
+        f"the deviation rate would be {stated_rate(outcome.rate)} and the upper deviation limit "
+        f"{stated_limit(outcome.upper, tolerable_rate)} at {stated_confidence(confidence)} "
+        f"confidence, which {_verdict(outcome.upper, tolerable_rate)} the tolerable rate of "
+        f"{stated_plan_rate(tolerable_rate)}"
+    )
+
+
+def review_conclusion(bounds: ReviewBounds) -> str:
+    """The auditor's conclusion while sampled items await review.
+
+    Not concluded while the review can still change the verdict: the sentence gives both ends
+    and the tipping point, and states no verdict. When no outcome of the review can change it
+    (the limit already exceeds the tolerable rate, or stays within it even if every awaiting
+    item is confirmed), the verdict is stated with that reason. With nothing awaiting, this is
+    `conclusion()`.
+    """
+    t, c = bounds.tolerable_rate, bounds.confidence
+    low, high = bounds.none_confirmed, bounds.all_confirmed
+    if bounds.awaiting == 0:
+        return conclusion(low.upper, t, c, low.rate)
+    waiting = _items(bounds.awaiting, "sampled interaction")
+    verb = "awaits" if bounds.awaiting == 1 else "await"
+    if bounds.status == NOT_RELIED:
+        return (
+            f"The control cannot be relied on at this confidence, whatever the review of the "
+            f"{waiting} that still {verb} it finds: without any of them, "
+            f"{_end(low, t, c)}."
+        )
+    if bounds.status == RELIED:
+        return (
+            f"The control can be relied on whatever the review of the {waiting} that still "
+            f"{verb} it finds: even if all of them are confirmed, {_end(high, t, c)}."
+        )
+    k = bounds.tipping_point
+    return (
+        f"Not yet concluded: {waiting} {verb} review. "
+        f"If none of them is confirmed, {_end(low, t, c)}; "
+        f"if all are confirmed, {_end(high, t, c)}. "
+        f"The control cannot be relied on if {k:,} or more of the {waiting} awaiting review "
+        f"are confirmed."
+    )
+
+
+# --- stratified samples while review is open --------------------------------------------------
+
+# Above this many ways to spread the confirmations over the strata, the tipping point is found
+# greedily instead of by trying every allocation.
+_MAX_ALLOCATIONS = 20_000
+
+
+@dataclass(frozen=True)
+class StratifiedReviewBounds:
+    """Both ends of an open review for a stratified sample (Korn-Graubard, the headline bound)
+    and each stratum's own bounds and tipping point (at the plan's confidence, hypergeometric
+    on the stratum's population). `tipping_point` is the fewest confirmations, placed in the
+    strata where they weigh most, that take the combined limit above the tolerable rate;
+    `tipping_method` says whether every allocation was tried ("exact") or one was built a
+    confirmation at a time ("greedy", an upper bound on the fewest)."""
+
+    awaiting: int
+    confidence: float
+    tolerable_rate: float
+    none_confirmed: Outcome
+    all_confirmed: Outcome
+    tipping_point: int | None
+    tipping_method: str
+    strata: dict[str, ReviewBounds]
+
+    @property
+    def status(self) -> str:
+        if not self.none_confirmed.relied:
+            return NOT_RELIED
+        if self.all_confirmed.relied:
+            return RELIED
+        return NOT_CONCLUDED
+
+
+def _kg_outcome(
+    strata: Sequence[Stratum], extra: Sequence[int], confidence: float, tolerable_rate: float
+) -> Outcome:
+    est = stratified_estimate(
+        [
+            Stratum(s.name, s.population, s.sample_size, s.deviations + e)
+            for s, e in zip(strata, extra, strict=True)
+        ],
+        confidence,
+    )
+    deviations = sum(s.deviations for s in strata) + sum(extra)
+    upper = est.upper_korn_graubard
+    return Outcome(deviations, est.rate, upper, upper <= tolerable_rate)
+
+
+def stratified_review_bounds(
+    strata: Sequence[Stratum],
+    awaiting: dict[str, int],
+    confidence: float,
+    tolerable_rate: float,
+) -> StratifiedReviewBounds:
+    """Korn-Graubard limits with none and with all of each stratum's awaiting items confirmed,
+    the per-stratum bounds, and the combined tipping point. Raises InputError on invalid input
+    (see `stratified_estimate`, `review_bounds`)."""
+    confidence = _check_fraction("confidence", confidence)
+    tolerable_rate = _check_fraction("tolerable rate", tolerable_rate)
+    caps = [int(awaiting.get(s.name, 0)) for s in strata]
+    per_stratum = {
+        s.name: review_bounds(
+            s.sample_size, s.deviations, cap, confidence, tolerable_rate, population=s.population
+        )
+        for s, cap in zip(strata, caps, strict=True)
+    }
+    low = _kg_outcome(strata, [0] * len(strata), confidence, tolerable_rate)
+    high = _kg_outcome(strata, caps, confidence, tolerable_rate)
+    tipping: int | None = None
+    method = "exact"
+    if not low.relied:
+        tipping = 0
+    elif not high.relied:
+        combos = math.prod(c + 1 for c in caps)
+        if combos <= _MAX_ALLOCATIONS:
+            tipping = _fewest_exact(strata, caps, confidence, tolerable_rate)
+        else:
+            method = "greedy"
+            tipping = _fewest_greedy(strata, caps, confidence, tolerable_rate)
+    return StratifiedReviewBounds(
+        awaiting=sum(caps),
+        confidence=confidence,
+        tolerable_rate=tolerable_rate,
+        none_confirmed=low,
+        all_confirmed=high,
+        tipping_point=tipping,
+        tipping_method=method,
+        strata=per_stratum,
+    )
+
+
+def _allocations(caps: Sequence[int]) -> list[tuple[int, ...]]:
+    out: list[tuple[int, ...]] = [()]
+    for cap in caps:
+        out = [a + (e,) for a in out for e in range(cap + 1)]
+    return out
+
+
+def _fewest_exact(
+    strata: Sequence[Stratum], caps: Sequence[int], confidence: float, tolerable_rate: float
+) -> int | None:
+    best: int | None = None
+    for extra in sorted(_allocations(caps), key=sum):
+        if best is not None and sum(extra) >= best:
+            break
+        if not _kg_outcome(strata, extra, confidence, tolerable_rate).relied:
+            best = sum(extra)
+    return best
+
+
+def _fewest_greedy(
+    strata: Sequence[Stratum], caps: Sequence[int], confidence: float, tolerable_rate: float
+) -> int | None:
+    extra = [0] * len(strata)
+    for k in range(1, sum(caps) + 1):
+        candidates = []
+        for i, cap in enumerate(caps):
+            if extra[i] < cap:
+                trial = extra[:i] + [extra[i] + 1] + extra[i + 1 :]
+                candidates.append(
+                    (_kg_outcome(strata, trial, confidence, tolerable_rate).upper, -i, trial)
+                )
+        upper, _, extra = max(candidates)
+        if upper > tolerable_rate:
+            return k
+    return None
+
+
+def stratified_review_conclusion(bounds: StratifiedReviewBounds) -> str:
+    """`review_conclusion` for a stratified sample: the combined (Korn-Graubard) ends and the
+    tipping point; the per-stratum figures are in the evaluation's table."""
+    t, c = bounds.tolerable_rate, bounds.confidence
+    low, high = bounds.none_confirmed, bounds.all_confirmed
+    if bounds.awaiting == 0:
+        return conclusion(low.upper, t, c, low.rate)
+    waiting = _items(bounds.awaiting, "sampled interaction")
+    verb = "awaits" if bounds.awaiting == 1 else "await"
+    if bounds.status == NOT_RELIED:
+        return (
+            f"The control cannot be relied on at this confidence, whatever the review of the "
+            f"{waiting} that still {verb} it finds: without any of them, {_end(low, t, c)} "
+            "(stratified, Korn-Graubard)."
+        )
+    if bounds.status == RELIED:
+        return (
+            f"The control can be relied on whatever the review of the {waiting} that still "
+            f"{verb} it finds: even if all of them are confirmed, {_end(high, t, c)} "
+            "(stratified, Korn-Graubard)."
+        )
+    k = bounds.tipping_point
+    exact = bounds.tipping_method == "exact"
+    return (
+        f"Not yet concluded: {waiting} {verb} review. "
+        f"If none of them is confirmed, {_end(low, t, c)}; "
+        f"if all are confirmed, {_end(high, t, c)} (stratified, Korn-Graubard). "
+        f"Confirming {'as few as ' if exact else ''}{k:,} of the {waiting} awaiting review, "
+        "in the strata where they weigh most, would make the control unreliable"
+        + ("." if exact else " (found by a greedy search; fewer may suffice).")
     )

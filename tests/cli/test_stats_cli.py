@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from scipy.stats import beta
+
 from auditor.cli import main
 from auditor.sample.stats import two_sided_interval, upper_limit
 
@@ -136,3 +138,85 @@ def test_help_says_fractions(run: Run) -> None:
     code, out, _ = run("--help")
     assert code == 0
     assert "fractions: 0.95, not 95" in " ".join(out.split())
+
+
+def _tipping_by_scipy(n: int, d: int, awaiting: int, confidence: float, tolerable: float) -> int:
+    """The fewest confirmations k whose Clopper-Pearson limit exceeds the tolerable rate,
+    counted directly from scipy's beta quantiles (an independent linear scan)."""
+    for k in range(awaiting + 1):
+        x = d + k
+        limit = 1.0 if x >= n else float(beta.ppf(confidence, x + 1, n - x))
+        if limit > tolerable:
+            return k
+    return -1
+
+
+@pytest.mark.parametrize(
+    ("n", "d", "awaiting"),
+    [(200, 0, 59), (200, 2, 59), (93, 0, 20), (59, 0, 3), (300, 5, 100)],
+)
+def test_upper_limit_with_awaiting_gives_the_tipping_point(
+    run: Run, n: int, d: int, awaiting: int
+) -> None:
+    code, out, _ = run(
+        "upper-limit",
+        f"--sample-size={n}",
+        f"--deviations={d}",
+        f"--awaiting={awaiting}",
+        "--confidence=0.95",
+        "--tolerable-rate=0.05",
+    )
+    assert code == 0
+    payload = json.loads(out)
+    expected = _tipping_by_scipy(n, d, awaiting, 0.95, 0.05)
+    low = float(beta.ppf(0.95, d + 1, n - d))
+    high_x = d + awaiting
+    high = 1.0 if high_x >= n else float(beta.ppf(0.95, high_x + 1, n - high_x))
+    assert payload["if_none_confirmed"]["upper_limit"] == pytest.approx(low)
+    assert payload["if_all_confirmed"]["upper_limit"] == pytest.approx(high)
+    if expected == -1:
+        assert payload["tipping_point"] is None and payload["status"] == "relied"
+    elif expected == 0:
+        assert payload["tipping_point"] == 0 and payload["status"] == "not_relied"
+    else:
+        assert payload["tipping_point"] == expected
+        assert payload["status"] == "not_concluded"
+        assert payload["conclusion"].startswith("Not yet concluded")
+        assert f"if {expected} or more of the {awaiting} sampled interactions" in (
+            payload["conclusion"]
+        )
+        assert "can be relied on" not in payload["conclusion"]
+
+
+def test_the_demo_case_tips_at_five(run: Run) -> None:
+    code, out, _ = run(
+        "upper-limit",
+        "--sample-size=200",
+        "--deviations=0",
+        "--awaiting=59",
+        "--confidence=0.95",
+        "--tolerable-rate=0.05",
+    )
+    payload = json.loads(out)
+    assert code == 0 and payload["tipping_point"] == 5
+    # 4 confirmed: still within 5%; 5: beyond it.
+    assert float(beta.ppf(0.95, 5, 196)) <= 0.05 < float(beta.ppf(0.95, 6, 195))
+
+
+def test_awaiting_needs_a_tolerable_rate(run: Run) -> None:
+    code, _, err = run(
+        "upper-limit", "--sample-size=200", "--deviations=0", "--awaiting=5", "--confidence=0.95"
+    )
+    assert code == 2 and "--tolerable-rate" in err
+
+
+def test_awaiting_beyond_the_sample_is_an_error(run: Run) -> None:
+    code, _, err = run(
+        "upper-limit",
+        "--sample-size=10",
+        "--deviations=5",
+        "--awaiting=6",
+        "--confidence=0.95",
+        "--tolerable-rate=0.05",
+    )
+    assert code == 1 and "exceed the sample size" in err

@@ -313,7 +313,7 @@ def test_conclusion_states_the_figures(store, settings, pseudonymize) -> None:
     for phrase in (
         "In October 2026, 4 people used AI tools in 6 recorded interactions.",
         "5 interactions was examined; 4 of them broke at least one policy rule",
-        "raw flag rate 80.0%",
+        "raw flag rate 80.00%",
         "2 findings await review (1 critical, 1 low)",
         "1 sampled interaction could not be evaluated",
     ):

@@ -21,8 +21,13 @@ from auditor.sample.stats import (
     Stratum,
     conclusion,
     hypergeometric_upper_count,
+    review_bounds,
+    review_conclusion,
     sample_size,
+    stated_limit,
     stratified_estimate,
+    stratified_review_bounds,
+    stratified_review_conclusion,
     two_sided_interval,
     upper_limit,
 )
@@ -385,7 +390,7 @@ def test_single_stratum_bonferroni_is_plain_clopper_pearson() -> None:
             0.05,
             0.95,
             1 / 93,
-            "The estimated deviation rate is 1.1%. The upper deviation limit of 4.9% at 95% "
+            "The estimated deviation rate is 1.08%. The upper deviation limit of 4.90% at 95% "
             "confidence is below the tolerable rate of 5.0%: the control can be relied on.",
         ),
         (
@@ -393,7 +398,7 @@ def test_single_stratum_bonferroni_is_plain_clopper_pearson() -> None:
             0.05,
             0.95,
             1 / 93,
-            "The estimated deviation rate is 1.1%. The upper deviation limit of 4.9994% at 95% "
+            "The estimated deviation rate is 1.08%. The upper deviation limit of 4.9994% at 95% "
             "confidence is below the tolerable rate of 5.0%: the control can be relied on.",
         ),
         (
@@ -401,7 +406,7 @@ def test_single_stratum_bonferroni_is_plain_clopper_pearson() -> None:
             0.05,
             0.95,
             2 / 60,
-            "The estimated deviation rate is 3.3%. The upper deviation limit of 10.2% at 95% "
+            "The estimated deviation rate is 3.33%. The upper deviation limit of 10.13% at 95% "
             "confidence is not below the tolerable rate of 5.0%: the control cannot be relied "
             "on at this confidence.",
         ),
@@ -410,7 +415,7 @@ def test_single_stratum_bonferroni_is_plain_clopper_pearson() -> None:
             0.05,
             0.90,
             0.0,
-            "The estimated deviation rate is 0.0%. The upper deviation limit of 5.0% at 90% "
+            "The estimated deviation rate is 0.00%. The upper deviation limit of 5.00% at 90% "
             "confidence equals the tolerable rate of 5.0%: the control can be relied on.",
         ),
         (
@@ -418,7 +423,7 @@ def test_single_stratum_bonferroni_is_plain_clopper_pearson() -> None:
             0.025,
             0.975,
             0.008333,
-            "The estimated deviation rate is 0.8%. The upper deviation limit of 2.2% at 97.5% "
+            "The estimated deviation rate is 0.83%. The upper deviation limit of 2.15% at 97.5% "
             "confidence is below the tolerable rate of 2.5%: the control can be relied on.",
         ),
     ],
@@ -478,3 +483,138 @@ def test_invalid_input_raises_input_error_with_hint(func, args, mentions: str) -
         func(*args)
     assert mentions in info.value.message
     assert info.value.hint
+
+
+# --- while review is open: both ends and the tipping point -----------------------------------
+
+
+def _scan_tipping(n: int, d: int, a: int, conf: float, tol: float, pop: int | None) -> int | None:
+    """Independent linear scan: the fewest k whose exact limit exceeds the tolerable rate."""
+    for k in range(a + 1):
+        x = d + k
+        if pop is None:
+            limit = 1.0 if x >= n else float(beta.ppf(conf, x + 1, n - x))
+        else:
+            # Largest K not rejected: P(X <= x | N, K, n) > 1 - conf, by a plain scan.
+            k_max = x
+            for big_k in range(x, pop - (n - x) + 1):
+                if hypergeom.cdf(x, pop, big_k, n) > 1 - conf:
+                    k_max = big_k
+            limit = k_max / pop
+        if limit > tol:
+            return k
+    return None
+
+
+@pytest.mark.parametrize(
+    ("n", "d", "a", "pop"),
+    [
+        (200, 0, 59, None),
+        (200, 0, 59, 3000),
+        (60, 1, 10, 400),
+        (93, 1, 0, None),
+        (59, 3, 5, None),  # already unreliable: tipping point 0
+        (150, 0, 1, None),  # one confirmation cannot tip: none
+    ],
+)
+def test_review_bounds_match_an_independent_scan(
+    n: int, d: int, a: int, pop: int | None
+) -> None:
+    bounds = review_bounds(n, d, a, 0.95, 0.05, population=pop)
+    assert bounds.tipping_point == _scan_tipping(n, d, a, 0.95, 0.05, pop)
+    assert bounds.none_confirmed.upper == pytest.approx(upper_limit(n, d, 0.95, pop))
+    assert bounds.all_confirmed.upper == pytest.approx(upper_limit(n, d + a, 0.95, pop))
+    expected_status = (
+        "not_relied"
+        if bounds.tipping_point == 0
+        else "relied"
+        if bounds.tipping_point is None
+        else "not_concluded"
+    )
+    assert bounds.status == expected_status
+
+
+@given(
+    n=st.integers(1, 400),
+    d=st.integers(0, 400),
+    a=st.integers(0, 400),
+    tol=st.sampled_from([0.02, 0.05, 0.1]),
+)
+def test_tipping_point_is_where_the_verdict_turns(n: int, d: int, a: int, tol: float) -> None:
+    assume(d + a <= n)
+    bounds = review_bounds(n, d, a, 0.95, tol)
+    k = bounds.tipping_point
+    if k is None:
+        assert upper_limit(n, d + a, 0.95) <= tol
+    else:
+        assert upper_limit(n, d + k, 0.95) > tol
+        assert k == 0 or upper_limit(n, d + k - 1, 0.95) <= tol
+
+
+@pytest.mark.parametrize(
+    ("d", "a", "starts", "absent"),
+    [
+        (0, 59, "Not yet concluded: 59 sampled interactions await review.", "can be relied on"),
+        (20, 5, "The control cannot be relied on at this confidence, whatever", None),
+        (0, 0, "The estimated deviation rate is 0.00%.", "Not yet"),
+    ],
+)
+def test_review_conclusion_never_states_an_open_verdict(
+    d: int, a: int, starts: str, absent: str | None
+) -> None:
+    text = review_conclusion(review_bounds(200, d, a, 0.95, 0.05))
+    assert text.startswith(starts)
+    if absent:
+        assert absent not in text
+
+
+def test_review_conclusion_relied_whatever_the_review() -> None:
+    bounds = review_bounds(2000, 0, 1, 0.95, 0.05)
+    assert bounds.status == "relied"
+    assert review_conclusion(bounds).startswith(
+        "The control can be relied on whatever the review of the 1 sampled interaction"
+    )
+
+
+@pytest.mark.parametrize(
+    ("upper", "tolerable", "stated"),
+    [
+        (0.014867, None, "1.49%"),
+        (0.0144, None, "1.44%"),  # exact at two decimals: not pushed up
+        (0.049993978, 0.05, "4.9994%"),  # more decimals rather than "5.00%" below 5%
+        (0.05, 0.05, "5.00%"),
+        (0.35260361, 0.05, "35.27%"),
+    ],
+)
+def test_stated_limit_rounds_up(upper: float, tolerable: float | None, stated: str) -> None:
+    assert stated_limit(upper, tolerable) == stated
+
+
+def test_stratified_review_bounds_end_to_end() -> None:
+    strata = [Stratum("a", 1000, 60, 0), Stratum("b", 200, 40, 1)]
+    bounds = stratified_review_bounds(strata, {"a": 10, "b": 5}, 0.95, 0.05)
+    low = stratified_estimate(strata, 0.95).upper_korn_graubard
+    high = stratified_estimate(
+        [Stratum("a", 1000, 60, 10), Stratum("b", 200, 40, 6)], 0.95
+    ).upper_korn_graubard
+    assert bounds.none_confirmed.upper == pytest.approx(low)
+    assert bounds.all_confirmed.upper == pytest.approx(high)
+    assert bounds.tipping_method == "exact"
+    assert set(bounds.strata) == {"a", "b"}
+    assert bounds.strata["a"].awaiting == 10
+    assert bounds.status == "not_concluded"
+    if bounds.status == "not_concluded":
+        k = bounds.tipping_point
+        assert k is not None and k >= 1
+        # No allocation of k - 1 confirmations tips; some allocation of k does.
+        def tips(ea: int, eb: int) -> bool:
+            est = stratified_estimate(
+                [Stratum("a", 1000, 60, ea), Stratum("b", 200, 40, 1 + eb)], 0.95
+            )
+            return est.upper_korn_graubard > 0.05
+
+        combos = [(ea, eb) for ea in range(11) for eb in range(6)]
+        assert not any(tips(ea, eb) for ea, eb in combos if ea + eb < k)
+        assert any(tips(ea, eb) for ea, eb in combos if ea + eb == k)
+        text = stratified_review_conclusion(bounds)
+        assert text.startswith("Not yet concluded") and f"as few as {k} " in text
