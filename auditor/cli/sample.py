@@ -14,6 +14,7 @@ from auditor.db.models import Sample
 from auditor.pipeline import plan_from
 from auditor.sample.selection import (
     draw_sample,
+    extend_sample,
     load_manifest,
     reperform,
     replace_item,
@@ -96,6 +97,12 @@ def verify_cmd(ctx: typer.Context, sample_id: Annotated[str, typer.Argument()]) 
             if check.replacements
             else ""
         )
+        + (
+            f" (after {check.extensions} extension(s): "
+            f"{'re-drawn alike' if check.replacements_match else 'DIFFER'})"
+            if check.extensions
+            else ""
+        )
         + f"\nmanifest digest:   {'matches' if check.manifest_matches else 'DIFFERS'}",
         highlight=False,
     )
@@ -118,6 +125,26 @@ def replace_cmd(
         new_key = replace_item(session, sample_id, item, reason)
     console.print(
         f"replaced {item} with {new_key} in sample {sample_id}; recorded in its manifest",
+        highlight=False,
+        markup=False,
+    )
+
+
+@app.command("extend")
+def extend_cmd(
+    ctx: typer.Context,
+    sample_id: Annotated[str, typer.Argument()],
+    to: Annotated[int, typer.Option("--to", min=2, help="The sample's new size.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the sample is extended.")],
+) -> None:
+    """Extend a sample whose deviations exceed those the plan expected, with the next items
+    of its own seeded draw (the first items stay first). `auditor run` then scans and
+    evaluates the added items; `auditor sample verify` re-performs the extension."""
+    with db_session(settings_from(ctx)) as session:
+        added = extend_sample(session, sample_id, to, reason)
+    console.print(
+        f"extended sample {sample_id} by {len(added)} item(s) to {to}; recorded in its "
+        "manifest. Run `auditor run` to scan and evaluate the added items.",
         highlight=False,
         markup=False,
     )

@@ -184,6 +184,10 @@ class PlanEvaluation:
     upper_bonferroni: float | None = None
     stated_upper_bonferroni: str | None = None
     strata: tuple[StratumReview, ...] = ()
+    # Extensions of the sample after its draw, in words, and how the extended sample is
+    # evaluated (sample.selection.EXTENSION_EVALUATION); empty / None when never extended.
+    extensions: tuple[str, ...] = ()
+    extension_method: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -742,6 +746,7 @@ def _review_end(outcome: Any, tolerable_rate: float) -> ReviewEnd:
 
 def _plan_evaluation(session: Session, sample: Sample) -> PlanEvaluation:
     from auditor.sample.evaluation import evaluate_plan
+    from auditor.sample.selection import EXTENSION_EVALUATION
     from auditor.sample.stats import (
         stated_confidence,
         stated_limit,
@@ -804,6 +809,15 @@ def _plan_evaluation(session: Session, sample: Sample) -> PlanEvaluation:
             stated_limit(ev.upper_bonferroni, t) if ev.upper_bonferroni is not None else None
         ),
         strata=strata,
+        extensions=tuple(
+            f"Extended from {x['from']:,} to {x['to']:,} items on {str(x['at'])[:10]} "
+            f"({x['deviations_before']:,} deviation(s) found where {x['expected_deviations']:,} "
+            f"were expected): {x['reason']}"
+            for x in (sample.plan or {}).get("extensions", [])
+        ),
+        extension_method=(
+            EXTENSION_EVALUATION if (sample.plan or {}).get("extensions") else None
+        ),
     )
 
 

@@ -280,6 +280,8 @@ class Manifest:
             }
         if self.plan.get("replacements"):
             doc["replacements"] = self.plan["replacements"]
+        if self.plan.get("extensions"):
+            doc["extensions"] = self.plan["extensions"]
         return doc
 
     def digest(self) -> str:
@@ -344,8 +346,13 @@ def planned_size(plan: SamplePlan, population: int) -> int:
     )
 
 
+# What happens to a sample after its draw (replacements, extensions) is recorded in its plan,
+# but does not make it another test: a scheduled re-run reuses it.
+AFTER_DRAW = ("replacements", "extensions")
+
+
 def _without_replacements(plan: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in plan.items() if k != "replacements"}
+    return {k: v for k, v in plan.items() if k not in AFTER_DRAW}
 
 
 def _stratify(
@@ -558,31 +565,57 @@ def _stratum_members(
     return _material(manifest.seed, stratum), members, size
 
 
+def _continuation_events(manifest: Manifest) -> list[tuple[str, int, str, dict[str, Any]]]:
+    """(stratum, first continuation draw, kind, record) for every replacement and extension,
+    in the order they consumed their stratum's generator. A replacement recorded before
+    extensions existed has no `continuation`: it is its ordinal within its stratum."""
+    events: list[tuple[str, int, str, dict[str, Any]]] = []
+    ordinal: dict[str, int] = {}
+    for rep in manifest.plan.get("replacements", []):
+        stratum = rep["stratum"]
+        ordinal[stratum] = ordinal.get(stratum, 0) + 1
+        events.append((stratum, int(rep.get("continuation", ordinal[stratum])), "replace", rep))
+    for ext in manifest.plan.get("extensions", []):
+        events.append(("all", int(ext["continuation"]), "extend", ext))
+    return sorted(events, key=lambda e: (e[0], e[1]))
+
+
 def _apply_replacements(
     manifest: Manifest,
     listing: list[tuple[str, str]],
     keys: list[str],
     assignment: dict[str, str],
 ) -> tuple[list[tuple[str, str]], bool]:
-    """The listing after re-drawing each recorded replacement; and whether every recorded
-    replacement is the one the generator gives."""
-    recorded = manifest.plan.get("replacements", [])
-    per_stratum: dict[str, int] = {}
+    """The listing after re-drawing each recorded replacement and extension, in the order
+    they consumed the generator; and whether every recorded one is what the generator gives."""
     out = list(listing)
     ok = True
-    for rep in recorded:
-        stratum = rep["stratum"]
-        per_stratum[stratum] = per_stratum.get(stratum, 0) + 1
+    for stratum, first, kind, record in _continuation_events(manifest):
         material, members, size = _stratum_members(manifest, stratum, keys, assignment)
-        picks = replacement_draws(material, members, size, per_stratum[stratum])
-        pick = picks[-1] if len(picks) == per_stratum[stratum] else None
-        ok = ok and pick == rep["replacement"]
-        index = rep["order"] - 1
-        if pick is None or not 0 <= index < len(out) or out[index][1] != rep["replaced"]:
+        if kind == "extend":
+            added = int(record["to"]) - int(record["from"])
+            picks = replacement_draws(material, members, size, first + added - 1)[first - 1 :]
+            ok = ok and len(picks) == added and len(out) == int(record["from"])
+            out += [("all", k) for k in picks]
+            continue
+        picks = replacement_draws(material, members, size, first)
+        pick = picks[-1] if len(picks) == first else None
+        ok = ok and pick == record["replacement"]
+        index = record["order"] - 1
+        if pick is None or not 0 <= index < len(out) or out[index][1] != record["replaced"]:
             ok = False
             continue
         out[index] = (stratum, pick)
     return out, ok
+
+
+def _consumed(manifest: Manifest, stratum: str) -> int:
+    """Draws of the stratum's generator after the sample's own: replacements and extensions."""
+    return sum(
+        (int(r["to"]) - int(r["from"])) if kind == "extend" else 1
+        for h, _, kind, r in _continuation_events(manifest)
+        if h == stratum
+    )
 
 
 @dataclass(frozen=True)
@@ -596,6 +629,7 @@ class Reperformance:
     assignment_matches: bool = True  # every item in the same stratum as when drawn
     replacements_match: bool = True
     replacements: int = 0
+    extensions: int = 0
     # stratum -> (N_h then, N_h now), only strata whose count changed
     strata_changes: dict[str, tuple[int, int]] = field(default_factory=dict)
     listed_missing: int = 0  # listed items no longer in the population
@@ -634,7 +668,9 @@ class Reperformance:
         if self.listed_missing:
             out.append(f"{self.listed_missing} listed item(s) are no longer in the population")
         if not self.replacements_match:
-            out.append("the recorded replacements are not the ones the generator draws")
+            out.append(
+                "the recorded replacements or extensions are not the ones the generator draws"
+            )
         return out
 
 
@@ -674,6 +710,7 @@ def reperform(session: Session, sample_id: str) -> Reperformance:
         assignment_matches=assignment_ok,
         replacements_match=replacements_ok,
         replacements=len(manifest.plan.get("replacements", [])),
+        extensions=len(manifest.plan.get("extensions", [])),
         strata_changes=changes,
         listed_missing=sum(1 for k in manifest.listing if k not in keys),
     )
@@ -719,7 +756,7 @@ def replace_item(
     order = manifest.listing.index(key) + 1
     stratum = (manifest.strata or ["all"] * len(manifest.listing))[order - 1]
     recorded = list(manifest.plan.get("replacements", []))
-    count = 1 + sum(1 for r in recorded if r["stratum"] == stratum)
+    count = 1 + _consumed(manifest, stratum)
     material, members, size = _stratum_members(manifest, stratum, list(keys), assignment)
     picks = replacement_draws(material, members, size, count)
     if len(picks) < count:
@@ -739,6 +776,7 @@ def replace_item(
             "at": at,
             "generator": "continuation of the stratum's generator after its draw: "
             "rng.choice over the sorted keys not drawn yet",
+            "continuation": count,
         }
     )
     item = session.scalar(
@@ -751,3 +789,155 @@ def replace_item(
     sample.manifest_sha256 = load_manifest(session, sample_id).digest()
     session.flush()
     return pick
+
+
+# --- extending a sample -----------------------------------------------------------------------
+
+EXTENSION_GENERATOR = (
+    "continuation of the sample's generator after its draw and any earlier replacements or "
+    "extensions: rng.choice over the sorted keys not drawn yet, so the items drawn first stay "
+    "first and the whole listing is one simple random sample"
+)
+EXTENSION_EVALUATION = (
+    "the extended sample is evaluated as one simple random sample of its new size, at the "
+    "plan's confidence (AICPA Audit Guide, Audit Sampling, 2017: a test of controls whose "
+    "deviations exceed those expected may be extended and the combined sample evaluated). The "
+    "decision to extend was taken after the first items were seen; one-sample evaluation does "
+    "not adjust for that second look, so over both looks the risk of overreliance is at most "
+    "twice the plan's (Bonferroni). A plan that must hold its risk exactly fixes a sequential "
+    "design before sampling."
+)
+
+
+def smallest_rescue(
+    population: int, deviations: int, confidence: float, tolerable_rate: float
+) -> int | None:
+    """The smallest sample size whose limit with these deviations (and none more) is within
+    the tolerable rate (hypergeometric on the population); None if no size up to the whole
+    population is."""
+    from auditor.sample.stats import upper_limit
+
+    def ok(n: int) -> bool:
+        return upper_limit(n, deviations, confidence, population) <= tolerable_rate
+
+    if not ok(population):
+        return None
+    low, high = max(deviations, 1), population
+    while low < high:
+        mid = (low + high) // 2
+        if ok(mid):
+            high = mid
+        else:
+            low = mid + 1
+    return low
+
+
+def extend_sample(
+    session: Session,
+    sample_id: str,
+    to: int,
+    reason: str,
+    *,
+    now: datetime | None = None,
+) -> list[str]:
+    """Extend a simple random sample to `to` items with the next draws of its own generator;
+    record the extension (from, to, reason, time, deviations then) in the plan and manifest.
+    Returns the added keys in draw order.
+
+    Allowed only as the plan's evaluation allows: the deviations found so far exceed the
+    plan's expected deviations (otherwise the sample as drawn is evaluated), and the verdict
+    is not yet lost (with no deviation among the added items the limit at `to` items would be
+    within the tolerable rate). Raises NotFoundError for an unknown sample, InputError
+    otherwise (stratified sample, size not larger or beyond the population, population
+    changed since the draw, no reason, or the conditions above), with the size that would do
+    in the hint where there is one.
+    """
+    from auditor.sample.evaluation import evaluate_plan
+    from auditor.sample.stats import upper_limit
+
+    if not reason.strip():
+        raise InputError("an extension needs a reason", hint="say why, e.g. --reason ...")
+    manifest = load_manifest(session, sample_id)
+    sample = _get_sample(session, sample_id)
+    if manifest.stratified:
+        raise InputError(
+            f"sample {sample_id} is stratified; extending it would change every stratum's "
+            "allocation",
+            hint="draw a new, larger sample with `auditor sample draw --new --size N`",
+        )
+    keys = population_keys(session, manifest.period)
+    if population_digest(list(keys)) != manifest.population_sha256:
+        raise InputError(
+            f"the population of {manifest.period} changed since sample {sample_id} was drawn "
+            f"({len(keys)} interactions now vs {manifest.population_count} then)",
+            hint="an extension must come from the population sampled",
+        )
+    size = len(manifest.listing)
+    if not size < to <= len(keys):
+        raise InputError(
+            f"cannot extend sample {sample_id} from {size} to {to} items "
+            f"(the population has {len(keys)})",
+            hint=f"give --to between {size + 1} and {len(keys)}",
+        )
+    plan = manifest.plan
+    confidence = float(plan.get("confidence", 0.95))
+    tolerable = float(plan.get("tolerable_rate", 0.05))
+    expected = int(plan.get("expected_deviations", 0))
+    ev = evaluate_plan(session, sample_id)
+    if ev.deviations <= expected:
+        raise InputError(
+            f"sample {sample_id} has {ev.deviations} deviation(s), not more than the "
+            f"{expected} the plan expected: the sample as drawn is evaluated",
+            hint="an extension is for a sample whose deviations exceed those expected"
+            + (
+                f"; {ev.awaiting_review} sampled interaction(s) still await review"
+                if ev.awaiting_review
+                else ""
+            ),
+        )
+    rescue = smallest_rescue(len(keys), ev.deviations, confidence, tolerable)
+    if upper_limit(to, ev.deviations, confidence, len(keys)) > tolerable:
+        raise InputError(
+            f"even with no deviation among the {to - size} added items, {ev.deviations} "
+            f"deviation(s) in {to} would leave the upper limit above the tolerable rate",
+            hint=(
+                f"the smallest sample that could still support reliance is {rescue} items"
+                if rescue is not None
+                else "no sample of this population can: the control cannot be relied on"
+            ),
+        )
+    first = 1 + _consumed(manifest, "all")
+    material, members, base = _stratum_members(manifest, "all", list(keys), {})
+    picks = replacement_draws(material, members, base, first + (to - size) - 1)[first - 1 :]
+    if len(picks) != to - size:
+        raise InputError(
+            f"the population of {manifest.period} has no {to - size} undrawn items left",
+            hint="test every item instead",
+        )
+    at = (now or datetime.now(UTC).replace(tzinfo=None)).isoformat(timespec="seconds") + "Z"
+    extensions = list(plan.get("extensions", []))
+    extensions.append(
+        {
+            "from": size,
+            "to": to,
+            "continuation": first,
+            "reason": reason.strip(),
+            "at": at,
+            "deviations_before": ev.deviations,
+            "expected_deviations": expected,
+            "generator": EXTENSION_GENERATOR,
+            "evaluation": EXTENSION_EVALUATION,
+        }
+    )
+    for order, key in enumerate(picks, start=size + 1):
+        session.add(
+            SampleItem(
+                sample_id=sample_id, draw_order=order, interaction_id=keys[key], stratum="all"
+            )
+        )
+    sample.size = to
+    sample.plan = {**sample.plan, "extensions": extensions}
+    session.flush()
+    sample.manifest_sha256 = load_manifest(session, sample_id).digest()
+    session.flush()
+    return picks
