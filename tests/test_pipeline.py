@@ -210,3 +210,30 @@ def test_manager_packet_shows_only_the_reporting_line(
     evidence = path.read_text().split('id="evidence"', 1)[1].split('id="method"', 1)[0]
     assert present in evidence and absent not in evidence
     assert f"manager {pseudonym}" in path.read_text()
+
+
+def test_late_logs_never_replace_the_drawn_sample(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """A late file for a period with a sample: the same sample, its findings and its
+    conclusion stand; the report states the late population; a re-draw is by name."""
+    logs = _logs(tmp_path)
+    people = DATA / "people" / "people.csv"
+    components = Components(settings)
+    first = run_audit(engine, settings, [logs], people_csv=people, components=components)
+    sample_id = first.periods[0].sample_id
+    late = write_jsonl(
+        tmp_path / "late.jsonl",
+        [chat_record(f"e-late-{i}", "A late note.", user="u00001") for i in range(3)],
+    )
+    second = run_audit(engine, settings, [late], people_csv=people, components=components)
+    [period] = second.periods
+    assert period.sample_id == sample_id and not period.sample_created
+    with session_scope(engine) as s:
+        assert s.scalar(select(func.count(models.Sample.id))) == 1
+        plan = s.get(models.Sample, sample_id).plan
+    assert plan["late_arrivals"]["count"] == 3
+    assert period.report_path is not None
+    page = period.report_path.read_text()
+    assert "3 interactions of the period were ingested after this sample was drawn" in page
+    assert sample_id in page

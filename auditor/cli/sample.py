@@ -35,6 +35,14 @@ def draw_cmd(
         int | None, typer.Option(help="Seed (default: sample.seed or OS entropy).")
     ] = None,
     new: Annotated[bool, typer.Option("--new", help="Draw anew even if a sample exists.")] = False,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            "--reason",
+            help="Why a period that has a sample is drawn anew (required with --new then); "
+            "recorded in the new sample's manifest.",
+        ),
+    ] = None,
 ) -> None:
     """Draw a seeded random sample of a period's interactions (stratified if sample.strata)."""
     settings = settings_from(ctx)
@@ -46,13 +54,23 @@ def draw_cmd(
             seed if seed is not None else settings.sample.seed,
             reuse=not new,
             plan=plan_from(settings.sample),
+            redraw_reason=reason,
         )
+        late = (sample.plan or {}).get("late_arrivals") or {}
         strata = len(sample.plan.get("stratification", {}).get("strata", {}))
     verb = "drew" if created else "reusing"
     console.print(
         f"{verb} sample {sample.id}: {sample.size} of {sample.population_count} interactions, "
         f"seed {sample.seed} ({sample.seed_source})" + (f", {strata} strata" if strata else "")
     )
+    if late and not created:
+        err_console.print(
+            f"{late['count']} interaction(s) arrived after sample {sample.id} was drawn; they are "
+            "recorded as late arrivals and the sample stands. To cover them, draw anew by name: "
+            f"`auditor sample draw --period {period} --new --reason ...`",
+            highlight=False,
+            markup=False,
+        )
 
 
 @app.command("list")

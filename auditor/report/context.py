@@ -188,6 +188,12 @@ class PlanEvaluation:
     # evaluated (sample.selection.EXTENSION_EVALUATION); empty / None when never extended.
     extensions: tuple[str, ...] = ()
     extension_method: str | None = None
+    # Interactions of the period ingested after the sample was drawn: not in its population;
+    # the sample and its conclusion stand (a re-draw is asked for by name). And the reason of
+    # a re-draw, when this sample replaced an earlier one.
+    late_arrivals: int = 0
+    late_arrivals_note: str | None = None
+    redraw_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -757,6 +763,8 @@ def _plan_evaluation(session: Session, sample: Sample) -> PlanEvaluation:
 
     ev = evaluate_plan(session, sample.id)
     t = ev.tolerable_rate
+    late = (sample.plan or {}).get("late_arrivals") or {}
+    redraw = (sample.plan or {}).get("redraw") or {}
     strata = tuple(
         StratumReview(
             name=h.name,
@@ -817,6 +825,22 @@ def _plan_evaluation(session: Session, sample: Sample) -> PlanEvaluation:
         ),
         extension_method=(
             EXTENSION_EVALUATION if (sample.plan or {}).get("extensions") else None
+        ),
+        late_arrivals=int(late.get("count", 0)),
+        late_arrivals_note=(
+            f"{late['count']:,} interactions of the period were ingested after this sample was "
+            f"drawn (population {late['population_then']:,} then, {late['population_now']:,} "
+            "now). They are not in the population the sample was drawn from, and this "
+            "conclusion covers that population only. To cover them, re-draw by name: "
+            f"`auditor sample draw --period {sample.period} --new --reason ...` (recorded with "
+            "its reason in the new sample's manifest)."
+            if late.get("count")
+            else None
+        ),
+        redraw_note=(
+            f"This sample replaced {redraw['replaces']}, re-drawn by name: {redraw['reason']}"
+            if redraw
+            else None
         ),
     )
 

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from auditor.db.models import Interaction, Person, Sample, SampleItem, UsageTier
+from auditor.db.models import Interaction, Person, Sample, SampleItem, SourceFile, UsageTier
 from auditor.errors import InputError, NotFoundError
 
 GENERATOR = f"CPython random.Random (MT19937) sample(), Python {platform.python_version()}"
@@ -53,15 +53,24 @@ def stable_key(source_format: str, event_id: str) -> str:
     return f"{source_format}:{event_id}"
 
 
-def population_keys(session: Session, period: str) -> dict[str, int]:
-    """Stable key -> interaction row id for every interaction in the period."""
+def population_keys(
+    session: Session, period: str, as_of: datetime | None = None
+) -> dict[str, int]:
+    """Stable key -> interaction row id for every interaction in the period; with `as_of`,
+    only those whose log file was ingested by then (the population a sample drawn at that
+    time saw: later files are late arrivals)."""
     start, end = period_bounds(period)
-    rows = session.execute(
-        select(Interaction.source_format, Interaction.event_id, Interaction.id).where(
-            Interaction.occurred_at >= start, Interaction.occurred_at < end
-        )
+    query = select(Interaction.source_format, Interaction.event_id, Interaction.id).where(
+        Interaction.occurred_at >= start, Interaction.occurred_at < end
     )
-    return {stable_key(fmt, eid): iid for fmt, eid, iid in rows}
+    if as_of is not None:
+        query = query.where(
+            Interaction.source_file_id.is_(None)
+            | Interaction.source_file_id.in_(
+                select(SourceFile.id).where(SourceFile.ingested_at <= as_of)
+            )
+        )
+    return {stable_key(fmt, eid): iid for fmt, eid, iid in session.execute(query)}
 
 
 def population_digest(keys: list[str]) -> str:
@@ -282,6 +291,9 @@ class Manifest:
             doc["replacements"] = self.plan["replacements"]
         if self.plan.get("extensions"):
             doc["extensions"] = self.plan["extensions"]
+        for key in ("late_arrivals", "redraw"):
+            if self.plan.get(key):
+                doc[key] = self.plan[key]
         return doc
 
     def digest(self) -> str:
@@ -348,7 +360,7 @@ def planned_size(plan: SamplePlan, population: int) -> int:
 
 # What happens to a sample after its draw (replacements, extensions) is recorded in its plan,
 # but does not make it another test: a scheduled re-run reuses it.
-AFTER_DRAW = ("replacements", "extensions")
+AFTER_DRAW = ("replacements", "extensions", "late_arrivals", "redraw")
 
 
 def _without_replacements(plan: dict[str, Any]) -> dict[str, Any]:
@@ -399,6 +411,7 @@ def draw_sample(
     *,
     reuse: bool = True,
     plan: SamplePlan | None = None,
+    redraw_reason: str | None = None,
 ) -> tuple[Sample, bool]:
     """Draw and store a sample of the period; returns (sample, created).
 
@@ -410,9 +423,14 @@ def draw_sample(
 
     With `reuse`, an existing sample over the identical population, of the same requested
     size (and the same seed, when one is configured) is returned instead, so a scheduled re-run
-    draws nothing new; a changed population, size, plan, strata or seed draws a new sample, and
-    the report covers the newest. Raises NotFoundError if the period has no interactions,
-    InputError on a stratification that cannot be drawn (see `_stratify`).
+    draws nothing new; a changed size, plan, strata or seed draws a new sample, and the report
+    covers the newest. Logs that arrive late (the population only grew since the newest
+    sample was drawn, the test unchanged) never replace the sample: they are recorded in its
+    manifest as late arrivals and the sample stands. Without `reuse` (a re-draw asked for by
+    name) a period that already has a sample needs `redraw_reason`, recorded in the new
+    sample's plan with the id it replaces. Raises NotFoundError if the period has no
+    interactions, InputError on a stratification that cannot be drawn (see `_stratify`) or a
+    re-draw without a reason.
     """
     # The seed is fixed before the population is looked at.
     seed_source = "configured" if seed is not None else "os-entropy (secrets.randbits)"
@@ -424,6 +442,10 @@ def draw_sample(
         )
     digest = population_digest(list(keys))
     plan = plan or SamplePlan()
+    if reuse:
+        standing = _standing_with_late_arrivals(session, period, keys, digest, size, seed, plan)
+        if standing is not None:
+            return standing, False
     if size is None:
         size = planned_size(plan, len(keys))
         sizing = "attribute sampling: smallest n whose upper deviation limit with the expected "
@@ -451,6 +473,21 @@ def draw_sample(
             # A changed plan (or strata) is a new test; replacements made since do not count.
             if _without_replacements(existing.plan) == plan_doc:
                 return existing, False
+    if not reuse:
+        previous = session.scalar(
+            select(Sample.id)
+            .where(Sample.period == period)
+            .order_by(Sample.created_at.desc())
+            .limit(1)
+        )
+        if previous is not None:
+            if not (redraw_reason or "").strip():
+                raise InputError(
+                    f"{period} already has sample {previous}; a re-draw replaces it in the "
+                    "report and needs a reason on record",
+                    hint="say why with --reason (e.g. late logs that must be covered)",
+                )
+            plan_doc["redraw"] = {"replaces": previous, "reason": redraw_reason.strip()}
     if plan.strata:
         pairs = draw_stratified(assignment, sizes, chosen_seed)
         method, generator = STRATIFIED_METHOD, STRATIFIED_GENERATOR
@@ -501,6 +538,77 @@ def draw_sample(
         )
     session.flush()
     return sample, True
+
+
+def _same_test(existing: dict[str, Any], plan: SamplePlan) -> bool:
+    """Whether a stored plan is the same test as `plan` (what was fixed before sampling:
+    confidence, tolerable rate, expected deviations, deviation, strata and allocation)."""
+    now = plan.as_dict("")
+    for key in ("confidence", "tolerable_rate", "expected_deviations", "deviation"):
+        if existing.get(key) != now.get(key):
+            return False
+    then_strat, now_strat = existing.get("stratification"), now.get("stratification")
+    if (then_strat is None) != (now_strat is None):
+        return False
+    if then_strat is not None and now_strat is not None:
+        return all(
+            then_strat.get(k) == now_strat.get(k)
+            for k in ("fields", "allocation", "min_per_stratum")
+        )
+    return True
+
+
+def _standing_with_late_arrivals(
+    session: Session,
+    period: str,
+    keys: dict[str, int],
+    digest: str,
+    size: int | None,
+    seed: int | None,
+    plan: SamplePlan,
+) -> Sample | None:
+    """The period's newest sample when the population has only grown since it was drawn
+    (logs that arrived late) and the test is the same; the late arrivals are recorded in its
+    plan and manifest. A drawn sample stays drawn: late logs never replace it silently (a
+    re-draw is asked for by name, `draw_sample(reuse=False, redraw_reason=...)`)."""
+    newest = session.scalar(
+        select(Sample).where(Sample.period == period).order_by(Sample.created_at.desc()).limit(1)
+    )
+    if newest is None or newest.population_sha256 == digest:
+        return None
+    if seed is not None and newest.seed != str(seed):
+        return None
+    if size is not None and newest.requested_size != size:
+        return None
+    if size is None and not str(newest.plan.get("sizing", "")).startswith("attribute sampling"):
+        return None
+    if not _same_test(newest.plan, plan):
+        return None
+    then = population_keys(session, period, as_of=newest.created_at)
+    if population_digest(list(then)) != newest.population_sha256:
+        return None  # not only additions: the population itself changed
+    late = {
+        "count": len(keys) - len(then),
+        "population_then": len(then),
+        "population_now": len(keys),
+        "population_sha256_now": digest,
+        "noted_at": datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z",
+        "treatment": "not in the sample's population; the sample and its conclusion stand. "
+        "A re-draw over the whole population is asked for by name: "
+        "`auditor sample draw --period " + period + " --new --reason ...`",
+    }
+    recorded = newest.plan.get("late_arrivals") or {}
+    if recorded.get("population_sha256_now") != digest:
+        newest.plan = {**newest.plan, "late_arrivals": late}
+        session.flush()
+        newest.manifest_sha256 = load_manifest(session, newest.id).digest()
+        session.flush()
+    return newest
+
+
+def _as_drawn(assignment: dict[str, str], keys: dict[str, int]) -> dict[str, str]:
+    """The stratum assignment restricted to the population the sample was drawn from."""
+    return {k: h for k, h in assignment.items() if k in keys}
 
 
 def _get_sample(session: Session, sample_id: str) -> Sample:
@@ -633,6 +741,7 @@ class Reperformance:
     # stratum -> (N_h then, N_h now), only strata whose count changed
     strata_changes: dict[str, tuple[int, int]] = field(default_factory=dict)
     listed_missing: int = 0  # listed items no longer in the population
+    late_arrivals: int = 0  # interactions of the period ingested after the draw (not sampled)
 
     @property
     def ok(self) -> bool:
@@ -671,6 +780,11 @@ class Reperformance:
             out.append(
                 "the recorded replacements or extensions are not the ones the generator draws"
             )
+        if self.late_arrivals:
+            out.append(
+                f"{self.late_arrivals} interaction(s) of the period arrived after the draw; "
+                "they are not in the sample's population (the sample stands)"
+            )
         return out
 
 
@@ -682,13 +796,14 @@ def reperform(session: Session, sample_id: str) -> Reperformance:
     """
     manifest = load_manifest(session, sample_id)
     sample = _get_sample(session, sample_id)
-    keys = population_keys(session, manifest.period)
+    keys = population_keys(session, manifest.period, as_of=sample.created_at)
+    late = len(population_keys(session, manifest.period)) - len(keys)
     assignment: dict[str, str] = {}
     assignment_ok = True
     changes: dict[str, tuple[int, int]] = {}
     if manifest.stratified:
         strat = manifest.plan["stratification"]
-        assignment = stratum_keys(session, manifest.period, strat["fields"])
+        assignment = _as_drawn(stratum_keys(session, manifest.period, strat["fields"]), keys)
         assignment_ok = assignment_digest(assignment) == strat["assignment_sha256"]
         now_counts = {h: len(v) for h, v in _groups(assignment).items()}
         then_counts = {h: v["population"] for h, v in strat["strata"].items()}
@@ -713,6 +828,7 @@ def reperform(session: Session, sample_id: str) -> Reperformance:
         extensions=len(manifest.plan.get("extensions", [])),
         strata_changes=changes,
         listed_missing=sum(1 for k in manifest.listing if k not in keys),
+        late_arrivals=late,
     )
 
 
@@ -736,7 +852,7 @@ def replace_item(
             f"{key} is not listed in sample {sample_id}",
             hint=f"see the listing with `auditor sample show {sample_id}`",
         )
-    keys = population_keys(session, manifest.period)
+    keys = population_keys(session, manifest.period, as_of=sample.created_at)
     if population_digest(list(keys)) != manifest.population_sha256:
         raise InputError(
             f"the population of {manifest.period} changed since sample {sample_id} was drawn "
@@ -747,7 +863,7 @@ def replace_item(
     assignment: dict[str, str] = {}
     if manifest.stratified:
         strat = manifest.plan["stratification"]
-        assignment = stratum_keys(session, manifest.period, strat["fields"])
+        assignment = _as_drawn(stratum_keys(session, manifest.period, strat["fields"]), keys)
         if assignment_digest(assignment) != strat["assignment_sha256"]:
             raise InputError(
                 f"the strata of sample {sample_id} changed since it was drawn",
@@ -865,7 +981,7 @@ def extend_sample(
             "allocation",
             hint="draw a new, larger sample with `auditor sample draw --new --size N`",
         )
-    keys = population_keys(session, manifest.period)
+    keys = population_keys(session, manifest.period, as_of=sample.created_at)
     if population_digest(list(keys)) != manifest.population_sha256:
         raise InputError(
             f"the population of {manifest.period} changed since sample {sample_id} was drawn "

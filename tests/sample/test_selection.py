@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -93,8 +94,13 @@ def test_existing_sample_is_reused_for_same_population(session: Session, tmp_pat
     assert (again.id, created) == (first.id, False)
     assert first.seed_source.startswith("os-entropy")
     assert session.scalar(select(func.count(Sample.id))) == 1
-    fresh, created = draw_sample(session, "2026-10", 10, reuse=False)
+    # A re-draw of a period that has a sample is asked for by name, with a reason on record.
+    with pytest.raises(InputError, match="needs a reason"):
+        draw_sample(session, "2026-10", 10, reuse=False)
+    fresh, created = draw_sample(session, "2026-10", 10, reuse=False, redraw_reason="re-test")
     assert created and fresh.id != first.id
+    assert fresh.plan["redraw"] == {"replaces": first.id, "reason": "re-test"}
+    assert load_manifest(session, fresh.id).as_dict()["redraw"]["replaces"] == first.id
 
 
 def test_sample_larger_than_population_takes_all(session: Session, tmp_path: Path) -> None:
@@ -135,8 +141,21 @@ def test_reperformance_detects_changed_population(session: Session, tmp_path: Pa
     )
     ingest_paths(session, [tmp_path / "late.jsonl"], "openai-chat", max_line_bytes=1 << 24)
     check = reperform(session, sample.id)
-    assert not check.population_matches and check.population_count_now == 41
-    assert check.changes() == ["population changed: 41 interactions now vs 40 then (+1 net)"]
+    # A late file is not a change of the population the sample was drawn from.
+    assert check.ok and check.population_count_now == 40 and check.late_arrivals == 1
+    assert check.changes() == [
+        "1 interaction(s) of the period arrived after the draw; they are not in the sample's "
+        "population (the sample stands)"
+    ]
+    # An interaction that was there at the draw and has left the period is a change.
+    session.execute(
+        update(Interaction)
+        .where(Interaction.event_id == "ev-000")
+        .values(occurred_at=datetime(2026, 9, 30))
+    )
+    check = reperform(session, sample.id)
+    assert not check.population_matches and check.population_count_now == 39
+    assert check.changes()[0] == "population changed: 39 interactions now vs 40 then (-1 net)"
 
 
 def test_unknown_sample(session: Session) -> None:
