@@ -38,6 +38,7 @@ from auditor.db.models import (
 )
 from auditor.errors import AuditorError, NotFoundError, PolicyError
 from auditor.report.bidi import mark_bidi_controls
+from auditor.sample.precision import Precision, expected_confirmations, review_precision
 
 # Canonical orders; values found in the store outside these lists are appended, never dropped.
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")
@@ -194,6 +195,10 @@ class PlanEvaluation:
     late_arrivals: int = 0
     late_arrivals_note: str | None = None
     redraw_note: str | None = None
+    # An estimate from earlier periods' reviewer precision of how many awaiting interactions
+    # the review will confirm; never used for the verdict. None without review history.
+    expected_confirmations: float | None = None
+    expected_confirmations_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,6 +454,10 @@ class MethodSection:
     policy_revisions_replaced: tuple[str, ...]
     not_evaluated_decisions: int
     not_evaluated_interactions: int
+    # Reviewer precision per rule and detection type from earlier periods' reviews
+    # (sample.precision), and the rules it marks as tuning candidates.
+    review_precision: tuple[Precision, ...] = ()
+    tuning_candidates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -765,6 +774,7 @@ def _plan_evaluation(session: Session, sample: Sample) -> PlanEvaluation:
     t = ev.tolerable_rate
     late = (sample.plan or {}).get("late_arrivals") or {}
     redraw = (sample.plan or {}).get("redraw") or {}
+    expected = _expected_confirmations(session, sample, ev.awaiting_items)
     strata = tuple(
         StratumReview(
             name=h.name,
@@ -823,9 +833,7 @@ def _plan_evaluation(session: Session, sample: Sample) -> PlanEvaluation:
             f"were expected): {x['reason']}"
             for x in (sample.plan or {}).get("extensions", [])
         ),
-        extension_method=(
-            EXTENSION_EVALUATION if (sample.plan or {}).get("extensions") else None
-        ),
+        extension_method=(EXTENSION_EVALUATION if (sample.plan or {}).get("extensions") else None),
         late_arrivals=int(late.get("count", 0)),
         late_arrivals_note=(
             f"{late['count']:,} interactions of the period were ingested after this sample was "
@@ -842,6 +850,42 @@ def _plan_evaluation(session: Session, sample: Sample) -> PlanEvaluation:
             if redraw
             else None
         ),
+        expected_confirmations=expected[0],
+        expected_confirmations_note=expected[1],
+    )
+
+
+def _expected_confirmations(
+    session: Session, sample: Sample, awaiting: frozenset[int]
+) -> tuple[float | None, str | None]:
+    """(expected confirmations, the sentence that labels it) from earlier periods' reviewer
+    precision per rule; (None, None) when nothing awaits or no rule has a review history."""
+    if not awaiting:
+        return None, None
+    from auditor.sample.selection import period_bounds
+
+    start, _ = period_bounds(sample.period)
+    precision = review_precision(session, start)
+    open_rules: dict[int, list[str]] = {iid: [] for iid in awaiting}
+    for iid, rule in session.execute(
+        select(Finding.interaction_id, Finding.rule_id).where(
+            Finding.interaction_id.in_(awaiting), Finding.status == "open"
+        )
+    ):
+        open_rules[iid].append(rule)
+    est = expected_confirmations(open_rules, precision)
+    if not est.estimated:
+        return None, None
+    return est.expected, (
+        f"Estimate, not evidence: from the reviewer precision of earlier periods, about "
+        f"{est.expected:,.1f} of the {est.estimated:,} awaiting interactions whose rules have a "
+        f"review history may be confirmed"
+        + (
+            f" ({est.awaiting - est.estimated:,} others have rules never reviewed before)"
+            if est.awaiting > est.estimated
+            else ""
+        )
+        + ". The verdict waits for the review itself."
     )
 
 
@@ -1547,8 +1591,10 @@ def _revisions(session: Session, column: Any, where: ColumnElement[bool]) -> tup
 
 def _method(session: Session, scope: _Scope) -> MethodSection:
     sample = scope.sample
+    precision = tuple(review_precision(session, scope.start))
+    tuning = tuple(p.key for p in precision if p.tuning_candidate)
     if sample is None:
-        return MethodSection(None, (), 0, (), (), (), (), (), 0, 0)
+        return MethodSection(None, (), 0, (), (), (), (), (), 0, 0, precision, tuning)
     manifest = SampleManifest(
         id=sample.id,
         method=sample.method,
@@ -1611,6 +1657,8 @@ def _method(session: Session, scope: _Scope) -> MethodSection:
         policy_revisions_replaced=tuple(r for r in policies_all if r not in policies),
         not_evaluated_decisions=not_evaluated_decisions,
         not_evaluated_interactions=_not_evaluated_interactions(session, scope),
+        review_precision=precision,
+        tuning_candidates=tuning,
     )
 
 

@@ -25,8 +25,8 @@ from auditor.errors import NotFoundError
 from auditor.sample.stats import (
     NOT_CONCLUDED,
     ReviewBounds,
-    Stratum,
     StratifiedReviewBounds,
+    Stratum,
     review_bounds,
     review_conclusion,
     stratified_estimate,
@@ -79,6 +79,7 @@ class SampleEvaluation:
     projected_upper_bonferroni: float | None = None
     effective_n: float | None = None
     strata: tuple[StratumResult, ...] = field(default_factory=tuple)
+    awaiting_items: frozenset[int] = frozenset()  # their interaction ids
 
     @property
     def provisional(self) -> bool:
@@ -165,6 +166,7 @@ def evaluate_plan(session: Session, sample_id: str) -> SampleEvaluation:
         "flagged": len(flagged),
         "confirmed": len(confirmed),
         "awaiting_review": len(awaiting),
+        "awaiting_items": frozenset(awaiting),
         "not_tested": len(not_tested),
         "deviations": len(deviating),
         "raw_flag_rate": len(flagged) / sample.size if sample.size else 0.0,

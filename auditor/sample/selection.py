@@ -53,9 +53,7 @@ def stable_key(source_format: str, event_id: str) -> str:
     return f"{source_format}:{event_id}"
 
 
-def population_keys(
-    session: Session, period: str, as_of: datetime | None = None
-) -> dict[str, int]:
+def population_keys(session: Session, period: str, as_of: datetime | None = None) -> dict[str, int]:
     """Stable key -> interaction row id for every interaction in the period; with `as_of`,
     only those whose log file was ingested by then (the population a sample drawn at that
     time saw: later files are late arrivals)."""

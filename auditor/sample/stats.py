@@ -537,8 +537,9 @@ def review_bounds(
         tipping = _smallest(
             1,
             awaiting,
-            lambda k: upper_limit(sample_size, deviations + k, confidence, population)
-            > tolerable_rate,
+            lambda k: (
+                upper_limit(sample_size, deviations + k, confidence, population) > tolerable_rate
+            ),
         )
     return ReviewBounds(
         sample_size=sample_size,

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from scipy.stats import beta
 
 from auditor.cli import main
@@ -182,8 +181,9 @@ def test_upper_limit_with_awaiting_gives_the_tipping_point(
         assert payload["tipping_point"] == expected
         assert payload["status"] == "not_concluded"
         assert payload["conclusion"].startswith("Not yet concluded")
-        assert f"if {expected} or more of the {awaiting} sampled interactions" in (
-            payload["conclusion"]
+        assert (
+            f"if {expected} or more of the {awaiting} sampled interactions"
+            in (payload["conclusion"])
         )
         assert "can be relied on" not in payload["conclusion"]
 

@@ -8,6 +8,7 @@ import html
 import json
 import re
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auditor.config import Settings, load_settings
-from auditor.db.models import Finding, SampleItem
+from auditor.db.models import Finding, Interaction, SampleItem
 from auditor.db.session import make_engine
 from auditor.pipeline import demo_settings, render_report, run_demo
 from auditor.review import resolve
@@ -171,7 +172,9 @@ def test_confirming_the_tipping_point_makes_it_unreliable(demo, tmp_path) -> Non
         ev = evaluate_plan(session, sample_id)
     engine.dispose()
     assert ev.status == "not_relied" and ev.tipping_point == 0
-    text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", _summary_section(_report(settings)))).split())
+    text = " ".join(
+        html.unescape(re.sub(r"<[^>]+>", "", _summary_section(_report(settings)))).split()
+    )
     assert "The control cannot be relied on at this confidence, whatever the review" in text
     assert "Not yet concluded" not in text
 
@@ -185,6 +188,78 @@ def test_false_positives_everywhere_make_it_reliable(demo, tmp_path) -> None:
         ev = evaluate_plan(session, sample_id)
     engine.dispose()
     assert ev.awaiting_review == 0 and ev.status == "relied"
-    text = " ".join(html.unescape(re.sub(r"<[^>]+>", "", _summary_section(_report(settings)))).split())
+    text = " ".join(
+        html.unescape(re.sub(r"<[^>]+>", "", _summary_section(_report(settings)))).split()
+    )
     assert "the control can be relied on." in text
     assert "Not yet concluded" not in text
+
+
+def test_precision_from_earlier_reviews_is_shown_and_never_decides(demo, tmp_path) -> None:
+    """Reviews of September's findings give each rule a precision in October's method
+    section and an expected-confirmations estimate, while the verdict stays not concluded."""
+    settings, sample_id = _copy(demo, tmp_path)
+    engine = make_engine(settings.database.url)
+    with Session(engine) as session:
+        awaiting = _awaiting(session, sample_id)
+        rules = sorted(
+            {
+                r
+                for (r,) in session.execute(
+                    select(Finding.rule_id).where(
+                        Finding.id.in_([f for v in awaiting.values() for f in v])
+                    )
+                )
+            }
+        )
+        # Copy each rule's first October finding onto a September interaction, reviewed.
+        template = session.scalar(select(Interaction).limit(1))
+        assert template is not None
+        for k, rule in enumerate(rules):
+            for j in range(6):
+                iid = _september_interaction(session, template, f"sept-{k}-{j}")
+                session.add(
+                    Finding(
+                        id=f"sept{k:04d}{j:04d}".ljust(64, "0"),
+                        interaction_id=iid,
+                        rule_id=rule,
+                        entity_type="",
+                        severity="high",
+                        title="t",
+                        message="m",
+                        status="false_positive" if k == 0 else "confirmed",
+                        first_seen=datetime(2026, 9, 30),
+                        last_seen=datetime(2026, 9, 30),
+                    )
+                )
+        session.commit()
+        ev = evaluate_plan(session, sample_id)
+    engine.dispose()
+    assert ev.status == "not_concluded"
+    report = json.loads(_report(settings, "json"))
+    precision = {p["key"]: p for p in report["method"]["review_precision"] if p["kind"] == "rule"}
+    assert set(precision) == set(rules)
+    assert precision[rules[0]]["precision"] == 0.0 and precision[rules[0]]["tuning_candidate"]
+    assert report["method"]["tuning_candidates"] == [rules[0]]
+    e = report["summary"]["evaluation"]
+    assert e["status"] == "not_concluded"
+    assert e["expected_confirmations"] is not None
+    assert e["expected_confirmations_note"].startswith("Estimate, not evidence")
+    page = _report(settings)
+    assert "Reviewer precision learned from earlier periods" in page and "tuning candidate" in page
+
+
+def _september_interaction(session: Session, template: Interaction, event_id: str) -> int:
+    row = Interaction(
+        event_id=event_id,
+        source_format=template.source_format,
+        occurred_at=datetime(2026, 9, 15, 9, 0),
+        user_id=template.user_id,
+        tool=template.tool,
+        prompt_text=None,
+        content_status="purged",
+        attributes={},
+    )
+    session.add(row)
+    session.flush()
+    return row.id

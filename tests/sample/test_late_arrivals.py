@@ -59,9 +59,9 @@ def test_late_logs_are_recorded_and_the_sample_stands(
     # A third run with nothing new changes nothing.
     digest = again.manifest_sha256
     draw_sample(session, "2026-10", size, plan=SamplePlan())
-    assert session.get(Sample, first.id).manifest_sha256 == load_manifest(
-        session, first.id
-    ).digest()
+    assert (
+        session.get(Sample, first.id).manifest_sha256 == load_manifest(session, first.id).digest()
+    )
     assert digest  # recorded
 
 

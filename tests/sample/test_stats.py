@@ -517,9 +517,7 @@ def _scan_tipping(n: int, d: int, a: int, conf: float, tol: float, pop: int | No
         (150, 0, 1, None),  # one confirmation cannot tip: none
     ],
 )
-def test_review_bounds_match_an_independent_scan(
-    n: int, d: int, a: int, pop: int | None
-) -> None:
+def test_review_bounds_match_an_independent_scan(n: int, d: int, a: int, pop: int | None) -> None:
     bounds = review_bounds(n, d, a, 0.95, 0.05, population=pop)
     assert bounds.tipping_point == _scan_tipping(n, d, a, 0.95, 0.05, pop)
     assert bounds.none_confirmed.upper == pytest.approx(upper_limit(n, d, 0.95, pop))
@@ -606,6 +604,7 @@ def test_stratified_review_bounds_end_to_end() -> None:
     if bounds.status == "not_concluded":
         k = bounds.tipping_point
         assert k is not None and k >= 1
+
         # No allocation of k - 1 confirmations tips; some allocation of k does.
         def tips(ea: int, eb: int) -> bool:
             est = stratified_estimate(
