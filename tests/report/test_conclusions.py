@@ -12,11 +12,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from auditor.config import Settings, load_settings
-from auditor.db.models import Finding, Interaction, SampleItem
+from auditor.db.models import Finding, Interaction, Person, SampleItem
 from auditor.db.session import make_engine
 from auditor.pipeline import demo_settings, render_report, run_demo
 from auditor.review import resolve
@@ -263,3 +263,27 @@ def _september_interaction(session: Session, template: Interaction, event_id: st
     session.add(row)
     session.flush()
     return row.id
+
+
+def test_manager_packets_carry_the_same_bounds(demo, tmp_path) -> None:
+    settings, sample_id = _copy(demo, tmp_path)
+    engine = make_engine(settings.database.url)
+    try:
+        with Session(engine) as session:
+            manager = session.scalar(
+                select(Person.manager_id)
+                .where(Person.manager_id.is_not(None))
+                .group_by(Person.manager_id)
+                .order_by(func.count().desc(), Person.manager_id)
+                .limit(1)
+            )
+            assert manager is not None
+            tipping = evaluate_plan(session, sample_id).tipping_point
+            path = render_report(session, PERIOD, settings, fmt="json", manager_id=manager)
+            session.commit()
+    finally:
+        engine.dispose()
+    packet = json.loads(path.read_text(encoding="utf-8"))
+    e = packet["summary"]["evaluation"]
+    assert e["status"] == "not_concluded" and e["tipping_point"] == tipping
+    assert e["conclusion"].startswith("Not yet concluded")
