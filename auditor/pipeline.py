@@ -336,7 +336,12 @@ def run_audit(
 ) -> RunResult:
     """The scheduled job: migrate, load the directory, ingest what is new, then audit each
     period the logs cover (or the periods given). Idempotent: a second run over the same logs
-    adds no interactions, samples, detections, decisions or findings."""
+    adds no interactions, samples, detections, decisions or findings. Raises
+    DatabaseDamagedError before anything else when SQLite's quick_check finds the file
+    damaged (a page no earlier command read)."""
+    from auditor.db.integrity import require_intact
+
+    require_intact(engine)
     upgrade(engine)
     with session_scope(engine) as session:
         check_hash_key(session, settings.hash_key_bytes())

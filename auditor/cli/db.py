@@ -31,6 +31,28 @@ def upgrade_cmd(ctx: typer.Context) -> None:
     console.print(f"database at revision {revision} ({url})")
 
 
+@app.command("check")
+def check_cmd(ctx: typer.Context) -> None:
+    """Run SQLite's full integrity check on the database file; exit 1, naming the file and the
+    verdict, if it is damaged (PostgreSQL checks its own pages: nothing to do)."""
+    from auditor.db.integrity import require_intact, sqlite_path
+
+    settings = settings_from(ctx)
+    engine = make_engine(settings.database.url)
+    try:
+        require_intact(engine, full=True)
+        path = sqlite_path(engine)
+    finally:
+        engine.dispose()
+    console.print(
+        f"database {path}: integrity_check ok"
+        if path
+        else "not a SQLite file: the database server checks its own pages",
+        highlight=False,
+        markup=False,
+    )
+
+
 @app.command("purge")
 def purge_cmd(
     ctx: typer.Context,

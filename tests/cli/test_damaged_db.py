@@ -9,6 +9,7 @@ import pytest
 
 from auditor.cli import main
 from auditor.config import Settings
+from tests.conftest import chat_record, write_jsonl
 
 
 @pytest.fixture
@@ -71,3 +72,41 @@ def test_a_busy_database_is_not_called_damaged(cli, settings: Settings) -> None:
     assert code == 1
     assert "damaged" not in err and "backup" not in err
     assert err.startswith("error: ")
+
+
+def _damage_middle(db: Path) -> None:
+    """Overwrite pages in the middle of a file with data: the schema and the first pages stay
+    readable, so a query that does not touch the damaged pages answers as if all were well."""
+    size = db.stat().st_size
+    with db.open("r+b") as fh:
+        fh.seek(size // 2 - (size // 2) % 4096)
+        fh.write(b"\xa5" * 8192)
+
+
+def test_damage_no_query_reads_is_found_by_run_and_db_check(
+    cli, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("AUDITOR_SCAN__HASH_KEY", "test-key-padded-to-thirty-two-bytes")
+    logs = write_jsonl(
+        tmp_path / "l.jsonl",
+        [
+            chat_record(f"e{i:05d}", "a long enough prompt " * 20, when="2026-10-02T09:00:00Z")
+            for i in range(3000)
+        ],
+    )
+    assert cli("ingest", str(logs))[0] == 0
+    assert cli("db", "check")[0] == 0
+    db = Path(settings.database.url.removeprefix("sqlite:///"))
+    for suffix in ("-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    _damage_middle(db)
+    # The review queue never reads those pages: it cannot know.
+    assert cli("review", "list")[0] == 0
+    code, _, err = cli("db", "check")
+    assert code == 1
+    assert f"error: the database {db} is damaged (integrity_check: " in err
+    # The scheduled job checks first and runs nothing on a damaged file.
+    code, _, err = cli("run", str(logs))
+    assert code == 1
+    assert f"error: the database {db} is damaged (quick_check: " in err
+    assert "hint: restore it from a backup; nothing was run on it" in err
