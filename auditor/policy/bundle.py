@@ -830,13 +830,26 @@ def _to_policy_bundle(archive: Path, members: Mapping[str, _Member]) -> PolicyBu
         )
     if not any(not m.is_test for m in modules):
         raise _fail(archive, "holds no .rego policies")
-    return PolicyBundle(
+    bundle = PolicyBundle(
         modules=tuple(modules),
         data=dict(sorted(data.items())),
         examples=dict(sorted(examples.items())),
         source=str(archive),
         declared_revision=revision,
     )
+    # A bundle this auditor wrote records the content revision it was built from. Content
+    # that no longer gives it was changed after the build: its declared revision, which every
+    # decision records, would name policies that are not the ones evaluating.
+    metadata = _load_json(archive, MANIFEST, members[MANIFEST].content).get("metadata")
+    built_from = metadata.get("content_revision") if isinstance(metadata, dict) else None
+    if isinstance(built_from, str) and built_from != bundle.content_revision:
+        raise _fail(
+            archive,
+            f"its modules and data are not the ones it was built from (content revision "
+            f"{bundle.content_revision[:12]}, the manifest records {built_from[:12]})",
+            "rebuild it with `auditor policy bundle`, and sign it so a change is refused",
+        )
+    return bundle
 
 
 def _load_json(archive: Path, name: str, content: bytes) -> Any:

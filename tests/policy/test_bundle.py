@@ -737,13 +737,38 @@ def test_refuses_archives_over_the_limits(
 def test_unsigned_bundle_loads_without_a_key(
     pack: PolicyBundle, tmp_path: Path, keys: dict[str, tuple[Path, Path]]
 ) -> None:
-    """Without a public key nothing is verified: the caller decides whether that is allowed."""
+    """Without a public key no signature is verified: the caller decides whether that is
+    allowed. The content revision the manifest records is still checked."""
     out = tmp_path / "signed.tar.gz"
     write_bundle(pack, out, signing_key=keys["ec"][0])
-    _rewrite(out, _edit("/auditor/main.rego", _flip_byte))
     assert read_bundle(out).data == pack.data
+    _rewrite(out, _edit("/auditor/main.rego", _flip_byte))
     with pytest.raises(PolicyError, match="does not match its signed hash"):
         read_bundle(out, public_key=keys["ec"][1])
+    with pytest.raises(PolicyError, match="not the ones it was built from"):
+        read_bundle(out)
+
+
+def test_a_changed_unsigned_bundle_cannot_keep_its_revision(
+    pack: PolicyBundle, tmp_path: Path
+) -> None:
+    """Data edited after the build (a threshold raised) under the same declared revision is
+    refused; a manifest without the auditor's metadata (`opa build`) is read as declared."""
+    out = tmp_path / "pack.tar.gz"
+    write_bundle(pack, out, revision="2026.12-release")
+    _rewrite(out, _edit("/auditor_data/data.json", _change_threshold))
+    with pytest.raises(PolicyError) as caught:
+        read_bundle(out)
+    assert "not the ones it was built from" in caught.value.message
+    assert caught.value.message.startswith(f"policy bundle {out}: ")
+
+    def without_metadata(content: bytes) -> bytes:
+        manifest = json.loads(content)
+        del manifest["metadata"]
+        return json.dumps(manifest).encode()
+
+    _rewrite(out, _edit("/.manifest", without_metadata))
+    assert read_bundle(out).revision == "2026.12-release"
 
 
 # --------------------------------------------------------------------------- keys
