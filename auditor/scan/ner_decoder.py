@@ -18,14 +18,25 @@ sub-batch at once:
   (`arg_max_if_valid`);
 - entities are set as the NER sets them (`set_ents`, other words outside).
 
-`decodable` says when this applies (a greedy NER of that architecture, no preset entities);
-anything else goes through spaCy's own `pipe`. tests/scan/test_ner_decoder.py compares the two
-word by word on demo and harness texts, long texts and sentence starts included.
+`decodable` says when this applies (a greedy NER of that architecture, no preset entities,
+and spaCy, thinc, blis and numpy at the versions it was checked against); anything else goes
+through spaCy's own `pipe`. tests/scan/test_ner_decoder.py compares the two word by word on
+demo and harness texts, long texts and sentence starts included.
+
+The fence: this module re-implements private internals of those four libraries. A release that
+keeps the layer names and changes a rule would change what the scanner finds without any test
+of ours noticing, so the fast path runs only at the exact versions in VERIFIED_VERSIONS (the
+ones pyproject.toml pins and the comparison test ran on). At any other version the scanner
+decodes with spaCy's own code, slower and the same by construction, and `fast_path_status()`
+says why. Upgrading one of them means: install it, run tests/scan/test_ner_decoder.py and
+tests/scan/test_fast_path.py (which force the fast path on), and update VERIFIED_VERSIONS and
+the pins together.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from importlib import metadata
 from itertools import islice
 from typing import Any
 
@@ -40,9 +51,45 @@ _ACTIONS = {"B": _BEGIN, "I": _IN, "L": _LAST, "U": _UNIT, "O": _OUT}
 _FEATURES = 3  # spaCy's "ner" state: next word, first word of the open entity, last word of it
 
 
+# The versions this module was checked against word by word (see the module doc).
+VERIFIED_VERSIONS: dict[str, str] = {
+    "spacy": "3.8.18",
+    "thinc": "8.3.14",
+    "blis": "1.3.4",
+    "numpy": "2.4.6",
+}
+
+
+def version_mismatches() -> dict[str, tuple[str, str | None]]:
+    """distribution -> (verified version, installed version or None) for each that differs."""
+    out: dict[str, tuple[str, str | None]] = {}
+    for name, verified in VERIFIED_VERSIONS.items():
+        try:
+            installed: str | None = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            installed = None
+        if installed != verified:
+            out[name] = (verified, installed)
+    return out
+
+
+def fast_path_status() -> str:
+    """"on", or why the fast path is off ("off: thinc 8.4.0 installed, verified 8.3.14")."""
+    mismatches = version_mismatches()
+    if not mismatches:
+        return "on"
+    return "off: " + ", ".join(
+        f"{name} {installed or 'missing'} installed, verified {verified}"
+        for name, (verified, installed) in sorted(mismatches.items())
+    )
+
+
 def decodable(component: object) -> bool:
-    """Whether `component` is a NER this module decodes exactly as spaCy does."""
+    """Whether `component` is a NER this module decodes exactly as spaCy does: spaCy's own
+    greedy NER of the known architecture, with the libraries at their verified versions."""
     if type(component) is not EntityRecognizer:  # a subclass may change anything
+        return False
+    if version_mismatches():
         return False
     model = component.model  # type: ignore[attr-defined]
     cfg = component.cfg  # type: ignore[attr-defined]

@@ -220,3 +220,21 @@ def test_lemmas_are_those_of_the_configured_pipeline(parser: bool) -> None:
     with use_ops("numpy", use_blis=False):
         nlp = spacy.load(settings.model, exclude=[] if parser else ["parser"])
     assert lazy.lemmas == [t.lemma_ for t in nlp(CODE)]
+
+
+def test_with_the_fast_path_fenced_off_the_scanner_finds_the_same(
+    demo: tuple[ScanSettings, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unverified library version turns the NER fast path off; the scanner then decodes
+    with spaCy's own code and finds exactly the same (slower, never different)."""
+    from auditor.scan import ner_decoder
+
+    settings, demo_texts = demo
+    texts = demo_texts[:120]
+    fast = Scanner(build_analyzer(settings), KEY, settings)
+    want = fast.scan_results(texts, batch_size=32)
+    monkeypatch.setitem(ner_decoder.VERIFIED_VERSIONS, "thinc", "0.0.0-unverified")
+    assert ner_decoder.fast_path_status().startswith("off: thinc")
+    fenced = Scanner(build_analyzer(settings), KEY, settings)
+    assert fenced.scan_results(texts, batch_size=32) == want
+    assert sum(bool(r.hits) for r in want) > 10

@@ -104,3 +104,28 @@ def test_only_spacys_greedy_ner_is_decoded() -> None:
     assert not decodable(blank.add_pipe("entity_ruler"))
     with pytest.raises(ValueError):
         NerDecoder(blank.get_pipe("entity_ruler"))  # type: ignore[arg-type]
+
+
+def test_the_pins_are_the_verified_versions() -> None:
+    """pyproject.toml pins exactly the versions the decoder was checked against."""
+    import tomllib
+    from pathlib import Path
+
+    from auditor.scan.ner_decoder import VERIFIED_VERSIONS, version_mismatches
+
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    pins = dict(d.split("==", 1) for d in project["project"]["dependencies"] if "==" in d)
+    assert {name: pins.get(name) for name in VERIFIED_VERSIONS} == VERIFIED_VERSIONS
+    assert version_mismatches() == {}  # the suite runs the fast path it verifies
+
+
+@pytest.mark.parametrize("name", ["spacy", "thinc", "blis", "numpy"])
+def test_another_version_turns_the_fast_path_off(
+    nlp: Language, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    from auditor.scan import ner_decoder
+
+    monkeypatch.setitem(ner_decoder.VERIFIED_VERSIONS, name, "0.0.0-not-installed")
+    assert not decodable(nlp.get_pipe("ner"))
+    status = ner_decoder.fast_path_status()
+    assert status.startswith("off: ") and f"verified 0.0.0-not-installed" in status
