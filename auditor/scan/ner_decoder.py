@@ -74,7 +74,7 @@ def version_mismatches() -> dict[str, tuple[str, str | None]]:
 
 
 def fast_path_status() -> str:
-    """"on", or why the fast path is off ("off: thinc 8.4.0 installed, verified 8.3.14")."""
+    """ "on", or why the fast path is off ("off: thinc 8.4.0 installed, verified 8.3.14")."""
     mismatches = version_mismatches()
     if not mismatches:
         return "on"

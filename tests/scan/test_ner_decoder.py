@@ -128,4 +128,4 @@ def test_another_version_turns_the_fast_path_off(
     monkeypatch.setitem(ner_decoder.VERIFIED_VERSIONS, name, "0.0.0-not-installed")
     assert not decodable(nlp.get_pipe("ner"))
     status = ner_decoder.fast_path_status()
-    assert status.startswith("off: ") and f"verified 0.0.0-not-installed" in status
+    assert status.startswith("off: ") and "verified 0.0.0-not-installed" in status
