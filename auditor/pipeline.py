@@ -31,7 +31,8 @@ from auditor.directory import DirectoryResult, link_identities, load_people
 from auditor.errors import AuditorError
 from auditor.findings import FindingStats, build_findings
 from auditor.ingest.stage import FileResult, IngestLimits, Mappings, ingest_paths
-from auditor.sample.selection import SamplePlan, draw_sample, period_bounds
+from auditor.periods import period_bounds, periods_between
+from auditor.sample.selection import SamplePlan, draw_sample
 
 if TYPE_CHECKING:
     from auditor.policy.engine import PolicyEngine
@@ -104,15 +105,6 @@ class RunResult:
         return sum(getattr(p.evaluation, "failed", 0) or 0 for p in self.periods)
 
 
-def _months_between(first: datetime, last: datetime) -> list[str]:
-    out = []
-    year, month = first.year, first.month
-    while (year, month) <= (last.year, last.month):
-        out.append(f"{year:04d}-{month:02d}")
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return out
-
-
 def periods_of_files(session: Session, files: Sequence[FileResult]) -> list[str]:
     """Every calendar month holding an interaction from these files (new or ingested before);
     months in between without any interaction are left out."""
@@ -128,7 +120,7 @@ def periods_of_files(session: Session, files: Sequence[FileResult]) -> list[str]
     if first is None:
         return []
     months = []
-    for period in _months_between(first, last):
+    for period in periods_between(first, last):
         start, end = period_bounds(period)
         has_any = session.scalar(
             select(Interaction.id)

@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 from auditor.config import Settings, TierSettings
 from auditor.db.models import Finding, Interaction, Person, Sample, SampleItem, UsageTier
 from auditor.errors import PolicyError
-from auditor.sample.selection import period_bounds
+from auditor.periods import period_bounds
 
 TIERS = ("non_user", "light", "regular", "heavy")
 # The 2×2 view, heavy row first; regular users and non-users are not placed (None).

@@ -20,7 +20,7 @@ from auditor.db.models import Interaction
 from auditor.errors import InputError
 from auditor.fileio import atomic_file, spreadsheet_safe
 from auditor.normalize import INTERACTION_FIELDS
-from auditor.sample.selection import period_bounds
+from auditor.periods import period_bounds
 
 EXPORT_FIELDS = (INTERACTION_FIELDS[0], "source_format", *INTERACTION_FIELDS[1:])
 BATCH = 1000

@@ -27,9 +27,10 @@ from auditor import __version__
 from auditor.db.models import Decision, Interaction
 from auditor.errors import InputError
 from auditor.fileio import atomic_file
+from auditor.periods import period_bounds
 from auditor.policy.engine import VIOLATIONS_QUERY
 from auditor.policy.evaluate import FAILED_PREFIX, NOT_EVALUATED, VIOLATION
-from auditor.sample.selection import period_bounds, stable_key
+from auditor.sample.selection import stable_key
 
 APP = "ai-usage-auditor"
 # OPA logs the decision path without the `data.` root, slash-separated.

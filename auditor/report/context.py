@@ -11,7 +11,6 @@ each counted with its newest policy evaluation and newest scan (see `_Scope`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -36,7 +35,9 @@ from auditor.db.models import (
     SourceFile,
     UsageTier,
 )
-from auditor.errors import AuditorError, NotFoundError, PolicyError
+from auditor.errors import NotFoundError, PolicyError
+from auditor.periods import period_bounds as parse_period
+from auditor.periods import period_label, previous_period
 from auditor.report.bidi import mark_bidi_controls
 from auditor.sample.precision import Precision, expected_confirmations, review_precision
 
@@ -57,22 +58,6 @@ LISTING_PREVIEW = 20
 SHORT_ID_CHARS = 12
 
 # English month names, fixed so that the report does not depend on the host's locale.
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-_PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
-
 Pseudonymize = Callable[[str | None], str]
 
 
@@ -644,26 +629,6 @@ class _Scope:
         return ScanRecord.id.in_(ids)
 
 
-def parse_period(period: str) -> tuple[datetime, datetime]:
-    """The [start, end) window of a "YYYY-MM" period as naive UTC datetimes.
-
-    Raises AuditorError if the period is not a valid "YYYY-MM" month.
-    """
-    match = _PERIOD_RE.match(period)
-    if match is None or not 1 <= int(match.group(2)) <= 12:
-        raise AuditorError(f"period {period!r} is not a month", "write it as YYYY-MM, e.g. 2026-10")
-    year, month = int(match.group(1)), int(match.group(2))
-    start = datetime(year, month, 1)
-    end = datetime(year + 1, 1, 1) if month == 12 else datetime(year, month + 1, 1)
-    return start, end
-
-
-def period_label(period: str) -> str:
-    """ "2026-10" -> "October 2026"."""
-    start, _ = parse_period(period)
-    return f"{_MONTHS[start.month - 1]} {start.year}"
-
-
 def _ordered_counts(rows: Iterable[Sequence[Any]], order: Sequence[str]) -> tuple[Count, ...]:
     """Counts in canonical order (zeros included), then any unexpected keys, sorted."""
     found: dict[str, int] = {}
@@ -862,9 +827,7 @@ def _expected_confirmations(
     precision per rule; (None, None) when nothing awaits or no rule has a review history."""
     if not awaiting:
         return None, None
-    from auditor.sample.selection import period_bounds
-
-    start, _ = period_bounds(sample.period)
+    start, _ = parse_period(sample.period)
     precision = review_precision(session, start)
     open_rules: dict[int, list[str]] = {iid: [] for iid in awaiting}
     for iid, rule in session.execute(
@@ -1387,12 +1350,6 @@ def _severity_rank(severity: str) -> int:
 
 def _severity_at(rank: int | None) -> str:
     return SEVERITIES[rank] if rank is not None and 0 <= rank < len(SEVERITIES) else UNKNOWN
-
-
-def previous_period(period: str) -> str:
-    """The month before a "YYYY-MM" period."""
-    start, _ = parse_period(period)
-    return f"{start.year - 1}-12" if start.month == 1 else f"{start.year}-{start.month - 1:02d}"
 
 
 def _trend(session: Session, scope: _Scope) -> PeriodTrend | None:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from auditor.db.models import Interaction, Person, Sample, SampleItem, SourceFile, UsageTier
 from auditor.errors import InputError, NotFoundError
+from auditor.periods import period_bounds
 
 GENERATOR = f"CPython random.Random (MT19937) sample(), Python {platform.python_version()}"
 METHOD = "simple random sampling without replacement"
@@ -33,20 +34,6 @@ STRATIFIED_GENERATOR = (
     "CPython random.Random (MT19937) sample() per stratum, seeded with the string "
     f"'<seed>:<stratum>', Python {platform.python_version()}"
 )
-
-
-def period_bounds(period: str) -> tuple[datetime, datetime]:
-    """[start, end) of a `YYYY-MM` period as naive UTC. Raises InputError on a bad period."""
-    try:
-        start = datetime.strptime(period, "%Y-%m")
-    except ValueError:
-        raise InputError(f"period {period!r} is not YYYY-MM") from None
-    end = (
-        start.replace(year=start.year + 1, month=1)
-        if start.month == 12
-        else start.replace(month=start.month + 1)
-    )
-    return start, end
 
 
 def stable_key(source_format: str, event_id: str) -> str:
