@@ -33,6 +33,12 @@ from auditor.policy.engine import PolicyEngine, RegoTestResult, RuleInfo, Violat
 
 # How long a new child may take to load the pack before it counts as failed.
 START_SECONDS = 60.0
+# After this many overruns in a row, the pack is taken to overrun on whatever comes next:
+# later evaluations fail at once (not evaluated, fail closed) instead of each spending the
+# whole budget and a child's start-up, until one evaluation succeeds again or the engine is
+# built anew. A pack that overruns on every interaction of a 200-item sample then costs
+# three budgets, not two hundred.
+MAX_CONSECUTIVE_OVERRUNS = 3
 
 
 def needs_guard(engine: PolicyEngine) -> bool:
@@ -56,6 +62,7 @@ class GuardedEngine:
         self._budget = budget
         self._child: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
+        self._overruns = 0  # consecutive evaluations that overran the budget
 
     @property
     def name(self) -> str:
@@ -81,8 +88,20 @@ class GuardedEngine:
         except (TypeError, ValueError) as exc:
             raise PolicyError(f"policy input is not JSON: {exc}") from None
         with self._lock:
+            if self._overruns >= MAX_CONSECUTIVE_OVERRUNS:
+                raise PolicyError(
+                    f"not evaluated: the pack overran its time budget ({self._budget:g}s, "
+                    f"policy.timeout_seconds) on {self._overruns} evaluations in a row, so "
+                    "the rest are not tried",
+                    "a rule in the pack runs too long; fix it, or raise policy.timeout_seconds",
+                )
             child = self._child or self._start()
-            answer = self._ask(child, line, self._budget)
+            try:
+                answer = self._ask(child, line, self._budget)
+            except _Overrun as exc:
+                self._overruns += 1
+                raise PolicyError(exc.message, exc.hint) from None
+            self._overruns = 0
         if "error" in answer:
             raise PolicyError(str(answer["error"]))
         return [_violation(v) for v in answer["violations"]]
@@ -125,7 +144,7 @@ class GuardedEngine:
         answer = _read_line(stdout, time.monotonic() + seconds)
         if answer is None:
             self._stop()
-            raise PolicyError(
+            raise _Overrun(
                 f"policy evaluation did not finish within {seconds:g}s (time budget; "
                 "policy.timeout_seconds)",
                 "a rule in the pack runs too long; fix it, or raise policy.timeout_seconds",
@@ -150,6 +169,10 @@ class GuardedEngine:
             if stream is not None:
                 with contextlib.suppress(OSError):  # unflushed input to a dead child
                     stream.close()
+
+
+class _Overrun(PolicyError):
+    """An evaluation (or the child's start) that did not answer within its time."""
 
 
 def _read_line(stream: IO[str], deadline: float) -> str | None:

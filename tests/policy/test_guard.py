@@ -159,3 +159,42 @@ def _alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state != "Z"
+
+
+def test_a_pack_that_keeps_overrunning_is_not_tried_on_everything(
+    session: Session, slow_pack: Path
+) -> None:
+    """After MAX_CONSECUTIVE_OVERRUNS overruns in a row the rest fail at once, not evaluated
+    with the reason (fail closed), instead of each spending the whole budget; one success
+    resets the count."""
+    from auditor.policy import guard
+
+    settings = PolicySettings(directory=slow_pack, compiled=False, timeout_seconds=0.5)
+    engine = build_engine(settings, fail_closed=True)
+    assert isinstance(engine, GuardedEngine)
+    try:
+        rows = [
+            add_interaction(session, f"e-slow-{i}", tool="slow-tool", workflow="research")
+            for i in range(8)
+        ]
+        for row in rows:
+            add_scan(session, row, [])
+        add_sample(session, "s-slow", rows)
+        started = time.monotonic()
+        stats = evaluate_sample(session, engine, "s-slow", now=NOW)
+        elapsed = time.monotonic() - started
+        assert (stats.failed, stats.evaluated) == (8, 0)
+        messages = [d.message for d in session.scalars(select(Decision))]
+        overran = [m for m in messages if "did not finish within 0.5s" in m]
+        skipped = [m for m in messages if "evaluations in a row, so the rest are not tried" in m]
+        assert len(overran) == guard.MAX_CONSECUTIVE_OVERRUNS
+        assert len(skipped) == 8 - guard.MAX_CONSECUTIVE_OVERRUNS
+        # Three budgets and their child starts, not eight (a loose bound: never a timing test
+        # of speed, only that five evaluations were not each given the budget).
+        assert elapsed < 60
+        # One short of the limit, a success resets the count.
+        engine._overruns = guard.MAX_CONSECUTIVE_OVERRUNS - 1
+        assert engine.evaluate(load_example("card_to_copilot"))
+        assert engine._overruns == 0
+    finally:
+        engine.close()
