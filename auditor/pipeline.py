@@ -194,7 +194,13 @@ def audit_period(
         sample_size=sample.size,
         population=sample.population_count,
     )
-    progress(f"{period}: scanning with {settings.scan.model}")
+    from auditor.scan.ner_decoder import fast_path_status
+
+    fast_path = fast_path_status()
+    progress(
+        f"{period}: scanning with {settings.scan.model}"
+        + ("" if fast_path == "on" else f" (NER fast path {fast_path}; spaCy's own decoding)")
+    )
     result.scan = scan_sample(
         session,
         components.scanner,

@@ -507,6 +507,9 @@ class ProvenanceSection:
     policy_engines: tuple[str, ...] = ()  # engines of the decisions counted (embedded, opa)
     entity_types: tuple[str, ...] = ()  # what the scanner was configured to report
     recognizers: tuple[str, ...] = ()  # recognizers behind the sample's detections
+    # Whether this installation decodes spaCy's NER on the verified fast path, or why not
+    # (scan.ner_decoder.fast_path_status); the scanner revision records it per scan.
+    ner_fast_path: str = "on"
 
 
 @dataclass(frozen=True, slots=True)
@@ -1874,6 +1877,7 @@ def build_report_context(
             policy_revision=policy_revision,
             scanner_revision=scanner_revision,
             spacy_model=settings.scan.model,
+            ner_fast_path=_ner_fast_path(),
             generated_at=generated_at.isoformat(),
             policy_engines=tuple(
                 session.scalars(
@@ -1904,3 +1908,9 @@ def build_report_context(
     # Every string from a log or the directory enters the report here: a bidi control in any
     # of them is shown as a marker in every format, never obeyed (auditor/report/bidi.py).
     return mark_bidi_controls(context)
+
+
+def _ner_fast_path() -> str:
+    from auditor.scan.ner_decoder import fast_path_status
+
+    return fast_path_status()

@@ -76,7 +76,7 @@ from auditor.scan.identifiers import (
     StrictUsSsnRecognizer,
     SwiftBicRecognizer,
 )
-from auditor.scan.ner_decoder import decodable, ner_pipe
+from auditor.scan.ner_decoder import decodable, fast_path_status, ner_pipe
 from auditor.scan.recognizers import (
     SUBJECT_KEY,
     ClientAccountRecognizer,
@@ -688,6 +688,9 @@ class Scanner:
             "doubtful_person_score": DOUBTFUL_PERSON_SCORE,
             "presidio": metadata.version("presidio-analyzer"),
             "spacy": spacy.__version__,
+            # The NER fast path runs only at verified library versions (ner_decoder); a scan
+            # without it is another scanner revision, even though it must find the same.
+            "ner_fast_path": fast_path_status() == "on",
             "model": _model_id(self._analyzer, self.language),
             "language": self.language,
             "entities": sorted(self.entities),
