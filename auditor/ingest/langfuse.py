@@ -42,10 +42,12 @@ from auditor.ingest.base import (
 from auditor.ingest.registry import register
 from auditor.normalize import (
     KNOWN_WORKFLOWS,
+    MAX_ATTRIBUTE_CHARS,
     ContentStatus,
     InteractionRecord,
     RecordError,
     clean_text,
+    keep_metadata,
     message_text,
     normalize_workflow,
     optional_float,
@@ -136,7 +138,6 @@ _IDENTITY_KEYS = frozenset(USER_ID_KEYS + USER_EMAIL_KEYS)
 _MAPPED_KEYS = _IDENTITY_KEYS | frozenset(SESSION_KEYS + PROVIDER_KEYS + TOOL_KEYS + ("workflow",))
 
 MAX_PENDING = 200_000  # generations held back for a trace-level user (line number + trace id)
-MAX_METADATA_ATTRIBUTES = 20
 SNIFF_LINES = 5
 PEEK_BYTES = 64 * 1024
 CHUNK = 64 * 1024
@@ -148,7 +149,6 @@ _REDACTED = re.compile(
     re.IGNORECASE,
 )
 _LABEL = re.compile(r"[A-Za-z0-9_.-]{1,40}")
-_IDENTIFIER = re.compile(r"[\w.@:/+-]{1,128}")
 _WORKFLOW_TAG = re.compile(r"\s*workflow\s*[:=]\s*(.+)", re.IGNORECASE)
 
 
@@ -847,13 +847,6 @@ def workflow_of(metadata: dict[str, Any], tags: list[str]) -> str | None:
     return None
 
 
-def _short_scalar(value: Any) -> bool:
-    # Identifier-like values only (no spaces): metadata may hold prose, which is content.
-    if isinstance(value, bool | int | float):
-        return True
-    return isinstance(value, str) and bool(_IDENTIFIER.fullmatch(value))
-
-
 def _attributes(row: dict[str, Any], metadata: dict[str, Any], tags: list[str]) -> dict[str, Any]:
     attributes: dict[str, Any] = {}
     for source, target in (
@@ -866,7 +859,7 @@ def _attributes(row: dict[str, Any], metadata: dict[str, Any], tags: list[str]) 
         ("release", "release"),
     ):
         value = row.get(source)
-        if isinstance(value, str) and value and len(value) <= 255:
+        if isinstance(value, str) and value and len(value) <= MAX_ATTRIBUTE_CHARS:
             attributes[target] = value
     level = row.get("level")
     if isinstance(level, str) and level.upper() not in ("", "DEFAULT"):
@@ -875,22 +868,17 @@ def _attributes(row: dict[str, Any], metadata: dict[str, Any], tags: list[str]) 
     if isinstance(version, int | str) and not isinstance(version, bool) and str(version):
         attributes["prompt_version"] = str(version)[:32]
     if tags:
-        attributes["tags"] = ",".join(tags)[:255]
+        attributes["tags"] = ",".join(tags)[:MAX_ATTRIBUTE_CHARS]
     names = _json_value(row.get("tool_call_names"))
     if isinstance(names, list) and names:
-        attributes["tool_calls"] = ",".join(str(n) for n in names if isinstance(n, str))[:255]
+        attributes["tool_calls"] = ",".join(str(n) for n in names if isinstance(n, str))[
+            :MAX_ATTRIBUTE_CHARS
+        ]
     account_type = metadata.get("account_type")
     if isinstance(account_type, str) and account_type:
         attributes["account_type"] = account_type[:64]
-    copied = 0
-    for key, value in metadata.items():
-        if copied >= MAX_METADATA_ATTRIBUTES:
-            break
-        name = str(key)[:64]
-        if name in attributes or key in _MAPPED_KEYS or not _short_scalar(value):
-            continue
-        attributes[name] = value
-        copied += 1
+    # Free-form metadata: only the allow-listed facts (normalize.METADATA_KEYS), counted.
+    keep_metadata(attributes, metadata, skip=_MAPPED_KEYS | {"account_type"})
     return attributes
 
 

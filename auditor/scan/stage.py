@@ -1,6 +1,8 @@
-"""The scan stage: scan the prompt and output of every item of a sample, store what was found.
+"""The scan stage: scan the prompt, output and attribute values of every item of a sample, store
+what was found.
 
-Each field of each interaction gets one ScanRecord per scanner revision, saying whether it was
+Each field of each interaction gets one ScanRecord per scanner revision (an interaction whose
+log carried no attribute text has none for `attributes`), saying whether it was
 scanned (fully or partially), had no text to scan, or failed; detections are written beside it.
 ScanRecord.status is one of STATUSES; reason_code says why a field is not fully scanned, one of
 REASON_CODES, so the report can count fields per reason. Reasons never quote the text.
@@ -23,12 +25,14 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from auditor.db.models import Detection, Interaction, Meta, Sample, SampleItem, ScanRecord
 from auditor.errors import NotFoundError, ScanError
+from auditor.normalize import attribute_text
 from auditor.scan.engine import (
     REASON_DETECTION_CAP,
     REASON_OVER_LIMIT,
@@ -39,7 +43,9 @@ from auditor.scan.engine import (
 )
 from auditor.scan.parallel import ScanOutcome, ScanPool
 
-FIELDS = ("prompt", "output")
+# `attributes`: the short text values an interaction's log carried beside the prompt (see
+# normalize.attribute_text); an interaction without any has no record for that field.
+FIELDS = ("prompt", "output", "attributes")
 STATUSES = ("scanned", "partial", "error", "not_stored", "redacted")
 REASON_ERROR = "error"
 REASON_CODES = (
@@ -119,7 +125,7 @@ def scan_sample(
     """
     bad = [f for f in fields if f not in FIELDS]
     if bad:
-        raise ScanError(f"cannot scan field {bad[0]!r}", "fields are prompt and output")
+        raise ScanError(f"cannot scan field {bad[0]!r}", "fields are " + ", ".join(FIELDS))
     fields = tuple(dict.fromkeys(fields))
     if session.get(Sample, sample_id) is None:
         raise NotFoundError(f"sample {sample_id} does not exist", "check the sample id")
@@ -174,6 +180,7 @@ def scan_sample(
                     Interaction.prompt_text,
                     Interaction.output_text,
                     Interaction.content_status,
+                    Interaction.attributes,
                 ).where(Interaction.id.in_(chunk))
             ).all()
             by_id = {row.id: row for row in rows}
@@ -182,8 +189,10 @@ def scan_sample(
                 for field in fields:
                     if (interaction_id, field) in done:
                         continue
-                    text = row.prompt_text if field == "prompt" else row.output_text
-                    if text is None:
+                    text = _text(row, field)
+                    if text is None and field == "attributes":
+                        advance(1)  # nothing to scan, and no gap: no record
+                    elif text is None:
                         session.add(
                             _no_text_record(interaction_id, field, row.content_status, scanner)
                         )
@@ -209,6 +218,12 @@ def scan_sample(
         stats.fields_reused = pool.stats.reused
     session.flush()
     return stats
+
+
+def _text(row: Any, field: str) -> str | None:
+    if field == "attributes":
+        return attribute_text(row.attributes)
+    return row.prompt_text if field == "prompt" else row.output_text  # type: ignore[no-any-return]
 
 
 def _store(

@@ -322,7 +322,8 @@ JSONL_FIELDS: dict[str, dict[str, Any]] = {
             "trace_name": SUPPORT,
             "tags": "workflow:client_comm,desk:retail",
             "account_type": "enterprise_sso",
-            "desk_code": "RTL-4",
+            "metadata_dropped": 1,  # desk_code: not an allow-listed metadata key
+            "metadata_dropped_keys": ["desk_code"],
             "input_shape": "chat",
             "total_tokens": 508,
         },
@@ -996,25 +997,29 @@ def test_tags_and_metadata_as_json_text_like_csv() -> None:
     assert rec.attributes["prompt_version"] == "3"
 
 
-def test_attributes_keep_identifiers_not_prose_and_name_unknown_columns() -> None:
+def test_attributes_keep_allow_listed_metadata_only_and_name_unknown_columns() -> None:
     rec = normalize_observation(
         gen(
             metadata={
+                "department": "FX-7",
+                "human_reviewed": True,
                 "desk": "FX-7",
                 "note": "Client John Smith called about his overdraft",
                 "nested": {"k": "v"},
-                "flag": True,
                 "user_email": "a@b.example",
             },
             customer_column="secret value",
         ),
         source_format="langfuse",
     )
-    assert rec.attributes["desk"] == "FX-7" and rec.attributes["flag"] is True
-    assert "note" not in rec.attributes and "nested" not in rec.attributes
+    assert rec.attributes["department"] == "FX-7" and rec.attributes["human_reviewed"] is True
+    assert not {"desk", "note", "nested"} & rec.attributes.keys()
+    assert rec.attributes["metadata_dropped"] == 3
+    assert rec.attributes["metadata_dropped_keys"] == ["desk", "nested", "note"]
     assert "user_email" not in rec.attributes  # identity is a field, not an attribute
     assert rec.attributes["unknown_fields"] == ["customer_column"]
     assert "secret value" not in json.dumps(rec.attributes)
+    assert "John" not in json.dumps(rec.attributes)
 
 
 def test_io_group_not_exported_is_a_coverage_gap() -> None:
