@@ -312,12 +312,11 @@ def keep_metadata(
     for key, value in metadata.items():
         if key in skip or value is None or value == "":
             continue
-        kept = short_value(value) if key in allowed else None
-        if kept is None or key in attributes:
-            if kept is None:
-                count += 1
-                if isinstance(key, str) and _SAFE_NAME.fullmatch(key):
-                    dropped.append(key)
+        kept = short_value(value) if key in allowed and key not in attributes else None
+        if kept is None:  # not allowed, not short, or the reader's own fact has the name
+            count += 1
+            if isinstance(key, str) and _SAFE_NAME.fullmatch(key):
+                dropped.append(key)
             continue
         attributes[key] = kept if isinstance(kept, bool | str) else str(kept)
     if count:
