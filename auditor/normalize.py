@@ -354,6 +354,11 @@ def bound_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
+# Part of the scanner revision: a new rendering (or the first, for stores scanned before
+# attributes were) scans and evaluates every sample again.
+ATTRIBUTE_TEXT_SCHEME = "attributes-v1"
+
+
 def attribute_text(attributes: dict[str, Any] | None) -> str | None:
     """The text the scanner reads for an interaction's attributes: one `key: value` line per
     text value (list items one by one), keys sorted, so a detection's excerpt names the key.

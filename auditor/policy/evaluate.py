@@ -27,6 +27,7 @@ from auditor.db.models import (
     Detection,
     Interaction,
     Person,
+    PolicyEvaluation,
     Sample,
     SampleItem,
     ScanRecord,
@@ -86,8 +87,10 @@ def evaluate_sample(
     its decisions at this policy revision are replaced. A field named in `require_scanned`
     that was not fully scanned (no scan, failed, partial) or whose text the source did not
     store adds a `*`/`not_evaluated` decision saying so, beside the rules that could still be
-    decided: never a silent pass. Does not commit. Raises NotFoundError if the sample does
-    not exist and PolicyError for a field other than prompt, output or attributes.
+    decided: never a silent pass. A run that decided anything is recorded as a
+    PolicyEvaluation (pack revision, engine, rule count). Does not commit. Raises
+    NotFoundError if the sample does not exist and PolicyError for a field other than
+    prompt, output or attributes.
     """
     unknown = sorted(set(require_scanned).difference(FIELDS))
     if unknown:
@@ -110,6 +113,21 @@ def evaluate_sample(
     stats = EvaluateStats(items=len(interaction_ids))
     for chunk in _chunks(interaction_ids, CHUNK):
         _evaluate_chunk(session, engine, chunk, required, evaluated_at, stats)
+    decided = stats.evaluated + stats.not_evaluated
+    if decided:
+        # The evidence of which pack decided: its revision and how many rules it had (an
+        # unavailable engine has none, and every decision says not_evaluated).
+        session.add(
+            PolicyEvaluation(
+                sample_id=sample_id,
+                policy_revision=engine.revision,
+                engine=engine.name,
+                rule_count=len(engine.rules()),
+                interactions=decided,
+                evaluated_at=evaluated_at,
+            )
+        )
+        session.flush()
     return stats
 
 

@@ -29,6 +29,7 @@ from auditor.db.models import (
     IngestRejection,
     Interaction,
     Person,
+    PolicyEvaluation,
     ReviewEvent,
     Sample,
     SampleItem,
@@ -391,6 +392,18 @@ class MethodSection:
     policy_revisions_replaced: tuple[str, ...]
     not_evaluated_decisions: int
     not_evaluated_interactions: int
+    # Rules each counted revision had when it evaluated this sample (its newest recorded run).
+    policy_rule_counts: tuple[PolicyRuleCount, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRuleCount:
+    """How many rules a policy pack revision had, and which engine ran it; `rules` is None
+    for decisions recorded before the evaluation was (no record of the run)."""
+
+    revision: str
+    rules: int | None
+    engine: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1477,7 +1490,30 @@ def _method(session: Session, scope: _Scope) -> MethodSection:
         policy_revisions_replaced=tuple(r for r in policies_all if r not in policies),
         not_evaluated_decisions=not_evaluated_decisions,
         not_evaluated_interactions=_not_evaluated_interactions(session, scope),
+        policy_rule_counts=_policy_rule_counts(session, sample.id, policies),
     )
+
+
+def _policy_rule_counts(
+    session: Session, sample_id: str, revisions: tuple[str, ...]
+) -> tuple[PolicyRuleCount, ...]:
+    """Per counted policy revision: the rule count and engine of its newest evaluation run of
+    the sample."""
+    counts = []
+    for revision in revisions:
+        row = session.execute(
+            select(PolicyEvaluation.rule_count, PolicyEvaluation.engine)
+            .where(
+                PolicyEvaluation.sample_id == sample_id,
+                PolicyEvaluation.policy_revision == revision,
+            )
+            .order_by(PolicyEvaluation.evaluated_at.desc(), PolicyEvaluation.id.desc())
+            .limit(1)
+        ).first()
+        counts.append(
+            PolicyRuleCount(revision, row.rule_count if row else None, row.engine if row else None)
+        )
+    return tuple(counts)
 
 
 @dataclass(frozen=True, slots=True)
