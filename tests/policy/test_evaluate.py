@@ -68,6 +68,8 @@ def population(session: Session) -> dict[str, int]:
         content_status="not_stored",
         attributes={"account_type": "personal"},
     )
+    # The log stored no text, but its attributes hold some: the scan stage scans them.
+    add_scan(session, consumer, [], fields=("attributes",))
     rows["consumer"] = consumer
 
     unscanned = add_interaction(session, "e-unscanned", tool="claude-enterprise")
@@ -138,7 +140,7 @@ def test_decision_rows_carry_engine_revision_and_time(
     scanner = {(d.interaction_id, d.rule_id): d.scanner_revision for d in rows}
     assert scanner[(population["card"], "card-data-outside-pci-scope")] == SCANNER
     assert scanner[(population["rescanned"], "client-npi-to-uncontracted-tool")] == "new"
-    assert scanner[(population["consumer"], "unapproved-tool")] is None
+    assert scanner[(population["consumer"], "unapproved-tool")] == SCANNER  # its attributes
     assert scanner[(population["unscanned"], "*")] is None
 
 
@@ -609,6 +611,7 @@ def test_failed_scan_retried_under_the_same_scanner_is_evaluated_again(
     interaction = add_interaction(session, "e-retry", attributes={"account_type": "enterprise_sso"})
     _scan_record(session, interaction, "prompt", "scanned")
     _scan_record(session, interaction, "output", "error")
+    _scan_record(session, interaction, "attributes", "scanned")
     add_sample(session, "s-retry", [interaction])
     first = evaluate_sample(session, policy_engine, "s-retry", now=NOW)
     assert first.not_evaluated == 1
