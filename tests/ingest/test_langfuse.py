@@ -203,12 +203,14 @@ JUDGE = "Langfuse evaluator or experiment runs (environment langfuse-llm-as-a-ju
         ),
         (
             SAMPLES / "broken.csv",
-            (6, 2, 0, 4, 0),
+            # Line 4's `say "hi"` (a quote inside an unquoted field) is read as written, as
+            # the other CSV readers (auditor.ingest.csvrows) read it.
+            (6, 3, 0, 3, 0),
             {
                 3: "record has 5 fields, the header has 14",
-                4: "CSV quoting is broken in this record",
                 5: "`usage_details` is not a JSON object",
-                8: "record is truncated (a quoted field is never closed)",
+                8: "malformed CSV record (not valid CSV (unexpected end of data): "
+                "a quote is never closed)",
             },
             {},
         ),
@@ -255,7 +257,7 @@ def test_sample_file_counts(
         ),
         (
             SAMPLES / "broken.csv",
-            "broken.csv: read 6 = stored 2 + duplicates 0 + rejected 4"
+            "broken.csv: read 6 = stored 3 + duplicates 0 + rejected 3"
             " + coverage gaps 0 (reconciles)",
         ),
     ],
@@ -562,7 +564,13 @@ def test_huge_prompt_loads_and_overlong_records_are_rejected(
         encoding="utf-8",
     )
     items = list(READER.records(as_csv, max_line_bytes=one_mb))
-    assert [(i.line_no, type(i).__name__) for i in items] == [(2, "Rejected"), (4, "RawRecord")]
+    # The over-long line is rejected on its own, then the rest of its field up to the next
+    # line that parses as a row (auditor.ingest.csvrows).
+    assert [(i.line_no, type(i).__name__) for i in items] == [
+        (2, "Rejected"),
+        (3, "Rejected"),
+        (4, "RawRecord"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -643,7 +651,7 @@ def test_csv_with_bom_crlf_and_invalid_utf8(tmp_path: Path) -> None:
     items = read_all(path)
     assert [i.line_no for i in items] == [2, 4]
     assert items[0].obj["input"] == "two\r\nlines"  # type: ignore[union-attr]
-    assert items[1].notes == ("invalid UTF-8 replaced (first at byte 39 of the record)",)  # type: ignore[union-attr]
+    assert items[1].notes == ("invalid UTF-8 replaced (line 4, first at byte 39)",)  # type: ignore[union-attr]
 
 
 def test_csv_without_an_observation_header_stops(tmp_path: Path) -> None:
