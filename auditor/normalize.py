@@ -357,19 +357,38 @@ def bound_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
 # Part of the scanner revision: a new rendering (or the first, for stores scanned before
 # attributes were) scans and evaluates every sample again.
 ATTRIBUTE_TEXT_SCHEME = "attributes-v1"
+# Opaque ids by shape (a UUID, or a run of 16+ lower-case hex digits holding a letter): they
+# hold no text, and a digit run inside one reads as an account number. Not scanned.
+_OPAQUE_ID = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?=[0-9a-f]*[a-f])[0-9a-f]{16,}"
+)
+ATTRIBUTE_KEY_SEPARATOR = ": "
 
 
 def attribute_text(attributes: dict[str, Any] | None) -> str | None:
     """The text the scanner reads for an interaction's attributes: one `key: value` line per
-    text value (list items one by one), keys sorted, so a detection's excerpt names the key.
-    None when no attribute holds text."""
+    text value (list items one by one), keys sorted, so a detection's excerpt names the key;
+    opaque ids are left out. None when no attribute holds text to scan."""
     lines = []
     for key in sorted(attributes or {}):
         value = (attributes or {})[key]
         for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, str) and item.strip():
-                lines.append(f"{key}: {item}")
+            if isinstance(item, str) and item.strip() and not _OPAQUE_ID.fullmatch(item):
+                lines.append(f"{key}{ATTRIBUTE_KEY_SEPARATOR}{item}")
     return "\n".join(lines) if lines else None
+
+
+def attribute_key_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """Where the keys (with their separator) of an `attribute_text` are: a detection there
+    found a key's name, not a value."""
+    spans = []
+    start = 0
+    for line in text.split("\n"):
+        cut = line.find(ATTRIBUTE_KEY_SEPARATOR)
+        if cut >= 0:
+            spans.append((start, start + cut + len(ATTRIBUTE_KEY_SEPARATOR)))
+        start += len(line) + 1
+    return tuple(spans)
 
 
 def unknown_fields(obj: dict[str, Any], known: frozenset[str]) -> list[str]:

@@ -32,12 +32,13 @@ from sqlalchemy.orm import Session
 
 from auditor.db.models import Detection, Interaction, Meta, Sample, SampleItem, ScanRecord
 from auditor.errors import NotFoundError, ScanError
-from auditor.normalize import attribute_text
+from auditor.normalize import attribute_key_spans, attribute_text
 from auditor.scan.engine import (
     REASON_DETECTION_CAP,
     REASON_OVER_LIMIT,
     REASON_TIMEOUT,
     REASON_UNSUPPORTED_LANGUAGE,
+    Hit,
     Scanner,
     build_scanner,
 )
@@ -102,6 +103,7 @@ class ScanStats:
 class _Job:
     interaction_id: int
     field: str
+    keys: tuple[tuple[int, int], ...] = ()  # attributes: where the keys are (see _kept)
 
 
 def scan_sample(
@@ -199,7 +201,8 @@ def scan_sample(
                         stats.fields_not_stored += 1
                         advance(1)
                     else:
-                        queued.append(_Job(interaction_id, field))
+                        keys = attribute_key_spans(text) if field == "attributes" else ()
+                        queued.append(_Job(interaction_id, field, keys))
                         yield text
 
     build = partial(build_scanner, recognizers_file=scanner.recognizers_file)
@@ -226,6 +229,25 @@ def _text(row: Any, field: str) -> str | None:
     return row.prompt_text if field == "prompt" else row.output_text  # type: ignore[no-any-return]
 
 
+# The spaCy model's names and places in `key: value` facts (a department, a region, an OS,
+# a key's own name) are what those facts are, not content: in attributes, the pattern,
+# checksum, register and credential recognizers decide.
+NER_RECOGNIZERS = frozenset({"SpacyRecognizer"})
+
+
+def _kept(job: _Job, hits: tuple[Hit, ...]) -> tuple[Hit, ...]:
+    """The hits worth a detection: for attributes, none from the language model and none in a
+    key's name."""
+    if job.field != "attributes":
+        return hits
+    return tuple(
+        h
+        for h in hits
+        if h.recognizer not in NER_RECOGNIZERS
+        and not any(h.start < end and start < h.end for start, end in job.keys)
+    )
+
+
 def _store(
     session: Session, scanner: Scanner, job: _Job, outcome: ScanOutcome, stats: ScanStats
 ) -> None:
@@ -246,6 +268,7 @@ def _store(
         )
         stats.fields_failed += 1
         return
+    hits = _kept(job, outcome.hits)
     session.add_all(
         Detection(
             interaction_id=job.interaction_id,
@@ -260,7 +283,7 @@ def _store(
             scanner_revision=scanner.revision,
             subject_id=hit.subject_id,
         )
-        for hit in outcome.hits
+        for hit in hits
     )
     session.add(
         ScanRecord(
@@ -280,7 +303,7 @@ def _store(
         stats.partial_reasons[outcome.reason_code] = (
             stats.partial_reasons.get(outcome.reason_code, 0) + 1
         )
-    stats.detections += len(outcome.hits)
+    stats.detections += len(hits)
 
 
 # --- what changed between scanner revisions ---------------------------------------------------

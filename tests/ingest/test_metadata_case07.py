@@ -28,11 +28,14 @@ from auditor.config import ScanSettings
 from auditor.demo.writers import claude_code, langfuse, litellm, otel
 from auditor.normalize import (
     METADATA_KEYS,
+    attribute_key_spans,
     attribute_text,
     bound_attributes,
     keep_metadata,
 )
 from auditor.policy import input as policy_input
+from auditor.scan.engine import Hit
+from auditor.scan.stage import _Job, _kept
 from tests.conftest import chat_record, write_jsonl
 
 CARD = "4111 1111 1111 1111"
@@ -315,10 +318,38 @@ def test_case_07_the_fence_drops_what_a_reader_let_through() -> None:
 
 
 def test_case_07_attribute_text_names_each_key() -> None:
-    assert attribute_text({"b": "two", "a": "one", "n": 3, "l": ["x", "y"]}) == (
-        "a: one\nb: two\nl: x\nl: y"
-    )
+    text = attribute_text({"b": "two", "a": "one", "n": 3, "l": ["x", "y"]})
+    assert text == "a: one\nb: two\nl: x\nl: y"
+    assert attribute_key_spans(text) == ((0, 3), (7, 10), (14, 17), (19, 22))
     assert attribute_text({"n": 3, "flag": True}) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "scanned"),
+    [
+        ("92324820-0b50-514e-bbb0-e96da9525ab9", False),  # a UUID
+        ("d4570cedc82c626135b7eb042127dd8c", False),  # a hex id
+        ("4111111111111111", True),  # digits only: no id by shape
+        ("DE89370400440532013000", True),  # an IBAN is no lower-case hex
+        (f"card {CARD}", True),
+        ("92324820-0b50-514e-bbb0-e96da9525ab9 4111111111111111", True),
+    ],
+)
+def test_case_07_opaque_ids_are_not_scanned(value: str, scanned: bool) -> None:
+    assert (attribute_text({"id": value}) is not None) is scanned
+
+
+def _hit(start: int, end: int, recognizer: str = "CreditCardRecognizer") -> Hit:
+    return Hit("X", start, end, 1.0, recognizer, "h", "e")
+
+
+def test_case_07_attribute_hits_in_key_names_or_from_the_language_model_are_dropped() -> None:
+    text = "os_type: linux\nteam: card 4111 1111 1111 1111"
+    job = _Job(1, "attributes", attribute_key_spans(text))
+    value = (text.index("4111"), len(text))
+    hits = (_hit(0, 7, "SpacyRecognizer"), _hit(0, 7), _hit(9, 14, "SpacyRecognizer"), _hit(*value))
+    assert _kept(job, hits) == (_hit(*value),)
+    assert _kept(_Job(1, "prompt"), hits) == hits
 
 
 def test_case_07_allow_list_holds_every_key_the_policies_read() -> None:
