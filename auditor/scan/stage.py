@@ -152,7 +152,19 @@ def scan_sample(
     failed_before = [row.id for row in existing if row.status == "error"]
     if failed_before:
         session.execute(delete(ScanRecord).where(ScanRecord.id.in_(failed_before)))
-    total = len(interaction_ids) * len(fields) - len(done)
+    # Attributes without text to scan are no field to scan: no record, not counted.
+    nothing: set[tuple[int, str]] = set()
+    if "attributes" in fields:
+        for offset in range(0, len(interaction_ids), READ_BATCH):
+            chunk = interaction_ids[offset : offset + READ_BATCH]
+            nothing.update(
+                (iid, "attributes")
+                for iid, attributes in session.execute(
+                    select(Interaction.id, Interaction.attributes).where(Interaction.id.in_(chunk))
+                )
+                if attribute_text(attributes) is None and (iid, "attributes") not in done
+            )
+    total = len(interaction_ids) * len(fields) - len(done) - len(nothing)
     stats.fields_skipped_already_done = len(done)
     if total == 0:
         return stats
@@ -189,12 +201,10 @@ def scan_sample(
             for interaction_id in chunk:
                 row = by_id[interaction_id]
                 for field in fields:
-                    if (interaction_id, field) in done:
+                    if (interaction_id, field) in done or (interaction_id, field) in nothing:
                         continue
                     text = _text(row, field)
-                    if text is None and field == "attributes":
-                        advance(1)  # nothing to scan, and no gap: no record
-                    elif text is None:
+                    if text is None:
                         session.add(
                             _no_text_record(interaction_id, field, row.content_status, scanner)
                         )
