@@ -354,9 +354,10 @@ def bound_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-# Part of the scanner revision: a new rendering (or the first, for stores scanned before
-# attributes were) scans and evaluates every sample again.
-ATTRIBUTE_TEXT_SCHEME = "attributes-v1"
+# Part of the scanner revision: a new rendering, or a change to which of its hits count
+# (scan.stage._kept), scans and evaluates every sample again, as does the first for stores
+# scanned before attributes were.
+ATTRIBUTE_TEXT_SCHEME = "attributes-v2"
 # Opaque ids by shape (a UUID, or a run of 16+ lower-case hex digits holding a letter): they
 # hold no text, and a digit run inside one reads as an account number. Not scanned.
 _OPAQUE_ID = re.compile(

@@ -247,7 +247,7 @@ NER_RECOGNIZERS = frozenset({"SpacyRecognizer"})
 
 def _kept(job: _Job, hits: tuple[Hit, ...]) -> tuple[Hit, ...]:
     """The hits worth a detection: for attributes, none from the language model and none in a
-    key's name."""
+    key's name. A change here changes normalize.ATTRIBUTE_TEXT_SCHEME (the scanner revision)."""
     if job.field != "attributes":
         return hits
     return tuple(
