@@ -170,7 +170,11 @@ class ScanSettings(_Section):
         description="HMAC key for value hashes; if unset, a key file is created under data_dir.",
     )
     excerpt_context: int = Field(default=24, ge=0, le=200)
-    fields: list[Literal["prompt", "output"]] = Field(default_factory=lambda: ["prompt", "output"])
+    fields: list[Literal["prompt", "output", "attributes"]] = Field(
+        default_factory=lambda: ["prompt", "output", "attributes"],
+        description="Fields scanned (and required scanned by the policies): `attributes` are "
+        "the short text values a log carried beside the prompt (department, reviewer, ...).",
+    )
     max_text_chars: int = Field(
         default=1_000_000,
         ge=1000,

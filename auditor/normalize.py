@@ -234,10 +234,171 @@ OPENAI_CHAT_KEYS = frozenset(
 )
 MAX_UNKNOWN_LISTED = 20
 
+# --- attributes: what a record carries beside its fields -------------------------------------
+# Caller-controlled metadata (LiteLLM request metadata, Langfuse metadata, an OpenAI gateway's
+# `metadata`, ...) can hold anything: prose, a pasted card number, a password. Only the values
+# of these keys are kept, and only when short and single-line; they are facts the policies or
+# the report read (account type and the oversight facts of auditor.policy.input, whose key
+# lists a test holds to this set) or the organisation a call was made for. Every other value is
+# dropped and counted. Kept text values are scanned like prompts (scan field `attributes`) and
+# blanked by `auditor db purge`.
+OVERSIGHT_KEYS = frozenset(
+    {
+        "human_reviewed",
+        "reviewed",
+        "reviewer_id",
+        "reviewed_by",
+        "output_used_externally",
+        "sent_externally",
+        "agent_action",
+        "action_approved",
+        "agent_action_approved",
+        "approver_id",
+        "approved_by",
+    }
+)
+METADATA_KEYS = OVERSIGHT_KEYS | frozenset(
+    {
+        "account_type",
+        "department",
+        "team",
+        "team_id",
+        "cost_center",
+        "region",
+        "environment",
+        "gateway",
+        "client_ip",
+        "request_id",
+        "trace_id",
+        "status",
+        "finish_reason",
+    }
+)
+MAX_ATTRIBUTE_CHARS = 200
+MAX_ATTRIBUTES = 64  # keys per record; a record with more keeps the first ones
+MAX_LIST_ITEMS = 50
+# A dropped key's name is kept only when it cannot hold a value worth hiding: letters and
+# `_ . -` only, no digits (a card, an SSN, an IBAN or an access key id all have digits).
+_SAFE_NAME = re.compile(r"[A-Za-z][A-Za-z_.\-]{0,63}")
+_LINE_BREAK = re.compile(r"[\r\n\u2028\u2029\x85]")
+
+
+def short_value(value: Any) -> str | int | float | bool | None:
+    """`value` if it is a number, a flag or single-line text of at most MAX_ATTRIBUTE_CHARS
+    characters (cleaned and stripped), else None: never content-sized text."""
+    if isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text and len(text) <= MAX_ATTRIBUTE_CHARS and not _LINE_BREAK.search(text):
+            return clean_text(text)
+    return None
+
+
+def keep_metadata(
+    attributes: dict[str, Any],
+    metadata: dict[str, Any],
+    *,
+    allowed: frozenset[str] = METADATA_KEYS,
+    skip: frozenset[str] = frozenset(),
+) -> None:
+    """Copy the short values of `allowed` keys of caller-controlled `metadata` into
+    `attributes` (numbers as text, so that they are scanned and purged like text; flags as
+    they are) and count what is dropped in `attributes["metadata_dropped"]`, with the names
+    of dropped keys in `metadata_dropped_keys` when they are safe to keep (never values).
+    Keys in `skip` were mapped to fields by the reader and are neither kept nor counted."""
+    dropped: list[str] = []
+    count = 0
+    for key, value in metadata.items():
+        if key in skip or value is None or value == "":
+            continue
+        kept = short_value(value) if key in allowed and key not in attributes else None
+        if kept is None:  # not allowed, not short, or the reader's own fact has the name
+            count += 1
+            if isinstance(key, str) and _SAFE_NAME.fullmatch(key):
+                dropped.append(key)
+            continue
+        attributes[key] = kept if isinstance(kept, bool | str) else str(kept)
+    if count:
+        attributes["metadata_dropped"] = attributes.get("metadata_dropped", 0) + count
+        names = sorted({*attributes.get("metadata_dropped_keys", []), *dropped})
+        if names:
+            attributes["metadata_dropped_keys"] = names[:MAX_UNKNOWN_LISTED]
+
+
+def bound_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
+    """The fence every record passes before it is stored, whatever its reader did: at most
+    MAX_ATTRIBUTES keys with short names, values that are numbers, flags, short single-line
+    text or short lists of those. Anything else is dropped and counted in
+    `attributes_dropped`."""
+    kept: dict[str, Any] = {}
+    dropped = 0
+    for key, value in attributes.items():
+        if not isinstance(key, str) or len(key) > 64 or len(kept) >= MAX_ATTRIBUTES:
+            dropped += 1
+            continue
+        if value is None:
+            kept[key] = None
+        elif isinstance(value, list):
+            items = [short_value(v) for v in value[:MAX_LIST_ITEMS]]
+            if all(v is not None for v in items):
+                kept[key] = items
+            else:
+                dropped += 1
+        elif (short := short_value(value)) is not None:
+            kept[key] = short
+        else:
+            dropped += 1
+    if dropped:
+        kept["attributes_dropped"] = dropped
+    return kept
+
+
+# Part of the scanner revision: a new rendering, or a change to which of its hits count
+# (scan.stage._kept), scans and evaluates every sample again, as does the first for stores
+# scanned before attributes were.
+ATTRIBUTE_TEXT_SCHEME = "attributes-v2"
+# Opaque ids by shape (a UUID, or a run of 16+ lower-case hex digits holding a letter): they
+# hold no text, and a digit run inside one reads as an account number. Not scanned.
+_OPAQUE_ID = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|(?=[0-9a-f]*[a-f])[0-9a-f]{16,}"
+)
+ATTRIBUTE_KEY_SEPARATOR = ": "
+
+
+def attribute_text(attributes: dict[str, Any] | None) -> str | None:
+    """The text the scanner reads for an interaction's attributes: one `key: value` line per
+    text value (list items one by one), keys sorted, so a detection's excerpt names the key;
+    opaque ids are left out. None when no attribute holds text to scan."""
+    lines = []
+    for key in sorted(attributes or {}):
+        value = (attributes or {})[key]
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item.strip() and not _OPAQUE_ID.fullmatch(item):
+                lines.append(f"{key}{ATTRIBUTE_KEY_SEPARATOR}{item}")
+    return "\n".join(lines) if lines else None
+
+
+def attribute_key_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """Where the keys (with their separator) of an `attribute_text` are: a detection there
+    found a key's name, not a value."""
+    spans = []
+    start = 0
+    for line in text.split("\n"):
+        cut = line.find(ATTRIBUTE_KEY_SEPARATOR)
+        if cut >= 0:
+            spans.append((start, start + cut + len(ATTRIBUTE_KEY_SEPARATOR)))
+        start += len(line) + 1
+    return tuple(spans)
+
 
 def unknown_fields(obj: dict[str, Any], known: frozenset[str]) -> list[str]:
     """Names (never values) of keys a reader does not understand, for the ingest warning."""
     return sorted(str(k)[:64] for k in obj if k not in known)[:MAX_UNKNOWN_LISTED]
+
+
+# Metadata keys the openai-chat reader maps to fields.
+_OPENAI_MAPPED_METADATA = frozenset({"tool", "workflow", "session_id", "user_id", "user_email"})
 
 
 def normalize_openai_chat(obj: dict[str, Any], *, source_format: str) -> InteractionRecord:
@@ -294,12 +455,12 @@ def normalize_openai_chat(obj: dict[str, Any], *, source_format: str) -> Interac
 
     prompt_clean = clean_text(prompt)
     status: ContentStatus = "present" if prompt_clean is not None else "not_stored"
-    attributes: dict[str, Any] = {
-        k: v for k, v in metadata.items() if isinstance(v, str | int | float | bool)
-    }
+    attributes: dict[str, Any] = {}
     for key in ("account_type", "client_ip", "gateway"):
-        if key in obj and isinstance(obj[key], str):
-            attributes[key] = obj[key]
+        value = short_value(obj.get(key)) if isinstance(obj.get(key), str) else None
+        if value is not None:
+            attributes[key] = value
+    keep_metadata(attributes, metadata, skip=_OPENAI_MAPPED_METADATA)
     if prompt_clean == "":
         attributes["empty_prompt"] = True
     unknown = unknown_fields(obj, OPENAI_CHAT_KEYS)
@@ -379,7 +540,10 @@ def normalize_openai_batch(obj: dict[str, Any], *, source_format: str) -> Intera
         "response": body or {},
     }
     rec = normalize_openai_chat(chat, source_format=source_format)
-    attributes = {**rec.attributes, "batch_custom_id": str(obj.get("custom_id", ""))[:255]}
+    attributes = {
+        **rec.attributes,
+        "batch_custom_id": str(obj.get("custom_id", ""))[:MAX_ATTRIBUTE_CHARS],
+    }
     error = obj.get("error")
     if isinstance(error, dict):
         attributes["batch_error"] = str(error.get("code", "error"))[:64]

@@ -61,7 +61,8 @@ def purge_cmd(
         typer.Option(help="Keep raw text this many days (default: ingest.retention_days)."),
     ] = None,
 ) -> None:
-    """Delete raw prompt and output text older than the retention period (findings stay)."""
+    """Delete raw prompt and output text, and attribute text values, older than the retention
+    period (findings stay)."""
     settings = settings_from(ctx)
     keep = days if days is not None else settings.ingest.retention_days
     now = datetime.now(UTC).replace(tzinfo=None)

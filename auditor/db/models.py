@@ -235,6 +235,22 @@ class Decision(Base):
     input_digest: Mapped[str | None] = mapped_column(String(64))
 
 
+class PolicyEvaluation(Base):
+    """One run of the policy stage over a sample: which pack (revision), how many rules it
+    had, which engine, and how many interactions it decided. A pack's rule count is part of
+    the audit evidence: an empty or cut-down pack could otherwise pass everything unseen."""
+
+    __tablename__ = "policy_evaluations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sample_id: Mapped[str] = mapped_column(ForeignKey("samples.id"), index=True)
+    policy_revision: Mapped[str] = mapped_column(String(64), index=True)
+    engine: Mapped[str] = mapped_column(String(64))
+    rule_count: Mapped[int]
+    interactions: Mapped[int]
+    evaluated_at: Mapped[datetime]
+
+
 class Finding(Base):
     """A policy violation to review. The id survives re-runs, so reviews carry over."""
 

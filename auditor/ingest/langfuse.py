@@ -39,13 +39,16 @@ from auditor.ingest.base import (
     iter_json_lines,
     open_binary,
 )
+from auditor.ingest.csvrows import CsvRows
 from auditor.ingest.registry import register
 from auditor.normalize import (
     KNOWN_WORKFLOWS,
+    MAX_ATTRIBUTE_CHARS,
     ContentStatus,
     InteractionRecord,
     RecordError,
     clean_text,
+    keep_metadata,
     message_text,
     normalize_workflow,
     optional_float,
@@ -135,8 +138,8 @@ _IDENTITY_KEYS = frozenset(USER_ID_KEYS + USER_EMAIL_KEYS)
 # Metadata keys that become fields, so are not repeated among the attributes.
 _MAPPED_KEYS = _IDENTITY_KEYS | frozenset(SESSION_KEYS + PROVIDER_KEYS + TOOL_KEYS + ("workflow",))
 
+DEFAULT_MAX_FIELD_BYTES = Reader.max_field_bytes
 MAX_PENDING = 200_000  # generations held back for a trace-level user (line number + trace id)
-MAX_METADATA_ATTRIBUTES = 20
 SNIFF_LINES = 5
 PEEK_BYTES = 64 * 1024
 CHUNK = 64 * 1024
@@ -148,7 +151,6 @@ _REDACTED = re.compile(
     re.IGNORECASE,
 )
 _LABEL = re.compile(r"[A-Za-z0-9_.-]{1,40}")
-_IDENTIFIER = re.compile(r"[\w.@:/+-]{1,128}")
 _WORKFLOW_TAG = re.compile(r"\s*workflow\s*[:=]\s*(.+)", re.IGNORECASE)
 
 
@@ -212,7 +214,9 @@ class LangfuseReader(Reader):
         # the whole export has been searched for their trace's user; then they are re-read.
         self.skipped = Counter()
         pending: dict[int, str] = {}
-        for item in read_rows(path, max_line_bytes=max_line_bytes):
+        for item in read_rows(
+            path, max_line_bytes=max_line_bytes, max_field_bytes=self.max_field_bytes
+        ):
             if isinstance(item, Rejected):
                 yield item
                 continue
@@ -234,8 +238,15 @@ class LangfuseReader(Reader):
             pending[item.line_no] = trace_id
         if not pending:
             return
-        traces = trace_contexts(path, set(pending.values()), max_line_bytes=max_line_bytes)
-        for item in read_rows(path, max_line_bytes=max_line_bytes):
+        traces = trace_contexts(
+            path,
+            set(pending.values()),
+            max_line_bytes=max_line_bytes,
+            max_field_bytes=self.max_field_bytes,
+        )
+        for item in read_rows(
+            path, max_line_bytes=max_line_bytes, max_field_bytes=self.max_field_bytes
+        ):
             if isinstance(item, RawRecord) and item.line_no in pending:
                 trace = traces.get(pending[item.line_no])
                 obj: Any = TraceJoined(item.obj, trace) if trace else item.obj
@@ -253,7 +264,9 @@ class LangfuseReader(Reader):
 # --- rows ------------------------------------------------------------------------------------
 
 
-def read_rows(path: Path, *, max_line_bytes: int) -> Iterator[RawRecord | Rejected]:
+def read_rows(
+    path: Path, *, max_line_bytes: int, max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES
+) -> Iterator[RawRecord | Rejected]:
     """Each row of a Langfuse export file as a dict, whatever the file type (by content: JSON
     Lines, one JSON array, or CSV with a header), or why it was rejected. Streams."""
     head = _peek(path).removeprefix(b"\xef\xbb\xbf").lstrip()
@@ -265,7 +278,7 @@ def read_rows(path: Path, *, max_line_bytes: int) -> Iterator[RawRecord | Reject
     elif any(ln.startswith(b"{") for ln in lines):
         rows = iter_json_lines(path, max_line_bytes=max_line_bytes)
     else:
-        rows = _csv_rows(path, max_line_bytes=max_line_bytes)
+        rows = _csv_rows(path, max_line_bytes=max_line_bytes, max_field_bytes=max_field_bytes)
     try:
         yield from rows
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
@@ -449,6 +462,8 @@ def _array_rows(path: Path, *, max_line_bytes: int) -> Iterator[RawRecord | Reje
 
 # CSV: RFC 4180 as Langfuse writes it - a header row, `"` quoting, fields (JSON text with
 # newlines included) may span lines. Objects and arrays are JSON text; null is an empty field.
+# Rows are read by the shared CsvRows (see _csv_rows); _split_csv only reads the header to
+# recognise the file.
 _QUOTED = re.compile(r'"([^"]*(?:""[^"]*)*)"')
 
 
@@ -481,66 +496,36 @@ def _split_csv(text: str) -> list[str] | None:
             return fields
 
 
-def _csv_records(fh: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes | None, bool]]:
-    """(first line number, the record's bytes or None if too long, complete?) per record."""
-    line_no = 0
-    while True:
-        first = line_no + 1
-        parts: list[bytes] = []
-        size = quotes = 0
-        chunk = b""
-        while True:
-            chunk = fh.readline(max_bytes + 1)
-            if not chunk:
-                break
-            if chunk.endswith(b"\n"):
-                line_no += 1
-            quotes += chunk.count(b'"')
-            size += len(chunk)
-            if size <= max_bytes:
-                parts.append(chunk)
-            # A record ends at a line end outside quotes ("" inside a field keeps parity).
-            if chunk.endswith(b"\n") and quotes % 2 == 0:
-                break
-        if size == 0:
-            return
-        complete = quotes % 2 == 0
-        yield first, (b"".join(parts) if size <= max_bytes else None), complete
-        if not chunk:
-            return
-
-
-def _csv_rows(path: Path, *, max_line_bytes: int) -> Iterator[RawRecord | Rejected]:
-    header: list[str] | None = None
+def _csv_rows(
+    path: Path, *, max_line_bytes: int, max_field_bytes: int
+) -> Iterator[RawRecord | Rejected]:
+    """The rows of a Langfuse CSV export, through the shared `CsvRows`: a row whose quoting is
+    broken is rejected and reading starts again at the next line that parses as a row, so a
+    stray quote costs that row, not the rest of the file."""
     with open_binary(path) as fh:
-        for line_no, data, complete in _csv_records(fh, max_line_bytes):
-            if not complete:
-                yield Rejected(line_no, "record is truncated (a quoted field is never closed)")
-                return
-            if data is None:
-                yield Rejected(line_no, f"record is longer than {max_line_bytes} bytes")
+        rows = CsvRows(fh, max_row_bytes=max_line_bytes, max_field_bytes=max_field_bytes)
+        header: list[str] | None = None
+        for row in rows():
+            if row.blank:
+                continue
+            if row.fields is None:
+                # CsvRows' problems name the syntax, never the content.
+                yield Rejected(row.first, f"malformed CSV record ({row.problem})")
                 continue
             if header is None:
-                data = data.removeprefix(b"\xef\xbb\xbf")
-            if not data.strip():
-                continue
-            text, notes = _decode(data)
-            fields = _split_csv(text.rstrip("\r\n"))
-            if header is None:
-                header = [f.strip() for f in fields or []]
+                header = [f.strip() for f in row.fields]
+                rows.width = len(header)
                 if not set(header) >= CORE_COLUMNS:
-                    yield Rejected(line_no, "no Langfuse observation header; reading stopped")
+                    yield Rejected(row.first, "no Langfuse observation header; reading stopped")
                     return
                 continue
-            if fields is None:
-                yield Rejected(line_no, "CSV quoting is broken in this record")
-            elif len(fields) != len(header):
+            if len(row.fields) != len(header):
                 yield Rejected(
-                    line_no, f"record has {len(fields)} fields, the header has {len(header)}"
+                    row.first, f"record has {len(row.fields)} fields, the header has {len(header)}"
                 )
-            else:
-                row = {k: (v if v != "" else None) for k, v in zip(header, fields, strict=True)}
-                yield RawRecord(line_no, row, notes)
+                continue
+            cells = zip(header, row.fields, strict=True)
+            yield RawRecord(row.first, {k: (v if v != "" else None) for k, v in cells}, row.notes)
 
 
 # --- which rows are interactions, and who they belong to ----------------------------------
@@ -637,7 +622,13 @@ def context_of(row: dict[str, Any]) -> TraceContext | None:
     )
 
 
-def trace_contexts(path: Path, wanted: set[str], *, max_line_bytes: int) -> dict[str, TraceContext]:
+def trace_contexts(
+    path: Path,
+    wanted: set[str],
+    *,
+    max_line_bytes: int,
+    max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES,
+) -> dict[str, TraceContext]:
     """Trace id -> context for the `wanted` traces, from any row of the file that names a
     user, and from the same run's legacy `traces/` file when there is one."""
     sources = [path]
@@ -647,7 +638,9 @@ def trace_contexts(path: Path, wanted: set[str], *, max_line_bytes: int) -> dict
             sources.append(sibling)
     found: dict[str, TraceContext] = {}
     for source in sources:
-        for item in read_rows(source, max_line_bytes=max_line_bytes):
+        for item in read_rows(
+            source, max_line_bytes=max_line_bytes, max_field_bytes=max_field_bytes
+        ):
             if not isinstance(item, RawRecord):
                 continue
             row = item.obj
@@ -847,13 +840,6 @@ def workflow_of(metadata: dict[str, Any], tags: list[str]) -> str | None:
     return None
 
 
-def _short_scalar(value: Any) -> bool:
-    # Identifier-like values only (no spaces): metadata may hold prose, which is content.
-    if isinstance(value, bool | int | float):
-        return True
-    return isinstance(value, str) and bool(_IDENTIFIER.fullmatch(value))
-
-
 def _attributes(row: dict[str, Any], metadata: dict[str, Any], tags: list[str]) -> dict[str, Any]:
     attributes: dict[str, Any] = {}
     for source, target in (
@@ -866,7 +852,7 @@ def _attributes(row: dict[str, Any], metadata: dict[str, Any], tags: list[str]) 
         ("release", "release"),
     ):
         value = row.get(source)
-        if isinstance(value, str) and value and len(value) <= 255:
+        if isinstance(value, str) and value and len(value) <= MAX_ATTRIBUTE_CHARS:
             attributes[target] = value
     level = row.get("level")
     if isinstance(level, str) and level.upper() not in ("", "DEFAULT"):
@@ -875,22 +861,17 @@ def _attributes(row: dict[str, Any], metadata: dict[str, Any], tags: list[str]) 
     if isinstance(version, int | str) and not isinstance(version, bool) and str(version):
         attributes["prompt_version"] = str(version)[:32]
     if tags:
-        attributes["tags"] = ",".join(tags)[:255]
+        attributes["tags"] = ",".join(tags)[:MAX_ATTRIBUTE_CHARS]
     names = _json_value(row.get("tool_call_names"))
     if isinstance(names, list) and names:
-        attributes["tool_calls"] = ",".join(str(n) for n in names if isinstance(n, str))[:255]
+        attributes["tool_calls"] = ",".join(str(n) for n in names if isinstance(n, str))[
+            :MAX_ATTRIBUTE_CHARS
+        ]
     account_type = metadata.get("account_type")
     if isinstance(account_type, str) and account_type:
         attributes["account_type"] = account_type[:64]
-    copied = 0
-    for key, value in metadata.items():
-        if copied >= MAX_METADATA_ATTRIBUTES:
-            break
-        name = str(key)[:64]
-        if name in attributes or key in _MAPPED_KEYS or not _short_scalar(value):
-            continue
-        attributes[name] = value
-        copied += 1
+    # Free-form metadata: only the allow-listed facts (normalize.METADATA_KEYS), counted.
+    keep_metadata(attributes, metadata, skip=_MAPPED_KEYS | {"account_type"})
     return attributes
 
 

@@ -36,7 +36,9 @@ takes both. Mapping (source -> normalized field):
 - workflow: a `workflow` key in the request metadata, else a `workflow:` / `workflow=` tag in
   `request_tags` (or `spend_logs_metadata.tags`), else the one tag that is a known workflow.
 - attributes: status (failed calls are still interactions: the prompt was sent), call_type,
-  key alias/hash, team, cache hit, error class/code, and the scalar request metadata.
+  key alias/hash, team, cache hit, error class/code, and of the request metadata only the
+  short values of allow-listed keys (`normalize.METADATA_KEYS`); others are counted in
+  `metadata_dropped`, never kept.
 
 Files: JSON Lines (either shape, sniffed per record), or a CSV export of the table (e.g.
 `\\copy (select * from "LiteLLM_SpendLogs") to 'f.csv' with csv header`): header names match
@@ -71,6 +73,7 @@ from auditor.normalize import (
     InteractionRecord,
     RecordError,
     clean_text,
+    keep_metadata,
     message_text,
     normalize_workflow,
     optional_float,
@@ -93,7 +96,6 @@ SNIFF_LINES = 5
 # Request-metadata keys that become fields, not attributes.
 _MAPPED_METADATA = frozenset({"tags", "user_email", "workflow", "application", "app", "tool"})
 MAX_TAGS = 50
-MAX_METADATA_ATTRIBUTES = 20
 MAX_ATTRIBUTE_TEXT = 200
 
 # Columns of the LiteLLM_SpendLogs table (schema.prisma), in the table's order.
@@ -634,13 +636,10 @@ def normalize_litellm(obj: dict[str, Any]) -> InteractionRecord:
         output_clean = None
 
     attributes: dict[str, Any] = {}
-    # Free-form request metadata first, so the reader's own facts below win on a name clash.
+    # Free-form request metadata: only the allow-listed facts (normalize.METADATA_KEYS) are
+    # kept, the rest is counted; the reader's own facts below win on a name clash.
     for source in (spend_meta, requester_meta):
-        for key, value in source.items():
-            if len(attributes) >= MAX_METADATA_ATTRIBUTES:
-                break
-            if isinstance(key, str) and len(key) <= 64 and key not in _MAPPED_METADATA:
-                _put(attributes, key, value)
+        keep_metadata(attributes, source, skip=_MAPPED_METADATA)
     attributes["litellm_shape"] = shape
     attributes["identity_source"] = identity_source
     attributes["tool_source"] = tool_source

@@ -38,7 +38,12 @@ from auditor.db.models import IngestRejection, Interaction, SourceFile
 from auditor.errors import InputError
 from auditor.ingest.base import RawRecord, Reader, Rejected
 from auditor.ingest.registry import detect_format, get_reader
-from auditor.normalize import InteractionRecord, RecordError, normalize_workflow
+from auditor.normalize import (
+    InteractionRecord,
+    RecordError,
+    bound_attributes,
+    normalize_workflow,
+)
 
 BATCH = 500
 # Rejections are inserted this many at a time, never held for the whole file.
@@ -433,9 +438,11 @@ def ingest_file(
                     rec = mappings.apply(rec)
                     for note in _notes(item, rec):
                         result.warn(item.line_no, note)
+                    attributes = dict(rec.attributes)
                     if item.notes:
-                        attributes = {**rec.attributes, "encoding_repaired": True}
-                        rec = replace(rec, attributes=attributes)
+                        attributes["encoding_repaired"] = True
+                    # The fence for every reader: nothing content-sized reaches the store.
+                    rec = replace(rec, attributes=bound_attributes(attributes))
                     pending.append((item.line_no, rec))
                     if len(pending) >= BATCH:
                         _flush(session, pending, result, source.id)

@@ -27,11 +27,13 @@ from auditor.db.models import (
     Detection,
     Interaction,
     Person,
+    PolicyEvaluation,
     Sample,
     SampleItem,
     ScanRecord,
 )
 from auditor.errors import AuditorError, NotFoundError, PolicyError
+from auditor.normalize import attribute_text
 from auditor.policy.engine import PolicyEngine
 from auditor.policy.input import build_policy_input
 
@@ -43,7 +45,7 @@ NOT_EVALUATED = "not_evaluated"
 SCANNED_STATUSES = frozenset({"scanned", "partial"})
 FULLY_SCANNED = "scanned"
 NO_TEXT_STATUSES = frozenset({"not_stored", "redacted"})
-FIELDS = ("prompt", "output")
+FIELDS = ("prompt", "output", "attributes")
 NOT_STORED_REASON = "content not stored at source"
 FAILED_PREFIX = "policy evaluation failed"
 MESSAGE_MAX = 1000
@@ -85,13 +87,15 @@ def evaluate_sample(
     its decisions at this policy revision are replaced. A field named in `require_scanned`
     that was not fully scanned (no scan, failed, partial) or whose text the source did not
     store adds a `*`/`not_evaluated` decision saying so, beside the rules that could still be
-    decided: never a silent pass. Does not commit. Raises NotFoundError if the sample does
-    not exist and PolicyError for a field other than prompt or output.
+    decided: never a silent pass. A run that decided anything is recorded as a
+    PolicyEvaluation (pack revision, engine, rule count). Does not commit. Raises
+    NotFoundError if the sample does not exist and PolicyError for a field other than
+    prompt, output or attributes.
     """
     unknown = sorted(set(require_scanned).difference(FIELDS))
     if unknown:
         raise PolicyError(
-            f"cannot require field {unknown[0]!r} scanned", "fields are prompt and output"
+            f"cannot require field {unknown[0]!r} scanned", "fields are " + ", ".join(FIELDS)
         )
     if session.get(Sample, sample_id) is None:
         raise NotFoundError(f"sample {sample_id} does not exist", "draw a sample first")
@@ -109,6 +113,21 @@ def evaluate_sample(
     stats = EvaluateStats(items=len(interaction_ids))
     for chunk in _chunks(interaction_ids, CHUNK):
         _evaluate_chunk(session, engine, chunk, required, evaluated_at, stats)
+    decided = stats.evaluated + stats.not_evaluated
+    if decided:
+        # The evidence of which pack decided: its revision and how many rules it had (an
+        # unavailable engine has none, and every decision says not_evaluated).
+        session.add(
+            PolicyEvaluation(
+                sample_id=sample_id,
+                policy_revision=engine.revision,
+                engine=engine.name,
+                rule_count=len(engine.rules()),
+                interactions=decided,
+                evaluated_at=evaluated_at,
+            )
+        )
+        session.flush()
     return stats
 
 
@@ -177,6 +196,9 @@ def _evaluate_chunk(
             has_text[iid].add("prompt")
         if has_output:
             has_text[iid].add("output")
+    for iid, interaction in interactions.items():
+        if attribute_text(interaction.attributes) is not None:
+            has_text[iid].add("attributes")
     people = _people_for(session, list(interactions.values()))
     detections: dict[int, dict[str, list[Detection]]] = defaultdict(lambda: defaultdict(list))
     for det in session.scalars(
@@ -240,7 +262,8 @@ def coverage_gaps(
     A required field counts as covered only if its newest scan record says `scanned`. A scan
     that covered the field before its text was purged still counts (its detections remain).
     When the source logged the prompt (`content_status` present), a missing output is a reply
-    without text (e.g. only tool calls), not a gap: there was nothing to scan.
+    without text (e.g. only tool calls), not a gap: there was nothing to scan; nor are
+    attributes without text.
     Each reason names the fields (never their content), grouped by cause.
     """
     causes: dict[str, list[str]] = defaultdict(list)
@@ -250,6 +273,8 @@ def coverage_gaps(
             continue
         if field == "output" and content_status == "present" and field not in has_text:
             continue
+        if field == "attributes" and field not in has_text and status is None:
+            continue  # the log carried no attribute text: nothing to scan
         if status == "partial":
             causes["partial"].append(field)
         elif status == "error":

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from auditor.db.models import Detection, Interaction, Person
+from auditor.normalize import attribute_text
 
 # A log that does not say which account was used shows neither a firm nor a personal account.
 # Defaulting to "enterprise_sso" asserted a fact nobody logged (fail-open); "unknown" keeps
@@ -24,7 +25,7 @@ from auditor.db.models import Detection, Interaction, Person
 DEFAULT_ACCOUNT_TYPE = "unknown"
 
 # The order fields are listed in `fields_scanned`, whatever order the caller passes.
-FIELD_ORDER = ("prompt", "output")
+FIELD_ORDER = ("prompt", "output", "attributes")
 
 # Agent actions as the policies name them; anything else a log says is kept as "other".
 AGENT_ACTIONS = frozenset({"none", "draft", "send", "execute", "write"})
@@ -64,6 +65,7 @@ def build_policy_input(
             for name, text in (
                 ("prompt", interaction.prompt_text),
                 ("output", interaction.output_text),
+                ("attributes", attribute_text(interaction.attributes)),
             )
             if text is not None
         }

@@ -28,6 +28,7 @@ from auditor.db.models import (
     IngestRejection,
     Interaction,
     Person,
+    PolicyEvaluation,
     ReviewEvent,
     Sample,
     SampleItem,
@@ -443,6 +444,18 @@ class MethodSection:
     # (sample.precision), and the rules it marks as tuning candidates.
     review_precision: tuple[Precision, ...] = ()
     tuning_candidates: tuple[str, ...] = ()
+    # Rules each counted revision had when it evaluated this sample (its newest recorded run).
+    policy_rule_counts: tuple[PolicyRuleCount, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRuleCount:
+    """How many rules a policy pack revision had, and which engine ran it; `rules` is None
+    for decisions recorded before the evaluation was (no record of the run)."""
+
+    revision: str
+    rules: int | None
+    engine: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -1619,7 +1632,30 @@ def _method(session: Session, scope: _Scope) -> MethodSection:
         not_evaluated_interactions=_not_evaluated_interactions(session, scope),
         review_precision=precision,
         tuning_candidates=tuning,
+        policy_rule_counts=_policy_rule_counts(session, sample.id, policies),
     )
+
+
+def _policy_rule_counts(
+    session: Session, sample_id: str, revisions: tuple[str, ...]
+) -> tuple[PolicyRuleCount, ...]:
+    """Per counted policy revision: the rule count and engine of its newest evaluation run of
+    the sample."""
+    counts = []
+    for revision in revisions:
+        row = session.execute(
+            select(PolicyEvaluation.rule_count, PolicyEvaluation.engine)
+            .where(
+                PolicyEvaluation.sample_id == sample_id,
+                PolicyEvaluation.policy_revision == revision,
+            )
+            .order_by(PolicyEvaluation.evaluated_at.desc(), PolicyEvaluation.id.desc())
+            .limit(1)
+        ).first()
+        counts.append(
+            PolicyRuleCount(revision, row.rule_count if row else None, row.engine if row else None)
+        )
+    return tuple(counts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,6 +63,7 @@ from thinc.api import use_ops
 
 from auditor.config import ScanSettings
 from auditor.errors import ScanError
+from auditor.normalize import ATTRIBUTE_TEXT_SCHEME
 from auditor.scan.card_data import (
     CardExpiryRecognizer,
     CardSecurityCodeRecognizer,
@@ -685,6 +686,7 @@ class Scanner:
     def _compute_revision(self) -> tuple[str, dict[str, str]]:
         payload: dict[str, Any] = {
             "scheme": HIT_SCHEME,
+            "attribute_text": ATTRIBUTE_TEXT_SCHEME,
             "doubtful_person_score": DOUBTFUL_PERSON_SCORE,
             "presidio": metadata.version("presidio-analyzer"),
             "spacy": spacy.__version__,

@@ -1,6 +1,8 @@
-"""The scan stage: scan the prompt and output of every item of a sample, store what was found.
+"""The scan stage: scan the prompt, output and attribute values of every item of a sample, store
+what was found.
 
-Each field of each interaction gets one ScanRecord per scanner revision, saying whether it was
+Each field of each interaction gets one ScanRecord per scanner revision (an interaction whose
+log carried no attribute text has none for `attributes`), saying whether it was
 scanned (fully or partially), had no text to scan, or failed; detections are written beside it.
 ScanRecord.status is one of STATUSES; reason_code says why a field is not fully scanned, one of
 REASON_CODES, so the report can count fields per reason. Reasons never quote the text.
@@ -23,23 +25,28 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from auditor.db.models import Detection, Interaction, Meta, Sample, SampleItem, ScanRecord
 from auditor.errors import NotFoundError, ScanError
+from auditor.normalize import attribute_key_spans, attribute_text
 from auditor.scan.engine import (
     REASON_DETECTION_CAP,
     REASON_OVER_LIMIT,
     REASON_TIMEOUT,
     REASON_UNSUPPORTED_LANGUAGE,
+    Hit,
     Scanner,
     build_scanner,
 )
 from auditor.scan.parallel import ScanOutcome, ScanPool
 
-FIELDS = ("prompt", "output")
+# `attributes`: the short text values an interaction's log carried beside the prompt (see
+# normalize.attribute_text); an interaction without any has no record for that field.
+FIELDS = ("prompt", "output", "attributes")
 STATUSES = ("scanned", "partial", "error", "not_stored", "redacted")
 REASON_ERROR = "error"
 REASON_CODES = (
@@ -96,6 +103,7 @@ class ScanStats:
 class _Job:
     interaction_id: int
     field: str
+    keys: tuple[tuple[int, int], ...] = ()  # attributes: where the keys are (see _kept)
 
 
 def scan_sample(
@@ -119,7 +127,7 @@ def scan_sample(
     """
     bad = [f for f in fields if f not in FIELDS]
     if bad:
-        raise ScanError(f"cannot scan field {bad[0]!r}", "fields are prompt and output")
+        raise ScanError(f"cannot scan field {bad[0]!r}", "fields are " + ", ".join(FIELDS))
     fields = tuple(dict.fromkeys(fields))
     if session.get(Sample, sample_id) is None:
         raise NotFoundError(f"sample {sample_id} does not exist", "check the sample id")
@@ -144,7 +152,19 @@ def scan_sample(
     failed_before = [row.id for row in existing if row.status == "error"]
     if failed_before:
         session.execute(delete(ScanRecord).where(ScanRecord.id.in_(failed_before)))
-    total = len(interaction_ids) * len(fields) - len(done)
+    # Attributes without text to scan are no field to scan: no record, not counted.
+    nothing: set[tuple[int, str]] = set()
+    if "attributes" in fields:
+        for offset in range(0, len(interaction_ids), READ_BATCH):
+            chunk = interaction_ids[offset : offset + READ_BATCH]
+            nothing.update(
+                (iid, "attributes")
+                for iid, attributes in session.execute(
+                    select(Interaction.id, Interaction.attributes).where(Interaction.id.in_(chunk))
+                )
+                if attribute_text(attributes) is None and (iid, "attributes") not in done
+            )
+    total = len(interaction_ids) * len(fields) - len(done) - len(nothing)
     stats.fields_skipped_already_done = len(done)
     if total == 0:
         return stats
@@ -174,15 +194,16 @@ def scan_sample(
                     Interaction.prompt_text,
                     Interaction.output_text,
                     Interaction.content_status,
+                    Interaction.attributes,
                 ).where(Interaction.id.in_(chunk))
             ).all()
             by_id = {row.id: row for row in rows}
             for interaction_id in chunk:
                 row = by_id[interaction_id]
                 for field in fields:
-                    if (interaction_id, field) in done:
+                    if (interaction_id, field) in done or (interaction_id, field) in nothing:
                         continue
-                    text = row.prompt_text if field == "prompt" else row.output_text
+                    text = _text(row, field)
                     if text is None:
                         session.add(
                             _no_text_record(interaction_id, field, row.content_status, scanner)
@@ -190,7 +211,8 @@ def scan_sample(
                         stats.fields_not_stored += 1
                         advance(1)
                     else:
-                        queued.append(_Job(interaction_id, field))
+                        keys = attribute_key_spans(text) if field == "attributes" else ()
+                        queued.append(_Job(interaction_id, field, keys))
                         yield text
 
     build = partial(build_scanner, recognizers_file=scanner.recognizers_file)
@@ -209,6 +231,31 @@ def scan_sample(
         stats.fields_reused = pool.stats.reused
     session.flush()
     return stats
+
+
+def _text(row: Any, field: str) -> str | None:
+    if field == "attributes":
+        return attribute_text(row.attributes)
+    return row.prompt_text if field == "prompt" else row.output_text  # type: ignore[no-any-return]
+
+
+# The spaCy model's names and places in `key: value` facts (a department, a region, an OS,
+# a key's own name) are what those facts are, not content: in attributes, the pattern,
+# checksum, register and credential recognizers decide.
+NER_RECOGNIZERS = frozenset({"SpacyRecognizer"})
+
+
+def _kept(job: _Job, hits: tuple[Hit, ...]) -> tuple[Hit, ...]:
+    """The hits worth a detection: for attributes, none from the language model and none in a
+    key's name. A change here changes normalize.ATTRIBUTE_TEXT_SCHEME (the scanner revision)."""
+    if job.field != "attributes":
+        return hits
+    return tuple(
+        h
+        for h in hits
+        if h.recognizer not in NER_RECOGNIZERS
+        and not any(h.start < end and start < h.end for start, end in job.keys)
+    )
 
 
 def _store(
@@ -231,6 +278,7 @@ def _store(
         )
         stats.fields_failed += 1
         return
+    hits = _kept(job, outcome.hits)
     session.add_all(
         Detection(
             interaction_id=job.interaction_id,
@@ -245,7 +293,7 @@ def _store(
             scanner_revision=scanner.revision,
             subject_id=hit.subject_id,
         )
-        for hit in outcome.hits
+        for hit in hits
     )
     session.add(
         ScanRecord(
@@ -265,7 +313,7 @@ def _store(
         stats.partial_reasons[outcome.reason_code] = (
             stats.partial_reasons.get(outcome.reason_code, 0) + 1
         )
-    stats.detections += len(outcome.hits)
+    stats.detections += len(hits)
 
 
 # --- what changed between scanner revisions ---------------------------------------------------

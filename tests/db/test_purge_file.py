@@ -10,6 +10,8 @@ import pytest
 
 from auditor.cli import main
 from auditor.config import Settings
+from auditor.db.retention import purged_attributes
+from auditor.policy.input import oversight
 from tests.conftest import chat_record, write_jsonl
 
 SNIPPETS = [f"PURGE-ME-{n:04d}-zq" for n in range(600)]
@@ -53,3 +55,67 @@ def test_case_07_purged_text_is_gone_from_the_file(cli, settings: Settings, tmp_
     left = [s for s in SNIPPETS if s.encode() in _file_bytes(db)]
     assert left == [], f"{len(left)} purged snippets still readable in the database file"
     assert b"KEEP-ME-recent" in _file_bytes(db)
+
+
+def test_case_07_purged_attribute_values_are_gone_from_the_file(  # type: ignore[no-untyped-def]
+    cli, settings: Settings, tmp_path: Path
+) -> None:
+    # Kept metadata values (allow-listed, short) are scanned until purge, then removed with the
+    # raw text; a record whose source stored no text at all is purged for its attributes alone.
+    records = [
+        chat_record(
+            f"old-{n}",
+            None if n % 2 else "prompt",
+            when="2024-03-05T10:00:00Z",
+            metadata={"department": text, "human_reviewed": "yes", "reviewer_id": f"r-{n}"},
+        )
+        for n, text in enumerate(SNIPPETS[:200])
+    ]
+    records.append(
+        chat_record(
+            "recent", "x", when="2026-10-05T10:00:00Z", metadata={"department": "KEEP-ME-dept"}
+        )
+    )
+    logs = write_jsonl(tmp_path / "meta.jsonl", records)
+    code, _out, err = cli("ingest", str(logs), "--format", "openai-chat")
+    assert code == 0, err
+    db = Path(settings.database.url.removeprefix("sqlite:///"))
+    assert sum(s.encode() in _file_bytes(db) for s in SNIPPETS[:200]) > 150
+
+    code, out, err = cli("db", "purge", "--days", "365")
+    assert code == 0, err
+    assert "purged raw text of 200 interaction(s)" in out
+    left = [s for s in SNIPPETS[:200] if s.encode() in _file_bytes(db)]
+    assert left == [], f"{len(left)} purged attribute values still readable in the database file"
+    assert b"KEEP-ME-dept" in _file_bytes(db)
+    # Idempotent: nothing left to purge.
+    code, out, _err = cli("db", "purge", "--days", "365")
+    assert "purged raw text of 0 interaction(s)" in out
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ({"department": "Payments", "api_requests": 2}, {"api_requests": 2}),
+        ({"account_type": "personal"}, {"account_type": "personal"}),
+        ({"account_type": "4111 1111 1111 1111"}, {}),  # not spelled as an account type
+        ({"reviewer_id": "Jane Doe"}, {"human_reviewed": True}),  # decided, then kept so
+        (
+            {"human_reviewed": "no", "sent_externally": "yes"},
+            {"human_reviewed": False, "output_used_externally": True},
+        ),  # fmt: skip
+        (
+            {"agent_action": "Execute", "approved_by": "u-9"},
+            {"agent_action": "execute", "action_approved": True},
+        ),  # fmt: skip
+        ({"agent_action": "rm -rf 4111111111111111"}, {"agent_action": "other"}),
+        ({"unknown_fields": ["note"], "models": ["a", "b"], "flag": True}, {"flag": True}),
+        ({"purged_at": "2026-01-01T00:00:00Z", "team": "x"}, {"purged_at": "2026-01-01T00:00:00Z"}),
+    ],
+)
+def test_case_07_purge_keeps_counts_flags_and_decided_facts(
+    before: dict[str, object], after: dict[str, object]
+) -> None:
+    assert purged_attributes(before) == after
+    # What the policies read from the attributes is the same before and after purge.
+    assert oversight(purged_attributes(before)) == oversight(before)

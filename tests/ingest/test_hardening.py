@@ -31,6 +31,7 @@ from auditor.demo.writers import (
     litellm,
     otel,
 )
+from auditor.ingest import langfuse as langfuse_reader
 from auditor.ingest import stage
 from auditor.ingest.base import Reader
 from auditor.ingest.registry import available
@@ -240,6 +241,43 @@ def test_case_06_litellm_csv_resynchronises_after_a_stray_quote(
     [res] = ingest_paths(session, [path], "litellm", max_line_bytes=MAX)
     assert res.total == 20 and res.rejected == 1 and res.loaded == 19
     assert res.rejections[0][0] == 6
+
+
+def _langfuse_csv(recs: list[dict[str, Any]], path: Path) -> Path:
+    """Langfuse's CSV form of an export: the JSON Lines rows, objects and arrays as JSON text."""
+    jsonl = path.with_suffix(".jsonl")
+    langfuse.write(recs, jsonl)
+    rows = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
+    jsonl.unlink()
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh, lineterminator="\n")
+        out.writerow(columns)
+        for row in rows:
+            values = [row.get(c) for c in columns]
+            out.writerow(
+                "" if v is None else v if isinstance(v, str) else json.dumps(v) for v in values
+            )
+    return path
+
+
+def test_case_06_langfuse_csv_resynchronises_after_a_stray_quote(
+    session: Session, tmp_path: Path
+) -> None:
+    recs = [chat_record(f"lf-{i}", f"prompt {i}") for i in range(20)]
+    path = _langfuse_csv(recs, tmp_path / "observations.csv")
+    clean = list(langfuse_reader.read_rows(path, max_line_bytes=MAX))
+    assert [type(r).__name__ for r in clean] == ["RawRecord"] * 20
+
+    lines = path.read_bytes().split(b"\n")
+    assert len(lines) == 22  # header, 20 one-line rows, and the end
+    lines[5] = lines[5].replace(b",", b',"', 1)  # a quote opens a field and never closes
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(b"\n".join(lines))
+    [res] = ingest_paths(session, [broken], "langfuse", max_line_bytes=MAX)
+    # It used to stop at the broken record: 4 stored, 1 rejected, 15 never read.
+    assert (res.total, res.loaded, res.rejected) == (20, 19, 1), res.rejections
+    assert res.rejections[0][0] == 6 and res.reconciles
 
 
 CORRUPTIONS = [b'"', b"\r", b"\x00", b"\xff"]

@@ -203,12 +203,14 @@ JUDGE = "Langfuse evaluator or experiment runs (environment langfuse-llm-as-a-ju
         ),
         (
             SAMPLES / "broken.csv",
-            (6, 2, 0, 4, 0),
+            # Line 4's `say "hi"` (a quote inside an unquoted field) is read as written, as
+            # the other CSV readers (auditor.ingest.csvrows) read it.
+            (6, 3, 0, 3, 0),
             {
                 3: "record has 5 fields, the header has 14",
-                4: "CSV quoting is broken in this record",
                 5: "`usage_details` is not a JSON object",
-                8: "record is truncated (a quoted field is never closed)",
+                8: "malformed CSV record (not valid CSV (unexpected end of data): "
+                "a quote is never closed)",
             },
             {},
         ),
@@ -255,7 +257,7 @@ def test_sample_file_counts(
         ),
         (
             SAMPLES / "broken.csv",
-            "broken.csv: read 6 = stored 2 + duplicates 0 + rejected 4"
+            "broken.csv: read 6 = stored 3 + duplicates 0 + rejected 3"
             " + coverage gaps 0 (reconciles)",
         ),
     ],
@@ -322,7 +324,8 @@ JSONL_FIELDS: dict[str, dict[str, Any]] = {
             "trace_name": SUPPORT,
             "tags": "workflow:client_comm,desk:retail",
             "account_type": "enterprise_sso",
-            "desk_code": "RTL-4",
+            "metadata_dropped": 1,  # desk_code: not an allow-listed metadata key
+            "metadata_dropped_keys": ["desk_code"],
             "input_shape": "chat",
             "total_tokens": 508,
         },
@@ -561,7 +564,13 @@ def test_huge_prompt_loads_and_overlong_records_are_rejected(
         encoding="utf-8",
     )
     items = list(READER.records(as_csv, max_line_bytes=one_mb))
-    assert [(i.line_no, type(i).__name__) for i in items] == [(2, "Rejected"), (4, "RawRecord")]
+    # The over-long line is rejected on its own, then the rest of its field up to the next
+    # line that parses as a row (auditor.ingest.csvrows).
+    assert [(i.line_no, type(i).__name__) for i in items] == [
+        (2, "Rejected"),
+        (3, "Rejected"),
+        (4, "RawRecord"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -642,7 +651,7 @@ def test_csv_with_bom_crlf_and_invalid_utf8(tmp_path: Path) -> None:
     items = read_all(path)
     assert [i.line_no for i in items] == [2, 4]
     assert items[0].obj["input"] == "two\r\nlines"  # type: ignore[union-attr]
-    assert items[1].notes == ("invalid UTF-8 replaced (first at byte 39 of the record)",)  # type: ignore[union-attr]
+    assert items[1].notes == ("invalid UTF-8 replaced (line 4, first at byte 39)",)  # type: ignore[union-attr]
 
 
 def test_csv_without_an_observation_header_stops(tmp_path: Path) -> None:
@@ -996,25 +1005,29 @@ def test_tags_and_metadata_as_json_text_like_csv() -> None:
     assert rec.attributes["prompt_version"] == "3"
 
 
-def test_attributes_keep_identifiers_not_prose_and_name_unknown_columns() -> None:
+def test_attributes_keep_allow_listed_metadata_only_and_name_unknown_columns() -> None:
     rec = normalize_observation(
         gen(
             metadata={
+                "department": "FX-7",
+                "human_reviewed": True,
                 "desk": "FX-7",
                 "note": "Client John Smith called about his overdraft",
                 "nested": {"k": "v"},
-                "flag": True,
                 "user_email": "a@b.example",
             },
             customer_column="secret value",
         ),
         source_format="langfuse",
     )
-    assert rec.attributes["desk"] == "FX-7" and rec.attributes["flag"] is True
-    assert "note" not in rec.attributes and "nested" not in rec.attributes
+    assert rec.attributes["department"] == "FX-7" and rec.attributes["human_reviewed"] is True
+    assert not {"desk", "note", "nested"} & rec.attributes.keys()
+    assert rec.attributes["metadata_dropped"] == 3
+    assert rec.attributes["metadata_dropped_keys"] == ["desk", "nested", "note"]
     assert "user_email" not in rec.attributes  # identity is a field, not an attribute
     assert rec.attributes["unknown_fields"] == ["customer_column"]
     assert "secret value" not in json.dumps(rec.attributes)
+    assert "John" not in json.dumps(rec.attributes)
 
 
 def test_io_group_not_exported_is_a_coverage_gap() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from auditor.db.models import Detection, Interaction, Person, Sample, SampleItem, ScanRecord
+from auditor.normalize import attribute_text
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "policies"
 EXAMPLES_DIR = POLICY_DIR / "examples"
@@ -98,7 +99,10 @@ def add_scan(
     revision: str = SCANNER,
     at: datetime = WHEN,
 ) -> list[Detection]:
-    """Scan records for `fields` and one prompt detection per (entity type, score)."""
+    """Scan records for `fields` (and `attributes` when the interaction has attribute text,
+    as the scan stage does) and one prompt detection per (entity type, score)."""
+    if attribute_text(interaction.attributes) is not None and "attributes" not in fields:
+        fields = (*fields, "attributes")
     for field in fields:
         session.add(
             ScanRecord(

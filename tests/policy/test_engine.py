@@ -39,7 +39,11 @@ def test_violation_carries_metadata(policy_engine: EmbeddedEngine) -> None:
     assert isinstance(violation, Violation)
     assert violation.title == info.title
     assert violation.remediation == info.remediation
-    assert violation.references == ("PCI DSS v4.0.1 Req. 4.2.2", "PCI DSS v4.0.1 Req. 3.5.1")
+    assert violation.references == (
+        "PCI DSS v4.0.1 Req. 4.2.2",
+        "PCI DSS v4.0.1 Req. 3.5.1",
+        "PCI DSS v4.0.1 Req. 3.3.1",
+    )
     assert "copilot-business" in violation.message
 
 

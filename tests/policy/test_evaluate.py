@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 
-from auditor.db.models import Decision, Interaction, Person, ScanRecord
+from auditor.db.models import Decision, Interaction, Person, PolicyEvaluation, ScanRecord
 from auditor.errors import NotFoundError, PolicyError
 from auditor.ingest.stage import ingest_paths
 from auditor.policy.engine import EmbeddedEngine, load_bundle
@@ -21,6 +21,7 @@ from auditor.policy.evaluate import EvaluateStats, _people_for, coverage_gaps, e
 from auditor.policy.input import build_policy_input
 from tests.policy.helpers import (
     EXAMPLES_DIR,
+    POLICY_DIR,
     SCANNER,
     WHEN,
     add_interaction,
@@ -67,6 +68,8 @@ def population(session: Session) -> dict[str, int]:
         content_status="not_stored",
         attributes={"account_type": "personal"},
     )
+    # The log stored no text, but its attributes hold some: the scan stage scans them.
+    add_scan(session, consumer, [], fields=("attributes",))
     rows["consumer"] = consumer
 
     unscanned = add_interaction(session, "e-unscanned", tool="claude-enterprise")
@@ -137,7 +140,7 @@ def test_decision_rows_carry_engine_revision_and_time(
     scanner = {(d.interaction_id, d.rule_id): d.scanner_revision for d in rows}
     assert scanner[(population["card"], "card-data-outside-pci-scope")] == SCANNER
     assert scanner[(population["rescanned"], "client-npi-to-uncontracted-tool")] == "new"
-    assert scanner[(population["consumer"], "unapproved-tool")] is None
+    assert scanner[(population["consumer"], "unapproved-tool")] == SCANNER  # its attributes
     assert scanner[(population["unscanned"], "*")] is None
 
 
@@ -183,6 +186,38 @@ def test_second_run_is_a_no_op(
     assert len(session.scalars(select(Decision)).all()) == count
     kept = session.scalars(select(Decision).where(Decision.id <= before)).all()
     assert len(kept) == count - 4, "only the retried rows (1 unscanned + 3 consumer) were replaced"
+
+
+def test_each_run_records_the_pack_revision_engine_and_rule_count(
+    session: Session, policy_engine: EmbeddedEngine, population: dict[str, int]
+) -> None:
+    evaluate_sample(session, policy_engine, "s-1", now=NOW)
+    evaluate_sample(session, policy_engine, "s-1", now=NOW + timedelta(hours=1))
+    runs = session.execute(
+        select(
+            PolicyEvaluation.sample_id,
+            PolicyEvaluation.policy_revision,
+            PolicyEvaluation.engine,
+            PolicyEvaluation.rule_count,
+            PolicyEvaluation.interactions,
+        ).order_by(PolicyEvaluation.id)
+    ).all()
+    rules = len(policy_engine.rules())
+    rule_files = list((POLICY_DIR / "auditor" / "rules").glob("*.rego"))
+    assert rules >= len([p for p in rule_files if not p.name.endswith("_test.rego")]) > 0
+    # The second run redid only the two not-evaluated interactions.
+    assert [tuple(r) for r in runs] == [
+        ("s-1", policy_engine.revision, "embedded", rules, 6),
+        ("s-1", policy_engine.revision, "embedded", rules, 2),
+    ]
+
+
+def test_a_run_that_decides_nothing_records_no_run(
+    session: Session, policy_engine: EmbeddedEngine
+) -> None:
+    add_sample(session, "s-empty", [])
+    evaluate_sample(session, policy_engine, "s-empty", now=NOW)
+    assert session.scalars(select(PolicyEvaluation)).all() == []
 
 
 def test_retry_after_scan_replaces_not_evaluated(
@@ -524,9 +559,9 @@ def test_coverage_gaps_table(
     assert coverage_gaps(required, statuses, has_text, content_status=content_status) == expected
 
 
-def test_default_requires_prompt_and_output() -> None:
+def test_default_requires_prompt_output_and_attributes() -> None:
     default = inspect.signature(evaluate_sample).parameters["require_scanned"].default
-    assert tuple(default) == ("prompt", "output")
+    assert tuple(default) == ("prompt", "output", "attributes")
 
 
 def test_unknown_required_field_is_refused(
@@ -576,6 +611,7 @@ def test_failed_scan_retried_under_the_same_scanner_is_evaluated_again(
     interaction = add_interaction(session, "e-retry", attributes={"account_type": "enterprise_sso"})
     _scan_record(session, interaction, "prompt", "scanned")
     _scan_record(session, interaction, "output", "error")
+    _scan_record(session, interaction, "attributes", "scanned")
     add_sample(session, "s-retry", [interaction])
     first = evaluate_sample(session, policy_engine, "s-retry", now=NOW)
     assert first.not_evaluated == 1

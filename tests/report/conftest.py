@@ -24,6 +24,7 @@ from auditor.db.models import (
     IngestRejection,
     Interaction,
     Person,
+    PolicyEvaluation,
     ReviewEvent,
     Sample,
     SampleItem,
@@ -328,6 +329,25 @@ def populate(session: Session) -> dict[str, str]:
             decision("i5", "R4", "violation", "low"),
             decision("i6", "R12", "violation", "medium"),
             decision("i7", "R1", "violation", "critical"),
+        ]
+    )
+
+    def evaluation(sample: str, rules: int, at: datetime) -> PolicyEvaluation:
+        return PolicyEvaluation(
+            sample_id=sample,
+            policy_revision="pol-r1",
+            engine="embedded",
+            rule_count=rules,
+            interactions=7,
+            evaluated_at=at,
+        )
+
+    # The newest run of the report's sample counts; another sample's run does not.
+    session.add_all(
+        [
+            evaluation("s-new", 15, datetime(2026, 11, 1)),
+            evaluation("s-new", 16, t0),
+            evaluation("s-old", 3, datetime(2026, 11, 2)),
         ]
     )
 

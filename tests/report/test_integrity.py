@@ -211,10 +211,11 @@ def test_verify_non_utf8_is_a_failed_result(tmp_path: Path) -> None:
 
 
 def test_no_sample_states_none_for_the_manifest(store, pseudonymize, signer, key) -> None:
-    from auditor.db.models import Sample, SampleItem
+    from auditor.db.models import PolicyEvaluation, Sample, SampleItem
 
     with session_scope(store.engine) as session:
         session.query(SampleItem).delete()
+        session.query(PolicyEvaluation).delete()
         session.query(Sample).delete()
     with session_scope(store.engine) as session:
         ctx: Any = build_report_context(

@@ -16,7 +16,13 @@ from auditor.config import Settings
 from auditor.db.models import Finding, UsageTier
 from auditor.db.session import session_scope
 from auditor.errors import AuditorError, NotFoundError
-from auditor.report.context import Count, CrossTable, ReportContext, build_report_context
+from auditor.report.context import (
+    Count,
+    CrossTable,
+    PolicyRuleCount,
+    ReportContext,
+    build_report_context,
+)
 from auditor.report.render import render_html
 
 GENERATED = datetime(2026, 11, 5, 7, 30, tzinfo=UTC)
@@ -229,6 +235,11 @@ EXPECTED: list[tuple[str, Callable[[ReportContext], Any], Any]] = [
     ("no older scanner revision", lambda c: c.method.scanner_revisions_replaced, ()),
     ("policy revisions counted", lambda c: c.method.policy_revisions_current, ("pol-r1",)),
     ("no older policy revision", lambda c: c.method.policy_revisions_replaced, ()),
+    (
+        "rules of each counted policy revision: its newest run of this sample",
+        lambda c: c.method.policy_rule_counts,
+        (PolicyRuleCount("pol-r1", 16, "embedded"),),
+    ),
     ("not-evaluated decisions", lambda c: c.method.not_evaluated_decisions, 2),
     ("not-evaluated interactions", lambda c: c.method.not_evaluated_interactions, 1),
     (

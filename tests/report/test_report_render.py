@@ -157,6 +157,11 @@ def test_method_shows_manifest_and_verification_command(html) -> None:
     assert "<code>ev-3</code>" in html
 
 
+def test_method_shows_the_rule_count_of_each_counted_pack(html) -> None:
+    assert "Rules in the policy pack" in html
+    assert "<code>pol-r1</code>: 16 rules (embedded)" in html
+
+
 def test_source_paths_are_reduced_to_file_names(html) -> None:
     assert "chatgpt-2026-10.jsonl" in html and "broken.csv" in html
     assert "/var/log" not in html and "secret-share" not in html

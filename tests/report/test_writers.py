@@ -165,9 +165,10 @@ def test_json_dict_is_valid_against_the_schema(ctx) -> None:
 
 def test_json_dict_with_no_sample_is_valid_against_the_schema(store, pseudonymize) -> None:
     with session_scope(store.engine) as session:
-        from auditor.db.models import Sample, SampleItem
+        from auditor.db.models import PolicyEvaluation, Sample, SampleItem
 
         session.query(SampleItem).delete()
+        session.query(PolicyEvaluation).delete()
         session.query(Sample).delete()
     data = to_json_dict(build(store, pseudonymize))
     schema = load_schema()

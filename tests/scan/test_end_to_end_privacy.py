@@ -3,7 +3,7 @@
 `auditor run` over a small log set with planted values (card, SSN, IBAN, e-mail, phone,
 client names and accounts from a register, restricted terms, a credential, identifiers, and
 card data that PCI DSS forbids keeping: security codes, expiry dates, track data, a PIN
-block), then
+block), and in a gateway's metadata beside the prompt (kept and scanned, or dropped), then
 the report in every format; every output is searched for every planted value: the database
 (every cell outside the raw-text columns, and its bytes once raw text is purged), the report
 files, stdout, stderr and the log records.
@@ -72,6 +72,16 @@ FRAGMENTS = [
     "=2811101",
     "FEDCBA98",
 ]
+
+# Values a gateway's metadata carries beside the prompt: allow-listed facts are kept and
+# scanned (field `attributes`), anything else is dropped; purge blanks the kept ones.
+METADATA = {
+    "department": f"card {PLANTED['card']}",
+    "team": f"SSN {PLANTED['ssn']}",
+    "note": f"{PLANTED['client']} wants IBAN {PLANTED['iban']}",
+    "aws": PLANTED["credential"],
+}
+ATTRIBUTE_TYPES = {"CREDIT_CARD", "US_SSN"}
 
 PROMPTS = [
     ("e1", f"Refund the client on card {PLANTED['card']} today.", "copilot-business"),
@@ -166,6 +176,7 @@ def run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         chat_record(eid, prompt, tool=tool, output="Done.", user=f"u0000{i % 5}")
         for i, (eid, prompt, tool) in enumerate(PROMPTS)
     ]
+    records.append(chat_record("e14", "Attributes only.", output="Done.", metadata=METADATA))
     write_jsonl(tmp_path / "logs.jsonl", records)
     return tmp_path
 
@@ -230,11 +241,28 @@ def test_no_raw_value_in_any_output(
         assert {"C001", "C002"} <= subjects
         excerpts = [e for (e,) in con.execute("SELECT masked_excerpt FROM detections")]
         assert any("[CLIENT_NAME:C001]" in e for e in excerpts)
-        # Every cell of every table, except the raw text an interaction keeps until purged.
+        # Metadata values: the kept ones were scanned where they were kept, the rest dropped.
+        [(iid, attributes)] = con.execute(
+            "SELECT id, attributes FROM interactions WHERE event_id = 'e14'"
+        ).fetchall()
+        found = {
+            t
+            for (t,) in con.execute(
+                "SELECT entity_type FROM detections WHERE interaction_id = ? "
+                "AND field = 'attributes'",
+                (iid,),
+            )
+        }
+        assert found >= ATTRIBUTE_TYPES
+        assert set(_leaks(attributes)) == {"card", "ssn", "1111 1111", "22-8726"}
+        # Every cell of every table, except the raw text an interaction keeps until purged
+        # (prompt, output and the attribute values it was scanned in).
         for (table,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
             columns = [row[1] for row in con.execute(f'PRAGMA table_info("{table}")')]
             if table == "interactions":
-                columns = [c for c in columns if c not in ("prompt_text", "output_text")]
+                columns = [
+                    c for c in columns if c not in ("prompt_text", "output_text", "attributes")
+                ]
             for row in con.execute(f'SELECT {", ".join(f"{c!r}" for c in columns)} FROM "{table}"'):
                 cells = " | ".join(str(v) for v in row)
                 assert not _leaks(cells), f"table {table}"

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from auditor.config import ScanSettings
-from auditor.db.models import Detection, ScanRecord
+from auditor.db.models import Detection, Interaction, ScanRecord
 from auditor.db.session import session_scope
 from auditor.errors import NotFoundError, ScanError
 from auditor.scan.engine import Scanner, ScanResult, build_analyzer, build_scanner
@@ -93,6 +93,35 @@ def test_scan_sample_writes_records_and_detections(
         assert d.scanner_revision == scanner.revision
         assert CARD not in d.masked_excerpt and EMAIL not in d.masked_excerpt
         assert "John Smith" not in d.masked_excerpt
+
+
+def test_attribute_text_is_scanned_as_its_own_field(engine: Engine, scanner: Scanner) -> None:
+    with session_scope(engine) as s:
+        e1, e2, e3, e4 = _seed(s, INTERACTIONS)
+        for iid, attributes in (
+            (e1, {"department": f"card {CARD}", "api_requests": 2}),
+            (e2, {"os_type": "linux", "install_id": "92324820-0b50-514e-bbb0-e96da9525ab9"}),
+            (e3, {"api_requests": 1}),  # no text: no field to scan
+        ):
+            s.execute(
+                update(Interaction).where(Interaction.id == iid).values(attributes=attributes)
+            )
+    with session_scope(engine) as s:
+        stats = scan_sample(s, scanner, SAMPLE_ID)
+    with session_scope(engine) as s:
+        records = _records(s)
+        found = [
+            (d.interaction_id, d.entity_type, d.masked_excerpt)
+            for d in s.scalars(select(Detection).where(Detection.field == "attributes"))
+        ]
+    assert stats.fields_scanned == 7  # the five of the table above, and two attributes
+    assert {k for k in records if k[1] == "attributes"} == {(e1, "attributes"), (e2, "attributes")}
+    # The card is found where it was kept; a key's name or an OS is no place or person.
+    assert found == [(e1, "CREDIT_CARD", "department: card [CREDIT_CARD]")]
+    with session_scope(engine) as s:
+        assert scan_sample(s, scanner, SAMPLE_ID) == ScanStats(
+            items=4, fields_skipped_already_done=10
+        )
 
 
 def test_second_run_adds_nothing(engine: Engine, scanner: Scanner) -> None:
