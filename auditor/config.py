@@ -396,6 +396,32 @@ class IngestSettings(_Section):
     )
 
 
+class ServeAuthSettings(_Section):
+    mode: Literal["local"] = Field(
+        default="local",
+        description="How people sign in to `auditor serve`: local accounts in the database "
+        "(`auditor users add`), passwords hashed with argon2id.",
+    )
+    idle_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="A session unused this long ends."
+    )
+    absolute_hours: int = Field(
+        default=10, ge=1, le=7 * 24, description="A session ends this long after sign-in."
+    )
+    max_failed_logins: int = Field(
+        default=5,
+        ge=1,
+        description="Failed sign-ins for one user name (or 4x this from one client address) "
+        "within failure_window_minutes, after which sign-in is refused until the window passes.",
+    )
+    failure_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    min_password_chars: int = Field(default=12, ge=8, description="Shortest password accepted.")
+
+
+class ServeSettings(_Section):
+    auth: ServeAuthSettings = Field(default_factory=ServeAuthSettings)
+
+
 class Settings(BaseSettings):
     """All configuration. Build with `load_settings()`, which names the file on an error."""
 
@@ -411,6 +437,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     tiers: TierSettings = Field(default_factory=TierSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
 
     @model_validator(mode="after")
     def _tiers_consistent(self) -> Settings:

@@ -1,0 +1,215 @@
+"""Local accounts, signed-in sessions and the sign-in rate limit of `auditor serve`.
+
+Passwords are kept only as argon2id hashes (argon2-cffi's defaults, RFC 9106's second
+recommended parameter set). A session cookie carries a random token; the database keeps its
+SHA-256, so a copy of the database cannot be replayed as a cookie. A session ends when it is
+idle too long, when it is too old, at sign-out, or when its account is disabled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from auditor.config import ServeAuthSettings
+from auditor.db.models import Account, LoginFailure, Person, WebSession
+from auditor.errors import AuditorError, InputError, NotFoundError
+
+ROLES = ("manager", "reviewer", "risk_officer", "admin")
+USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_HASHER = PasswordHasher()  # argon2id by default
+# Verified against when the user name is unknown, so that both answers take as long.
+_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+class SignInRefused(AuditorError):
+    """Wrong user name or password, a disabled account, or too many failures: one message."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    username: str
+    role: str
+    person_id: str | None
+    disabled: bool
+    created_at: datetime
+
+
+def add_account(
+    session: Session,
+    username: str,
+    role: str,
+    password: str,
+    *,
+    person_id: str | None,
+    min_password_chars: int,
+) -> AccountInfo:
+    """Create an account. A manager needs a person id from the people directory (their
+    reporting line is their scope). Raises InputError for a bad name, role, person id or
+    password, or a name that is taken."""
+    if not USERNAME_RE.fullmatch(username):
+        raise InputError(
+            f"user name {username!r} is not allowed",
+            "use 1-64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+    if role not in ROLES:
+        raise InputError(f"unknown role {role!r}", f"use one of {', '.join(ROLES)}")
+    if len(password) < min_password_chars:
+        raise InputError(
+            f"the password is shorter than {min_password_chars} characters",
+            "choose a longer one (serve.auth.min_password_chars)",
+        )
+    if person_id is not None and session.get(Person, person_id) is None:
+        raise InputError(
+            f"person id {person_id!r} is not in the people directory",
+            "load it with `auditor directory load`, or check the id",
+        )
+    if role == "manager" and person_id is None:
+        raise InputError(
+            "a manager account needs --person-id", "their reporting line comes from the directory"
+        )
+    if session.scalar(select(Account.id).where(Account.username == username)) is not None:
+        raise InputError(f"user {username!r} exists", "choose another name")
+    account = Account(
+        username=username,
+        role=role,
+        person_id=person_id,
+        password_hash=_HASHER.hash(password),
+        disabled=False,
+        created_at=_now(),
+    )
+    session.add(account)
+    session.flush()
+    return _info(account)
+
+
+def _info(account: Account) -> AccountInfo:
+    return AccountInfo(
+        account.username, account.role, account.person_id, account.disabled, account.created_at
+    )
+
+
+def list_accounts(session: Session) -> list[AccountInfo]:
+    return [_info(a) for a in session.scalars(select(Account).order_by(Account.username))]
+
+
+def disable_account(session: Session, username: str) -> None:
+    """Disable an account and end its sessions at once. Raises NotFoundError."""
+    account = session.scalars(select(Account).where(Account.username == username)).first()
+    if account is None:
+        raise NotFoundError(f"no user {username!r}", "see `auditor users list`")
+    account.disabled = True
+    session.execute(delete(WebSession).where(WebSession.account_id == account.id))
+    session.flush()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A signed-in person as every request sees them."""
+
+    username: str
+    role: str
+    person_id: str | None
+    csrf_token: str
+    session_id: str
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def sign_in(
+    session: Session, username: str, password: str, client: str, auth: ServeAuthSettings
+) -> str:
+    """Check a password and open a session; returns the cookie token.
+
+    Raises SignInRefused, with the same message whether the name is unknown, the password
+    wrong or the account disabled; and refuses without checking the password once the name
+    or the client address has failed too often within the window."""
+    username = username.strip()[:64]
+    client = client[:64]
+    now = _now()
+    since = now - timedelta(minutes=auth.failure_window_minutes)
+    session.execute(delete(LoginFailure).where(LoginFailure.at < since))
+    by_name = session.scalar(
+        select(func.count()).where(LoginFailure.username == username, LoginFailure.at >= since)
+    )
+    by_client = session.scalar(
+        select(func.count()).where(LoginFailure.client == client, LoginFailure.at >= since)
+    )
+    if (by_name or 0) >= auth.max_failed_logins or (by_client or 0) >= 4 * auth.max_failed_logins:
+        raise SignInRefused(
+            "too many failed sign-ins", f"wait {auth.failure_window_minutes} minutes"
+        )
+    account = session.scalars(select(Account).where(Account.username == username)).first()
+    try:
+        _HASHER.verify(account.password_hash if account else _DUMMY_HASH, password)
+        ok = account is not None and not account.disabled
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok or account is None:
+        session.add(LoginFailure(username=username, client=client, at=now))
+        session.flush()
+        raise SignInRefused("wrong user name or password")
+    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+    token = secrets.token_urlsafe(32)
+    session.add(
+        WebSession(
+            id=_token_digest(token),
+            account_id=account.id,
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            last_seen=now,
+        )
+    )
+    session.flush()
+    return token
+
+
+def current_actor(session: Session, token: str | None, auth: ServeAuthSettings) -> Actor | None:
+    """The signed-in person for a cookie token, or None when there is no such session, it
+    has expired (idle or absolute; then it is removed) or its account is disabled."""
+    if not token or len(token) > 128:
+        return None
+    row = session.execute(
+        select(WebSession, Account)
+        .join(Account, Account.id == WebSession.account_id)
+        .where(WebSession.id == _token_digest(token))
+    ).first()
+    if row is None:
+        return None
+    web, account = row
+    now = _now()
+    expired = now - web.last_seen > timedelta(minutes=auth.idle_minutes) or (
+        now - web.created_at > timedelta(hours=auth.absolute_hours)
+    )
+    if expired or account.disabled:
+        session.delete(web)
+        session.flush()
+        return None
+    if now - web.last_seen > timedelta(seconds=30):  # not a write on every request
+        web.last_seen = now
+    return Actor(account.username, account.role, account.person_id, web.csrf_token, web.id)
+
+
+def sign_out(session: Session, actor: Actor) -> None:
+    session.execute(delete(WebSession).where(WebSession.id == actor.session_id))
+    session.flush()
+
+
+def same_token(expected: str, given: str | None) -> bool:
+    """Constant-time comparison of a CSRF token."""
+    return bool(given) and hmac.compare_digest(expected.encode(), str(given).encode())
