@@ -127,10 +127,10 @@ def create_app(
     rules = _rule_catalog(settings)
 
     def render(
-        request: Request, name: str, status: int = 200, actor: Actor | None = None, **ctx: Any
+        request: Request, name: str, code: int = 200, actor: Actor | None = None, **ctx: Any
     ) -> HTMLResponse:
         html = env.get_template(name).render(actor=actor, allowed=allowed, **ctx)
-        return HTMLResponse(html, status_code=status)
+        return HTMLResponse(html, status_code=code)
 
     def set_cookie(response: Response, name: str, value: str, max_age: int | None) -> None:
         response.set_cookie(
@@ -187,22 +187,22 @@ def create_app(
             return login_page(request, "Enter a user name and a password.", 400)
         client = request.client.host if request.client else "unknown"
 
-        def attempt() -> tuple[str | None, str | None, int]:
-            try:
-                with session_scope(engine) as session:
-                    old = request.cookies.get(cookie_name)
-                    if old:
-                        previous = accounts.current_actor(session, old, auth)
-                        if previous is not None:
-                            accounts.sign_out(session, previous)
-                    return accounts.sign_in(session, username, password, client, auth), None, 200
-            except SignInRefused as exc:
-                status = 429 if exc.message.startswith("too many") else 401
-                log.info("sign-in refused (%s) from %s", exc.message, client)
-                return None, exc.message, status
+        def attempt() -> tuple[str | None, int]:
+            with session_scope(engine) as session:
+                old = request.cookies.get(cookie_name)
+                if old:  # a new sign-in replaces any session this browser had
+                    previous = accounts.current_actor(session, old, auth)
+                    if previous is not None:
+                        accounts.sign_out(session, previous)
+                try:
+                    return accounts.sign_in(session, username, password, client, auth), 200
+                except SignInRefused as exc:
+                    # Caught inside the session so that the failure it recorded (which the
+                    # rate limit counts) is committed.
+                    log.info("sign-in refused (%s) from %s", exc.message, client)
+                    return None, 429 if exc.message.startswith("too many") else 401
 
-        # A refused sign-in is recorded (the rate limit counts it): its session commits too.
-        token, error, status = await run_in_threadpool(attempt)
+        token, status = await run_in_threadpool(attempt)
         if token is None:
             message = (
                 "Too many failed sign-ins. Try again later."
