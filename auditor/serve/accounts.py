@@ -213,3 +213,61 @@ def sign_out(session: Session, actor: Actor) -> None:
 def same_token(expected: str, given: str | None) -> bool:
     """Constant-time comparison of a CSRF token."""
     return bool(given) and hmac.compare_digest(expected.encode(), str(given).encode())
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    role: str
+    person_id: str | None
+    password: str  # shown once by `auditor demo`; only its hash is stored
+
+
+def demo_accounts(session: Session, *, min_password_chars: int) -> list[DemoAccount]:
+    """Accounts for the demo's own database: a reviewer, a risk officer and two managers
+    whose reporting lines hold findings (the two with the most findings, leaving out anyone
+    whose line is the whole firm). New random passwords on every call; an existing demo
+    account is reset. Returns them with the passwords, for the demo to print once."""
+    from auditor.db.models import Finding, Interaction
+    from auditor.directory import reporting_line
+
+    owners = [
+        uid
+        for uid in session.scalars(
+            select(Interaction.user_id).join(Finding, Finding.interaction_id == Interaction.id)
+        )
+        if uid
+    ]
+    bosses = sorted(
+        {mid for mid in session.scalars(select(Person.manager_id).distinct()) if mid},
+    )
+    counts = []
+    for boss in bosses:
+        line = reporting_line(session, boss)
+        n = sum(1 for uid in owners if uid in line)
+        if 0 < n < len(owners):
+            counts.append((-n, boss))
+    managers = [boss for _, boss in sorted(counts)[:2]]
+    wanted = [("demo-reviewer", "reviewer", None), ("demo-risk", "risk_officer", None)] + [
+        (f"demo-manager-{i}", "manager", boss) for i, boss in enumerate(managers, 1)
+    ]
+    out = []
+    for username, role, person in wanted:
+        password = secrets.token_urlsafe(max(12, min_password_chars))
+        account = session.scalars(select(Account).where(Account.username == username)).first()
+        if account is None:
+            add_account(
+                session,
+                username,
+                role,
+                password,
+                person_id=person,
+                min_password_chars=min_password_chars,
+            )
+        else:
+            account.role, account.person_id, account.disabled = role, person, False
+            account.password_hash = _HASHER.hash(password)
+            session.execute(delete(WebSession).where(WebSession.account_id == account.id))
+        out.append(DemoAccount(username, role, person, password))
+    session.flush()
+    return out
