@@ -272,6 +272,9 @@ class ReviewEvent(Base):
     # The signed-in role the reviewer acted in (`auditor serve`); None from the command line
     # and for the auditor's own events.
     role: Mapped[str | None] = mapped_column(String(32))
+    # The hash chain over the whole trail (auditor/db/trail.py sets both at flush).
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    event_hash: Mapped[str] = mapped_column(String(64))
 
     finding: Mapped[Finding] = relationship(back_populates="reviews", lazy="raise")
 

@@ -1,5 +1,5 @@
-"""review web application: accounts, web_sessions, login_failures, evidence_views and the
-role a review event was recorded in
+"""review web application: accounts, web_sessions, login_failures, evidence_views; the role
+a review event was recorded in; the review trail's hash chain (existing history is chained)
 
 Revision ID: 0008
 Revises: 0004
@@ -7,6 +7,10 @@ Create Date: 2026-12-07 21:00:00.000000
 """
 
 from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -71,10 +75,84 @@ def upgrade() -> None:
     op.create_index(op.f("ix_evidence_views_finding_id"), "evidence_views", ["finding_id"])
     with op.batch_alter_table("review_events", schema=None) as batch_op:
         batch_op.add_column(sa.Column("role", sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column("prev_hash", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("event_hash", sa.String(length=64), nullable=True))
+    _chain_existing_history()
+    with op.batch_alter_table("review_events", schema=None) as batch_op:
+        batch_op.alter_column("prev_hash", existing_type=sa.String(length=64), nullable=False)
+        batch_op.alter_column("event_hash", existing_type=sa.String(length=64), nullable=False)
+        batch_op.create_unique_constraint(op.f("uq_review_events_prev_hash"), ["prev_hash"])
+
+
+def _digest(
+    prev_hash: str,
+    finding_id: str,
+    reviewer: str,
+    role: str | None,
+    disposition: str,
+    note: str,
+    at: Any,
+) -> str:
+    """Frozen copy of auditor.db.trail.event_digest as of this revision."""
+    material = json.dumps(
+        [
+            prev_hash,
+            finding_id,
+            reviewer,
+            role,
+            disposition,
+            note,
+            at.isoformat(timespec="microseconds"),
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _chain_existing_history() -> None:
+    conn = op.get_bind()
+    events = sa.table(
+        "review_events",
+        sa.column("id", sa.Integer()),
+        sa.column("finding_id", sa.String()),
+        sa.column("at", sa.DateTime()),
+        sa.column("reviewer", sa.String()),
+        sa.column("disposition", sa.String()),
+        sa.column("note", sa.String()),
+        sa.column("role", sa.String()),
+        sa.column("prev_hash", sa.String()),
+        sa.column("event_hash", sa.String()),
+    )
+    prev = "0" * 64
+    rows = conn.execute(
+        sa.select(
+            events.c.id,
+            events.c.finding_id,
+            events.c.reviewer,
+            events.c.role,
+            events.c.disposition,
+            events.c.note,
+            events.c.at,
+        ).order_by(events.c.id)
+    ).all()
+    for row in rows:
+        digest = _digest(
+            prev, row.finding_id, row.reviewer, row.role, row.disposition, row.note or "", row.at
+        )
+        conn.execute(
+            events.update()
+            .where(events.c.id == row.id)
+            .values(prev_hash=prev, event_hash=digest, note=row.note or "")
+        )
+        prev = digest
 
 
 def downgrade() -> None:
     with op.batch_alter_table("review_events", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("uq_review_events_prev_hash"), type_="unique")
+        batch_op.drop_column("event_hash")
+        batch_op.drop_column("prev_hash")
         batch_op.drop_column("role")
     op.drop_index(op.f("ix_evidence_views_finding_id"), table_name="evidence_views")
     op.drop_table("evidence_views")
