@@ -448,6 +448,8 @@ def create_app(
         Route("/findings/{finding_id:str}/approval", approval, methods=["POST"]),
         Route("/admin/users", users, methods=["GET"]),
         Route("/static/app.css", stylesheet, methods=["GET"]),
+        # Browsers ask for it unprompted; no icon, and no 404 in their console.
+        Route("/favicon.ico", lambda request: Response(status_code=204), methods=["GET"]),
     ]
     handlers: dict[Any, Callable[..., Any]] = {
         HTTPException: http_error,

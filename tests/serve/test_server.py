@@ -5,93 +5,11 @@ The network block is lifted for 127.0.0.1 only."""
 from __future__ import annotations
 
 import http.client
-import os
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
-import pytest
-from sqlalchemy import Engine
-
-from auditor.config import Settings
 from tests.serve.conftest import OWNERS, PASSWORD, finding_of
-
-# Captured at import, before any test patches them.
-_REAL_CONNECT = socket.socket.connect
-_REAL_CREATE = socket.create_connection
-_REAL_GETADDRINFO = socket.getaddrinfo
-
-
-@pytest.fixture
-def loopback(no_network: list[str], monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    blocked = socket.socket.connect
-
-    def connect(self: socket.socket, address: Any) -> Any:
-        if self.family == socket.AF_INET and address[0] == "127.0.0.1":
-            return _REAL_CONNECT(self, address)
-        return blocked(self, address)
-
-    def create_connection(address: Any, *args: Any, **kwargs: Any) -> Any:
-        if address[0] != "127.0.0.1":
-            raise OSError(f"network access attempted: {address!r}")
-        return _REAL_CREATE(address, *args, **kwargs)
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if host != "127.0.0.1":
-            raise OSError(f"network access attempted: {host!r}")
-        return _REAL_GETADDRINFO(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket, "create_connection", create_connection)
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return no_network
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def server(
-    settings: Settings, bank: Engine, tmp_path: Path, loopback: list[str]
-) -> Iterator[tuple[int, Path]]:
-    port = _free_port()
-    log = tmp_path / "server.log"
-    env = {
-        **os.environ,
-        "AUDITOR_DATABASE__URL": settings.database.url,
-        "AUDITOR_DATA_DIR": str(settings.data_dir),
-        "AUDITOR_SCAN__HASH_KEY": "test-key-not-secret-padded-to-32-bytes",
-    }
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "auditor", "serve", "--port", str(port), "--insecure-http"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.socket() as s:
-                    s.connect(("127.0.0.1", port))
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"auditor serve did not start: {log.read_text()[-2000:]}")
-                time.sleep(0.2)
-        yield port, log
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _request(
