@@ -416,6 +416,13 @@ class ServeAuthSettings(_Section):
     )
     failure_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
     min_password_chars: int = Field(default=12, ge=8, description="Shortest password accepted.")
+    api_token_days: int = Field(
+        default=90,
+        ge=1,
+        le=366,
+        description="A personal API token (`auditor users token`) is refused this many days "
+        "after it was made.",
+    )
 
 
 class ServeSettings(_Section):

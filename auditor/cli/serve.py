@@ -12,7 +12,13 @@ from rich.text import Text
 
 from auditor.cli._common import console, db_session, open_engine, settings_from
 from auditor.errors import InputError
-from auditor.serve.accounts import ROLES, add_account, disable_account, list_accounts
+from auditor.serve.accounts import (
+    ROLES,
+    add_account,
+    disable_account,
+    issue_api_token,
+    list_accounts,
+)
 
 users_app = typer.Typer(help="Accounts that sign in to `auditor serve`.", no_args_is_help=True)
 
@@ -145,3 +151,15 @@ def users_disable(
     with db_session(settings_from(ctx)) as session:
         disable_account(session, name)
     console.print(f"disabled {name}; its sessions are ended", markup=False, highlight=False)
+
+
+@users_app.command("token")
+def users_token(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="User name.")]
+) -> None:
+    """Make a personal API token for /api/v1 (replacing the account's earlier one); it is
+    printed once, only its SHA-256 is stored, and it expires after serve.auth.api_token_days."""
+    settings = settings_from(ctx)
+    with db_session(settings) as session:
+        token = issue_api_token(session, name)
+    console.print(token, markup=False, highlight=False, soft_wrap=True)

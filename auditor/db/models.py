@@ -337,6 +337,9 @@ class Account(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]
+    # SHA-256 of the personal API token (`auditor users token`), never the token; one a person.
+    api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    api_token_created_at: Mapped[datetime | None]
 
 
 class WebSession(Base):

@@ -112,6 +112,7 @@ def disable_account(session: Session, username: str) -> None:
     if account is None:
         raise NotFoundError(f"no user {username!r}", "see `auditor users list`")
     account.disabled = True
+    account.api_token_hash = None
     session.execute(delete(WebSession).where(WebSession.account_id == account.id))
     session.flush()
 
@@ -203,6 +204,41 @@ def current_actor(session: Session, token: str | None, auth: ServeAuthSettings) 
     if now - web.last_seen > timedelta(seconds=30):  # not a write on every request
         web.last_seen = now
     return Actor(account.username, account.role, account.person_id, web.csrf_token, web.id)
+
+
+API_TOKEN_PREFIX = "aud_"
+
+
+def issue_api_token(session: Session, username: str) -> str:
+    """A new personal API token for an active account, replacing any earlier one; returns it
+    (shown once: only its SHA-256 is stored). Raises NotFoundError or InputError."""
+    account = session.scalars(select(Account).where(Account.username == username)).first()
+    if account is None:
+        raise NotFoundError(f"no user {username!r}", "see `auditor users list`")
+    if account.disabled:
+        raise InputError(f"user {username!r} is disabled", "a disabled account gets no token")
+    token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    account.api_token_hash = _token_digest(token)
+    account.api_token_created_at = _now()
+    session.flush()
+    return token
+
+
+def actor_for_api_token(
+    session: Session, token: str | None, auth: ServeAuthSettings
+) -> Actor | None:
+    """The account a personal API token belongs to, or None for an unknown, expired or
+    disabled one. Such an actor has no CSRF token: it never uses a browser session."""
+    if not token or not token.startswith(API_TOKEN_PREFIX) or len(token) > 128:
+        return None
+    account = session.scalars(
+        select(Account).where(Account.api_token_hash == _token_digest(token))
+    ).first()
+    if account is None or account.disabled or account.api_token_created_at is None:
+        return None
+    if _now() - account.api_token_created_at > timedelta(days=auth.api_token_days):
+        return None
+    return Actor(account.username, account.role, account.person_id, "", "")
 
 
 def sign_out(session: Session, actor: Actor) -> None:

@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from auditor import review
@@ -37,6 +37,7 @@ from auditor.pipeline import make_pseudonymizer
 from auditor.report.render import _dash, _label, _status_key, _when
 from auditor.serve import accounts
 from auditor.serve.accounts import Actor, SignInRefused
+from auditor.serve.api import api_routes
 from auditor.serve.permissions import allowed, scope_for
 
 log = logging.getLogger("auditor.serve")
@@ -447,6 +448,7 @@ def create_app(
         Route("/findings/{finding_id:str}/disposition", disposition, methods=["POST"]),
         Route("/findings/{finding_id:str}/approval", approval, methods=["POST"]),
         Route("/admin/users", users, methods=["GET"]),
+        Mount("/api/v1", routes=api_routes(engine, auth, cookie_name, who)),
         Route("/static/app.css", stylesheet, methods=["GET"]),
         # Browsers ask for it unprompted; no icon, and no 404 in their console.
         Route("/favicon.ico", lambda request: Response(status_code=204), methods=["GET"]),

@@ -31,8 +31,11 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("disabled", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=False), nullable=False),
+        sa.Column("api_token_hash", sa.String(length=64), nullable=True),
+        sa.Column("api_token_created_at", sa.DateTime(timezone=False), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_accounts")),
         sa.UniqueConstraint("username", name=op.f("uq_accounts_username")),
+        sa.UniqueConstraint("api_token_hash", name=op.f("uq_accounts_api_token_hash")),
     )
     op.create_table(
         "web_sessions",
