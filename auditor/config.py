@@ -397,10 +397,40 @@ class IngestSettings(_Section):
 
 
 class ServeAuthSettings(_Section):
-    mode: Literal["local"] = Field(
+    mode: Literal["local", "oidc"] = Field(
         default="local",
         description="How people sign in to `auditor serve`: local accounts in the database "
-        "(`auditor users add`), passwords hashed with argon2id.",
+        "(`auditor users add`, passwords hashed with argon2id), or the firm's OpenID provider "
+        "(authorization-code flow with PKCE; roles from a groups claim).",
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="The provider's issuer URL; its /.well-known/openid-configuration is read.",
+    )
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="Best from the environment: AUDITOR_SERVE__AUTH__OIDC_CLIENT_SECRET.",
+    )
+    oidc_redirect_url: str | None = Field(
+        default=None,
+        description="This application's callback as registered with the provider, e.g. "
+        "https://auditor.example/auth/callback.",
+    )
+    oidc_scope: str = Field(default="openid email groups", description="Scopes requested.")
+    oidc_claim: str = Field(
+        default="email",
+        description="The claim that names the person: matched to the people directory's "
+        "e-mail (case-insensitive) or user id (oidc_claim_matches).",
+    )
+    oidc_claim_matches: Literal["email", "user_id"] = "email"
+    oidc_groups_claim: str = Field(
+        default="groups", description="The claim listing the person's groups."
+    )
+    oidc_group_roles: dict[str, Literal["manager", "reviewer", "risk_officer", "admin"]] = Field(
+        default_factory=dict,
+        description="Group -> role. A person whose groups give no role, or more than one, is "
+        "refused.",
     )
     idle_minutes: int = Field(
         default=30, ge=1, le=24 * 60, description="A session unused this long ends."
@@ -423,6 +453,25 @@ class ServeAuthSettings(_Section):
         description="A personal API token (`auditor users token`) is refused this many days "
         "after it was made.",
     )
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> ServeAuthSettings:
+        if self.mode == "oidc":
+            missing = [
+                key
+                for key in (
+                    "oidc_issuer",
+                    "oidc_client_id",
+                    "oidc_client_secret",
+                    "oidc_redirect_url",
+                )
+                if getattr(self, key) is None
+            ]
+            if not self.oidc_group_roles:
+                missing.append("oidc_group_roles")
+            if missing:
+                raise ValueError(f"mode oidc needs {', '.join(missing)}")
+        return self
 
 
 class ServeSettings(_Section):

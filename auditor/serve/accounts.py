@@ -206,6 +206,50 @@ def current_actor(session: Session, token: str | None, auth: ServeAuthSettings) 
     return Actor(account.username, account.role, account.person_id, web.csrf_token, web.id)
 
 
+# The password hash of an account made by an OpenID sign-in: not an argon2 hash, so no
+# password ever matches it.
+EXTERNAL = "!oidc"
+
+
+def sign_in_external(session: Session, username: str, role: str, person_id: str | None) -> str:
+    """Open a session for someone the OpenID provider vouched for, creating or updating their
+    account (role and person from this sign-in); returns the cookie token. Raises
+    SignInRefused for a disabled account or a name a local account already has."""
+    if role not in ROLES:
+        raise SignInRefused(f"unknown role {role!r}")
+    account = session.scalars(select(Account).where(Account.username == username)).first()
+    now = _now()
+    if account is None:
+        account = Account(
+            username=username,
+            role=role,
+            person_id=person_id,
+            password_hash=EXTERNAL,
+            disabled=False,
+            created_at=now,
+        )
+        session.add(account)
+        session.flush()
+    elif account.password_hash != EXTERNAL:
+        raise SignInRefused("a local account has this name", "ask an administrator")
+    elif account.disabled:
+        raise SignInRefused("this account is disabled", "ask an administrator")
+    else:
+        account.role, account.person_id = role, person_id
+    token = secrets.token_urlsafe(32)
+    session.add(
+        WebSession(
+            id=_token_digest(token),
+            account_id=account.id,
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            last_seen=now,
+        )
+    )
+    session.flush()
+    return token
+
+
 API_TOKEN_PREFIX = "aud_"
 
 

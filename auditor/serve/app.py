@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -38,6 +39,7 @@ from auditor.report.render import _dash, _label, _status_key, _when
 from auditor.serve import accounts
 from auditor.serve.accounts import Actor, SignInRefused
 from auditor.serve.api import api_routes
+from auditor.serve.oidc import claims_of, identity_from, make_client
 from auditor.serve.permissions import allowed, scope_for
 
 log = logging.getLogger("auditor.serve")
@@ -169,13 +171,18 @@ def create_app(
 
     def login_page(request: Request, error: str | None = None, status: int = 200) -> Response:
         token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
-        response = render(request, "login.html", status, csrf_token=token, error=error)
-        set_cookie(response, LOGIN_CSRF_COOKIE, token, None)
+        response = render(
+            request, "login.html", status, csrf_token=token, error=error, mode=auth.mode
+        )
+        if auth.mode == "local":
+            set_cookie(response, LOGIN_CSRF_COOKIE, token, None)
         return response
 
     async def login(request: Request) -> Response:
         if request.method == "GET":
             return login_page(request)
+        if auth.mode != "local":
+            raise HTTPException(403, "Sign in with your organisation's account.")
         form = await read_form(request)
         expected = request.cookies.get(LOGIN_CSRF_COOKIE)
         given = form.get("csrf_token")
@@ -214,6 +221,52 @@ def create_app(
         response = RedirectResponse("/", status_code=303)
         set_cookie(response, cookie_name, token, None)
         response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+        return response
+
+    oidc_client = make_client(auth) if auth.mode == "oidc" else None
+
+    async def login_oidc(request: Request) -> Response:
+        if oidc_client is None:
+            raise HTTPException(404)
+        request.session.clear()
+        try:
+            response: Response = await oidc_client.authorize_redirect(
+                request, auth.oidc_redirect_url
+            )
+        except Exception as exc:  # noqa: BLE001 - the provider is unreachable or answers oddly
+            log.error("OpenID provider not usable: %s", type(exc).__name__)
+            return login_page(request, "The sign-in service cannot be reached. Try later.", 503)
+        return response
+
+    async def oidc_callback(request: Request) -> Response:
+        if oidc_client is None:
+            raise HTTPException(404)
+        client = request.client.host if request.client else "unknown"
+        try:
+            claims = await claims_of(oidc_client, request)
+        except SignInRefused as exc:
+            request.session.clear()
+            return login_page(request, f"Not signed in: {exc.message}.", 401)
+        finally:
+            request.session.clear()
+
+        def finish() -> tuple[str | None, str | None]:
+            with session_scope(engine) as session:
+                try:
+                    who_ = identity_from(session, claims, auth)
+                    token = accounts.sign_in_external(
+                        session, who_.username, who_.role, who_.person_id
+                    )
+                except SignInRefused as exc:
+                    log.info("OpenID sign-in refused (%s) from %s", exc.message, client)
+                    return None, exc.message
+                return token, None
+
+        token, refused = await run_in_threadpool(finish)
+        if token is None:
+            return login_page(request, f"Not signed in: {refused}.", 403)
+        response = RedirectResponse("/", status_code=303)
+        set_cookie(response, cookie_name, token, None)
         return response
 
     async def logout(request: Request) -> Response:
@@ -443,6 +496,8 @@ def create_app(
         Route("/", home, methods=["GET"]),
         Route("/login", login, methods=["GET", "POST"]),
         Route("/logout", logout, methods=["POST"]),
+        Route("/login/oidc", login_oidc, methods=["GET"]),
+        Route("/auth/callback", oidc_callback, methods=["GET"]),
         Route("/findings", findings, methods=["GET"]),
         Route("/findings/{finding_id:str}", finding, methods=["GET"]),
         Route("/findings/{finding_id:str}/disposition", disposition, methods=["POST"]),
@@ -459,11 +514,21 @@ def create_app(
         AuditorError: bad_input,
         Exception: server_error,
     }
-    return Starlette(
-        routes=routes,
-        middleware=[Middleware(SecurityHeaders, hsts=options.secure_cookies)],
-        exception_handlers=handlers,
-    )
+    middleware = [Middleware(SecurityHeaders, hsts=options.secure_cookies)]
+    if oidc_client is not None:
+        # Holds the flow's state, nonce and PKCE verifier between the redirect and the
+        # callback only; signed with a key that lives as long as the process.
+        middleware.append(
+            Middleware(
+                SessionMiddleware,
+                secret_key=secrets.token_hex(32),
+                session_cookie="auditor_oidc_flow",
+                max_age=600,
+                same_site="lax",
+                https_only=options.secure_cookies,
+            )
+        )
+    return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers)
 
 
 def _rule_catalog(settings: Settings) -> dict[str, Any] | None:
