@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,7 +34,10 @@ from auditor import review
 from auditor.config import Settings
 from auditor.db.session import session_scope
 from auditor.errors import AuditorError, InputError, NotFoundError, PolicyError
-from auditor.pipeline import make_pseudonymizer
+from auditor.ops.lock import RunLockedError, run_lock
+from auditor.pipeline import REPORT_FORMATS, make_pseudonymizer, render_report
+from auditor.report.bidi import mark_text
+from auditor.report.context import parse_period
 from auditor.report.render import _dash, _label, _status_key, _when
 from auditor.serve import accounts
 from auditor.serve.accounts import Actor, SignInRefused
@@ -45,6 +48,12 @@ from auditor.serve.permissions import allowed, scope_for
 log = logging.getLogger("auditor.serve")
 
 PAGE_SIZE = 50
+REPORT_TYPES = {
+    "html": "text/html; charset=utf-8",
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "ocsf": "application/x-ndjson",
+}
 LOGIN_CSRF_COOKIE = "auditor_login_csrf"
 REPORT_CSS = Path(__file__).resolve().parents[1] / "report" / "templates" / "report.css"
 CSP = (
@@ -100,6 +109,13 @@ class ServeOptions:
     secure_cookies: bool = True
 
 
+def _visible_bidi(value: Any) -> Any:
+    """Every plain string a page prints shows its bidi controls as markers ("[U+202E]"), as
+    the report does, so a name or excerpt from a log cannot reorder what a reviewer reads.
+    (Markup, e.g. a macro's output, is already made of such strings.)"""
+    return mark_text(value) if type(value) is str else value
+
+
 def _templates() -> Environment:
     env = Environment(
         loader=PackageLoader("auditor.serve", "templates"),
@@ -107,6 +123,7 @@ def _templates() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_visible_bidi,
     )
     env.filters.update(dash=_dash, label=_label, status_key=_status_key, when=_when)
     return env
@@ -450,6 +467,53 @@ def create_app(
             )
         return response or RedirectResponse(f"/findings/{finding_id}", status_code=303)
 
+    def reports(request: Request) -> Response:
+        with session_scope(engine) as session:
+            actor = with_actor(request, session, "reports.generate")
+            if not isinstance(actor, Actor):
+                return actor
+            periods = review.queue(
+                session, scope_for(session, actor), review.QueueFilter(), limit=1
+            ).facets["period"]
+        return render(
+            request,
+            "reports.html",
+            actor=actor,
+            periods=periods,
+            formats=REPORT_FORMATS,
+            error=request.query_params.get("error"),
+        )
+
+    async def report_download(request: Request) -> Response:
+        form = await read_form(request)
+        period, fmt = form.get("period"), form.get("format")
+
+        def make() -> Response:
+            with session_scope(engine) as session:
+                actor = with_actor(request, session, "reports.generate")
+                if not isinstance(actor, Actor):
+                    return actor
+                check_csrf(actor, form)
+            if not isinstance(period, str) or not isinstance(fmt, str) or fmt not in REPORT_FORMATS:
+                raise InputError("choose a period and a format")
+            parse_period(period)
+            try:
+                with run_lock(settings, "report"), session_scope(engine) as session:
+                    path = render_report(session, period, settings, fmt=fmt)
+            except (RunLockedError, NotFoundError) as exc:
+                return RedirectResponse(
+                    "/reports?" + urlencode({"error": exc.message}), status_code=303
+                )
+            log.info("report %s written for %s", path.name, actor.username)
+            return FileResponse(
+                path,
+                media_type=REPORT_TYPES[fmt],
+                filename=path.name,
+                headers={"cache-control": "no-store"},
+            )
+
+        return await run_in_threadpool(make)
+
     def users(request: Request) -> Response:
         with session_scope(engine) as session:
             actor = with_actor(request, session, "users.read")
@@ -503,6 +567,8 @@ def create_app(
         Route("/findings/{finding_id:str}/disposition", disposition, methods=["POST"]),
         Route("/findings/{finding_id:str}/approval", approval, methods=["POST"]),
         Route("/admin/users", users, methods=["GET"]),
+        Route("/reports", reports, methods=["GET"]),
+        Route("/reports/download", report_download, methods=["POST"]),
         Mount("/api/v1", routes=api_routes(engine, auth, cookie_name, who)),
         Route("/static/app.css", stylesheet, methods=["GET"]),
         # Browsers ask for it unprompted; no icon, and no 404 in their console.

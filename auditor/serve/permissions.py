@@ -13,13 +13,21 @@ from auditor.review import EVERYONE, Scope
 from auditor.serve.accounts import Actor
 
 # Read the queue and findings; record a disposition; approve or reject another's disposition
-# (four-eyes); see who opened a finding's evidence; list the accounts.
-ACTIONS = ("findings.read", "findings.dispose", "findings.approve", "views.read", "users.read")
+# (four-eyes); see who opened a finding's evidence; generate and download the period's
+# reports; list the accounts.
+ACTIONS = (
+    "findings.read",
+    "findings.dispose",
+    "findings.approve",
+    "views.read",
+    "reports.generate",
+    "users.read",
+)
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "manager": frozenset({"findings.read", "findings.dispose"}),
     "reviewer": frozenset({"findings.read", "findings.dispose", "findings.approve", "views.read"}),
-    "risk_officer": frozenset({"findings.read"}),
+    "risk_officer": frozenset({"findings.read", "reports.generate"}),
     # Accounts and roles only: an administrator sees no evidence.
     "admin": frozenset({"users.read"}),
 }

@@ -480,3 +480,15 @@ def test_a_database_error_is_a_plain_page(settings: Settings, bank: Engine) -> N
 def test_every_account_in_the_fixture_can_sign_in(client: TestClient) -> None:
     for name in ACCOUNTS:
         assert login(client, name) == 303
+
+
+def test_bidi_controls_from_the_directory_show_as_markers(client: TestClient, bank: Engine) -> None:
+    with session_scope(bank) as s:
+        s.execute(
+            text("UPDATE people SET department = 'Mar\u202ekets<b>' WHERE user_id = 'u00001'")
+        )
+    login(client, "rita")
+    for path in ("/findings", f"/findings/{F}"):
+        page = client.get(path).text
+        assert "\u202e" not in page
+        assert "Mar[U+202E]kets&lt;b&gt;" in page

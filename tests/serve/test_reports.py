@@ -1,0 +1,72 @@
+"""Risk officers write and download the period's reports from the application."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import Engine, select
+from starlette.testclient import TestClient
+
+from auditor.db.models import ReportRecord
+from auditor.db.session import session_scope
+from tests.serve.conftest import csrf, login
+
+
+@pytest.mark.parametrize("fmt", ["html", "json", "csv", "ocsf"])
+def test_a_risk_officer_downloads_each_format(client: TestClient, bank: Engine, fmt: str) -> None:
+    login(client, "rio")
+    page = client.get("/reports")
+    assert page.status_code == 200 and '<option value="2026-10">' in page.text
+    r = client.post(
+        "/reports/download",
+        data={"period": "2026-10", "format": fmt, "csrf_token": csrf(client, "/reports")},
+    )
+    assert r.status_code == 200, r.text[:300]
+    assert "attachment" in r.headers["content-disposition"]
+    assert r.headers["cache-control"] == "no-store"
+    body = r.content
+    if fmt == "html":
+        assert body.startswith(b"<!DOCTYPE html>") and b"October 2026" in body
+    elif fmt == "json":
+        assert json.loads(body)["period"] == "2026-10"
+    with session_scope(bank) as s:
+        assert s.scalars(select(ReportRecord.period)).all() == ["2026-10"]
+
+
+@pytest.mark.parametrize("who", ["markets-boss", "rita", "ada"])
+def test_only_risk_officers_write_reports(client: TestClient, who: str) -> None:
+    login(client, who)
+    assert client.get("/reports").status_code == 403
+    page = client.get("/admin/users" if who == "ada" else "/findings")
+    token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    r = client.post(
+        "/reports/download", data={"period": "2026-10", "format": "html", "csrf_token": token}
+    )
+    assert r.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("form", "status", "text"),
+    [
+        ({"period": "2026-10", "format": "pdf"}, 400, "choose a period and a format"),
+        ({"period": "2026-13", "format": "html"}, 400, "is not a month"),
+        ({"period": "2025-01", "format": "html"}, 303, None),  # no interactions that month
+    ],
+)
+def test_bad_report_requests(
+    client: TestClient, form: dict[str, str], status: int, text: str | None
+) -> None:
+    login(client, "rio")
+    r = client.post("/reports/download", data={**form, "csrf_token": csrf(client, "/reports")})
+    assert r.status_code == status
+    if text:
+        assert text in r.text
+    else:
+        assert r.headers["location"].startswith("/reports?error=")
+
+
+def test_report_download_needs_the_csrf_token(client: TestClient) -> None:
+    login(client, "rio")
+    r = client.post("/reports/download", data={"period": "2026-10", "format": "html"})
+    assert r.status_code == 403
