@@ -478,6 +478,33 @@ class ServeSettings(_Section):
     auth: ServeAuthSettings = Field(default_factory=ServeAuthSettings)
 
 
+class NotifySettings(_Section):
+    smtp_host: str | None = Field(
+        default=None, description="The firm's mail relay; `auditor notify` needs it."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    starttls: bool = Field(
+        default=True,
+        description="Upgrade the connection with STARTTLS (the server's certificate is "
+        "checked) before anything is sent; off only for a relay on this machine.",
+    )
+    ca_file: Path | None = Field(
+        default=None, description="CA certificates (PEM) for the relay, if not the system's."
+    )
+    username: str | None = Field(
+        default=None, description="SMTP login, best from AUDITOR_NOTIFY__USERNAME."
+    )
+    password: SecretStr | None = Field(
+        default=None, description="SMTP password, from AUDITOR_NOTIFY__PASSWORD."
+    )
+    sender: str = Field(default="ai-usage-auditor@localhost", description="The From address.")
+    review_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="Where managers reach `auditor serve`; each e-mail links to its queue.",
+    )
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+
 class Settings(BaseSettings):
     """All configuration. Build with `load_settings()`, which names the file on an error."""
 
@@ -494,6 +521,7 @@ class Settings(BaseSettings):
     tiers: TierSettings = Field(default_factory=TierSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     @model_validator(mode="after")
     def _tiers_consistent(self) -> Settings:
@@ -554,7 +582,14 @@ class Settings(BaseSettings):
 
     def digest(self) -> str:
         """SHA-256 of the effective configuration, secrets left out, for report provenance."""
-        data = self.model_dump(mode="json", exclude={"scan": {"hash_key"}})
+        data = self.model_dump(
+            mode="json",
+            exclude={
+                "scan": {"hash_key"},
+                "notify": {"password"},
+                "serve": {"auth": {"oidc_client_secret"}},
+            },
+        )
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

@@ -551,3 +551,17 @@ def evidence_views(session: Session, scope: Scope, finding_id: str) -> list[Evid
             .order_by(EvidenceView.id)
         )
     ]
+
+
+def severity_counts(session: Session, scope: Scope, flt: QueueFilter) -> dict[str, int]:
+    """How many findings in `scope` match `flt`, per severity (every severity, zeros kept)."""
+    flt.check()
+    ids = _queue_base(scope, flt).subquery()
+    counts = dict.fromkeys(SEVERITIES, 0)
+    for severity, n in session.execute(
+        select(Finding.severity, func.count())
+        .where(Finding.id.in_(select(ids.c.id)))
+        .group_by(Finding.severity)
+    ):
+        counts[severity] = counts.get(severity, 0) + n
+    return counts

@@ -20,6 +20,7 @@ from auditor.cli import (
     detect,
     directory,
     ingest,
+    notify,
     policy,
     review,
     sample,
@@ -82,6 +83,7 @@ app.command("run")(audit.run_cmd)
 app.command("demo")(audit.demo_cmd)
 app.command("detect")(detect.detect_cmd)
 app.command("serve")(serve.serve_cmd)
+app.command("notify")(notify.notify_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:
