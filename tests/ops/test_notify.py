@@ -115,6 +115,9 @@ def relay(tmp_path: Path, loopback: list[str]) -> Iterator[tuple[Inbox, NotifySe
                 password=PASSWORD,
                 sender="auditor@northbridge-bank.example",
                 review_url="https://auditor.northbridge-bank.example/",
+                # smtplib tries a second mechanism after a refused login, which this relay
+                # leaves waiting: a short time-out keeps that case quick.
+                timeout_seconds=3,
             ),
         )
     finally:
