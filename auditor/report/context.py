@@ -455,6 +455,11 @@ class ProvenanceSection:
     policy_engines: tuple[str, ...] = ()  # engines of the decisions counted (embedded, opa)
     entity_types: tuple[str, ...] = ()  # what the scanner was configured to report
     recognizers: tuple[str, ...] = ()  # recognizers behind the sample's detections
+    # The review trail's hash chain when the report was made (auditor/db/trail.py): its last
+    # event's hash, how many events, and whether every link and hash checked out.
+    review_trail_head: str | None = None
+    review_trail_events: int = 0
+    review_trail_verified: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -575,6 +580,18 @@ class _Scope:
             latest, and_(c.interaction_id == latest.c.iid, c.scanner_revision == latest.c.rev)
         )
         return ScanRecord.id.in_(ids)
+
+
+def _trail_facts(session: Session) -> dict[str, Any]:
+    """The review trail's head, length and verdict, for the provenance section."""
+    from auditor.db.trail import verify
+
+    check = verify(session)
+    return {
+        "review_trail_head": check.head,
+        "review_trail_events": check.events,
+        "review_trail_verified": check.ok,
+    }
 
 
 def parse_period(period: str) -> tuple[datetime, datetime]:
@@ -1730,6 +1747,7 @@ def build_report_context(
         method=_method(session, scope),
         coverage=_coverage(session, scope, files),
         provenance=ProvenanceSection(
+            **_trail_facts(session),
             auditor_version=auditor_version,
             config_digest=settings.digest(),
             policy_revision=policy_revision,

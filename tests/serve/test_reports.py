@@ -70,3 +70,43 @@ def test_report_download_needs_the_csrf_token(client: TestClient) -> None:
     login(client, "rio")
     r = client.post("/reports/download", data={"period": "2026-10", "format": "html"})
     assert r.status_code == 403
+
+
+def test_the_report_states_the_trails_head_and_whether_it_verifies(
+    client: TestClient, bank: Engine
+) -> None:
+    from sqlalchemy import text
+
+    from auditor.db.trail import verify
+    from auditor.review import EVERYONE, record_disposition
+    from tests.serve.conftest import finding_of
+
+    with session_scope(bank) as s:
+        for uid in ("u00001", "u00002"):
+            record_disposition(
+                s, EVERYONE, finding_of(uid), "confirmed", "real", actor="rita", role="reviewer"
+            )
+        head = verify(s).head
+    login(client, "rio")
+
+    def provenance() -> dict[str, object]:
+        r = client.post(
+            "/reports/download",
+            data={"period": "2026-10", "format": "json", "csrf_token": csrf(client, "/reports")},
+        )
+        return dict(json.loads(r.content)["provenance"])
+
+    p = provenance()
+    assert (p["review_trail_head"], p["review_trail_events"], p["review_trail_verified"]) == (
+        head,
+        2,
+        True,
+    )
+    with session_scope(bank) as s:
+        s.execute(text("UPDATE review_events SET note = 'nothing' WHERE id = 1"))
+    assert provenance()["review_trail_verified"] is False
+    r = client.post(
+        "/reports/download",
+        data={"period": "2026-10", "format": "html", "csrf_token": csrf(client, "/reports")},
+    )
+    assert b"the hash chain does not verify" in r.content
