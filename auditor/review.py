@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Select, case, false, func, or_, select
+from sqlalchemy import Select, case, extract, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from auditor.db.models import EvidenceView, Finding, Interaction, Person, ReviewEvent, UsageTier
@@ -242,9 +243,14 @@ class QueuePage:
     facets: dict[str, list[str]] = field(default_factory=dict)  # filter choices in scope
 
 
-def _queue_base(scope: Scope, flt: QueueFilter, *, with_status: bool = True) -> Select:  # type: ignore[type-arg]
+def _queue_select(
+    scope: Scope, flt: QueueFilter, *columns: Any, with_status: bool = True
+) -> Select:  # type: ignore[type-arg]
+    """SELECT `columns` over the findings in `scope` matching `flt` (one query, no IN over a
+    subquery: SQLite and PostgreSQL plan it as a join)."""
     query = (
-        select(Finding.id)
+        select(*columns)
+        .select_from(Finding)
         .join(Interaction, Interaction.id == Finding.interaction_id)
         .outerjoin(Person, Person.user_id == Interaction.user_id)
     )
@@ -268,57 +274,70 @@ def _queue_base(scope: Scope, flt: QueueFilter, *, with_status: bool = True) -> 
 
 
 def queue(
-    session: Session, scope: Scope, flt: QueueFilter, *, offset: int = 0, limit: int = 50
+    session: Session,
+    scope: Scope,
+    flt: QueueFilter,
+    *,
+    offset: int = 0,
+    limit: int = 50,
+    with_facets: bool = True,
 ) -> QueuePage:
     """One page of the findings in `scope` that match `flt`, with the total, the counts per
-    status and the filter choices (rules, tools, departments, periods) within the scope.
-    Raises InputError for a filter value outside its vocabulary."""
+    status and (`with_facets`) the filter choices (rules, tools, departments, periods) within the
+    scope. Raises InputError for a filter value outside its vocabulary."""
     flt.check()
-    ids = _queue_base(scope, flt).subquery()
-    total = session.scalar(select(func.count()).select_from(ids)) or 0
     order = {
         "severity": (_SEVERITY_RANK, Finding.first_seen, Finding.id),
         "newest": (Interaction.occurred_at.desc(), Finding.id),
         "oldest": (Interaction.occurred_at, Finding.id),
     }[flt.sort]
     rows = session.execute(
-        select(Finding, Interaction.user_id, Interaction.tool, Interaction.occurred_at)
-        .add_columns(Person.department)
-        .join(Interaction, Interaction.id == Finding.interaction_id)
-        .outerjoin(Person, Person.user_id == Interaction.user_id)
-        .where(Finding.id.in_(select(ids.c.id)))
+        _queue_select(
+            scope,
+            flt,
+            Finding,
+            Interaction.user_id,
+            Interaction.tool,
+            Interaction.occurred_at,
+            Person.department,
+        )
         .order_by(*order)
         .offset(max(offset, 0))
         .limit(limit)
     )
     items = [_item(f, uid, tool, at, dept) for f, uid, tool, at, dept in rows]
-    by_status = _queue_base(scope, flt, with_status=False).subquery()
     counts = dict.fromkeys(STATUSES, 0)
     for status, n in session.execute(
-        select(Finding.status, func.count())
-        .where(Finding.id.in_(select(by_status.c.id)))
-        .group_by(Finding.status)
+        _queue_select(scope, flt, Finding.status, func.count(), with_status=False).group_by(
+            Finding.status
+        )
     ):
         counts[status] = counts.get(status, 0) + n
-    return QueuePage(items, total, counts, _facets(session, scope))
+    total = counts.get(flt.status, 0) if flt.status is not None else sum(counts.values())
+    return QueuePage(items, total, counts, facets(session, scope) if with_facets else {})
 
 
-def _facets(session: Session, scope: Scope) -> dict[str, list[str]]:
-    in_scope = _queue_base(scope, QueueFilter()).subquery()
-    base = (
-        select(Finding.rule_id, Interaction.tool, Person.department, Interaction.occurred_at)
-        .join(Interaction, Interaction.id == Finding.interaction_id)
-        .outerjoin(Person, Person.user_id == Interaction.user_id)
-        .where(Finding.id.in_(select(in_scope.c.id)))
-    ).subquery()
+def facets(session: Session, scope: Scope) -> dict[str, list[str]]:
+    """The filter choices within `scope`: rule ids, tools, departments and periods that its
+    findings have. Four scans of the scope: callers on a hot path may keep it a while."""
+    every = QueueFilter()
     out: dict[str, list[str]] = {}
     for name, col in (
-        ("rule", base.c.rule_id),
-        ("tool", base.c.tool),
-        ("department", base.c.department),
+        ("rule", Finding.rule_id),
+        ("tool", Interaction.tool),
+        ("department", Person.department),
     ):
-        out[name] = sorted(v for v in session.scalars(select(col).distinct()) if v)
-    months = {at.strftime("%Y-%m") for at in session.scalars(select(base.c.occurred_at).distinct())}
+        out[name] = sorted(
+            v for v in session.scalars(_queue_select(scope, every, col).distinct()) if v
+        )
+    year, month = (
+        extract("year", Interaction.occurred_at),
+        extract("month", Interaction.occurred_at),
+    )
+    months = {
+        f"{int(y):04d}-{int(m):02d}"
+        for y, m in session.execute(_queue_select(scope, every, year, month).distinct())
+    }
     out["period"] = sorted(months, reverse=True)
     return out
 
@@ -556,12 +575,9 @@ def evidence_views(session: Session, scope: Scope, finding_id: str) -> list[Evid
 def severity_counts(session: Session, scope: Scope, flt: QueueFilter) -> dict[str, int]:
     """How many findings in `scope` match `flt`, per severity (every severity, zeros kept)."""
     flt.check()
-    ids = _queue_base(scope, flt).subquery()
     counts = dict.fromkeys(SEVERITIES, 0)
     for severity, n in session.execute(
-        select(Finding.severity, func.count())
-        .where(Finding.id.in_(select(ids.c.id)))
-        .group_by(Finding.severity)
+        _queue_select(scope, flt, Finding.severity, func.count()).group_by(Finding.severity)
     ):
         counts[severity] = counts.get(severity, 0) + n
     return counts

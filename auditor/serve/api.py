@@ -156,7 +156,12 @@ def api_routes(
             with session_scope(engine) as session:
                 actor = actor_of(request, session, "findings.read")
                 page = review.queue(
-                    session, scope_for(session, actor), flt, offset=offset, limit=limit
+                    session,
+                    scope_for(session, actor),
+                    flt,
+                    offset=offset,
+                    limit=limit,
+                    with_facets=False,
                 )
             return {
                 "total": page.total,

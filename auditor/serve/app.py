@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,7 @@ from auditor.serve.permissions import allowed, scope_for
 log = logging.getLogger("auditor.serve")
 
 PAGE_SIZE = 50
+FACET_SECONDS = 60.0
 REPORT_TYPES = {
     "html": "text/html; charset=utf-8",
     "json": "application/json",
@@ -183,6 +185,20 @@ def create_app(
         token = form.get("csrf_token")
         if not accounts.same_token(actor.csrf_token, token if isinstance(token, str) else None):
             raise HTTPException(403, "The form was out of date or not sent by this site.")
+
+    # The queue's filter choices (rules, tools, departments, periods in the scope) take four
+    # scans of the scope; they are kept a minute per role and person, so that paging through
+    # 100,000 findings does not repeat them. Counts and rows are always fresh.
+    facet_cache: dict[tuple[str, str | None], tuple[float, dict[str, list[str]]]] = {}
+
+    def cached_facets(session: Session, actor: Actor, scope: review.Scope) -> dict[str, list[str]]:
+        key = (actor.role, actor.person_id)
+        hit = facet_cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < FACET_SECONDS:
+            return hit[1]
+        found = review.facets(session, scope)
+        facet_cache[key] = (time.monotonic(), found)
+        return found
 
     # --- sign-in -------------------------------------------------------------------------
 
@@ -338,13 +354,16 @@ def create_app(
             actor = with_actor(request, session, "findings.read")
             if not isinstance(actor, Actor):
                 return actor
+            scope = scope_for(session, actor)
             result = review.queue(
                 session,
-                scope_for(session, actor),
+                scope,
                 flt,
                 offset=(page - 1) * PAGE_SIZE,
                 limit=PAGE_SIZE,
+                with_facets=False,
             )
+            choices = cached_facets(session, actor, scope)
         current = {
             k: v
             for k, v in (
@@ -373,6 +392,7 @@ def create_app(
             actor=actor,
             flt=flt,
             result=result,
+            choices=choices,
             page=page,
             pages=pages,
             link=link,
@@ -472,9 +492,7 @@ def create_app(
             actor = with_actor(request, session, "reports.generate")
             if not isinstance(actor, Actor):
                 return actor
-            periods = review.queue(
-                session, scope_for(session, actor), review.QueueFilter(), limit=1
-            ).facets["period"]
+            periods = cached_facets(session, actor, scope_for(session, actor))["period"]
         return render(
             request,
             "reports.html",
