@@ -248,12 +248,19 @@ def _queue_select(
 ) -> Select:  # type: ignore[type-arg]
     """SELECT `columns` over the findings in `scope` matching `flt` (one query, no IN over a
     subquery: SQLite and PostgreSQL plan it as a join)."""
+    # Join the person only when a column or the department filter needs them (a left join
+    # that every row pays for otherwise).
+    needs_person = flt.department is not None or any(
+        Person.__table__ in getattr(c, "_from_objects", ()) or c is Person.department
+        for c in columns
+    )
     query = (
         select(*columns)
         .select_from(Finding)
         .join(Interaction, Interaction.id == Finding.interaction_id)
-        .outerjoin(Person, Person.user_id == Interaction.user_id)
     )
+    if needs_person:
+        query = query.outerjoin(Person, Person.user_id == Interaction.user_id)
     query = scope.apply(query)
     if flt.period is not None:
         from auditor.report.context import parse_period
