@@ -220,3 +220,32 @@ def test_verify_trail_command(
     assert main(["review", "verify-trail"]) == 1
     err = capsys.readouterr().err
     assert "broken at event 3 (finding 1abcdef01234)" in err and "edited" in err
+
+
+def test_two_dispositions_at_once_both_stay_in_the_trail(engine: Engine, tmp_path: Path) -> None:
+    """Two reviewers' sessions open side by side and both record: neither overwrites the
+    other; both events are in the history, chained, and the status follows the later one."""
+    from auditor.db.models import Finding
+    from auditor.db.session import session_factory
+
+    with session_scope(engine) as s:
+        _findings(s, tmp_path)
+    make = session_factory(engine)
+    first, second = make(), make()
+    try:
+        fid = "2abcdef0123456789"
+        assert first.get(Finding, fid) is not None and second.get(Finding, fid) is not None
+        record_disposition(first, EVERYONE, fid, "confirmed", "mine", actor="ann", role="reviewer")
+        first.commit()
+        record_disposition(
+            second, EVERYONE, fid, "accepted-risk", "theirs", actor="bob", role="reviewer"
+        )
+        second.commit()
+    finally:
+        first.close()
+        second.close()
+    with session_scope(engine) as s:
+        events = list(s.scalars(select(ReviewEvent).order_by(ReviewEvent.id)))
+        assert [(e.reviewer, e.note) for e in events] == [("ann", "mine"), ("bob", "theirs")]
+        assert s.get(Finding, fid).status == "pending_approval"  # high: four-eyes
+        assert verify(s).ok and verify(s).events == 2
