@@ -116,7 +116,10 @@ def evaluate_plan(session: Session, sample_id: str) -> SampleEvaluation:
     definition = str(plan.get("deviation", "confirmed"))
     flagged = _items(session, sample_id, Finding.status != "superseded")
     confirmed = _items(session, sample_id, Finding.status == "confirmed")
-    reviewed = _items(session, sample_id, Finding.status.not_in(("open", "superseded")))
+    # A disposition awaiting its second reviewer (four-eyes) is not a review yet.
+    reviewed = _items(
+        session, sample_id, Finding.status.not_in(("open", "pending_approval", "superseded"))
+    )
     awaiting = flagged - reviewed
     not_tested = _not_tested(session, sample_id)
     deviating = (confirmed if definition == "confirmed" else flagged) | not_tested
