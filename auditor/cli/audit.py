@@ -261,6 +261,7 @@ def _print_demo_accounts(settings: Settings, url: str) -> None:
         + "\n".join(lines),
         highlight=False,
         markup=False,
+        soft_wrap=True,  # the command must stay on one line to be copied
     )
 
 
