@@ -600,7 +600,7 @@ def parse_period(period: str) -> tuple[datetime, datetime]:
     Raises AuditorError if the period is not a valid "YYYY-MM" month.
     """
     match = _PERIOD_RE.match(period)
-    if match is None or not 1 <= int(match.group(2)) <= 12:
+    if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1:
         raise AuditorError(f"period {period!r} is not a month", "write it as YYYY-MM, e.g. 2026-10")
     year, month = int(match.group(1)), int(match.group(2))
     start = datetime(year, month, 1)

@@ -30,6 +30,7 @@ from auditor.serve.accounts import Actor
 from auditor.serve.permissions import allowed, scope_for
 
 MAX_LIMIT = 500
+MAX_OFFSET = 10_000_000
 MAX_BODY = 16 * 1024
 
 
@@ -142,8 +143,8 @@ def api_routes(
                 limit = int(q.get("limit", "50"))
             except ValueError:
                 raise InputError("offset and limit must be whole numbers") from None
-            if not 0 <= offset <= 10_000_000 or not 1 <= limit <= MAX_LIMIT:
-                raise InputError(f"offset must be 0 or more and limit 1 to {MAX_LIMIT}")
+            if not 0 <= offset <= MAX_OFFSET or not 1 <= limit <= MAX_LIMIT:
+                raise InputError(f"offset must be 0 to {MAX_OFFSET:,} and limit 1 to {MAX_LIMIT}")
             flt = review.QueueFilter(
                 period=opt("period"),
                 status=opt("status"),
@@ -304,6 +305,8 @@ _ID = {
 _COMMON = {"401": _error("not signed in"), "403": _error("the role may not do this")}
 _FOUND = {**_COMMON, "404": _error("no such finding, or not in your scope")}
 _STR = {"type": "string"}
+# A note says why: at least one character that is not white space.
+_NOTE = {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": "\\S"}
 _NSTR = {"type": ["string", "null"]}
 _HISTORY = {
     "type": "object",
@@ -405,14 +408,17 @@ OPENAPI: dict[str, Any] = {
                 "parameters": [
                     {"name": n, "in": "query", "required": False, "schema": s}
                     for n, s in (
-                        ("period", {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}),
+                        (
+                            "period",
+                            {"type": "string", "pattern": "^[1-9][0-9]{3}-(0[1-9]|1[0-2])$"},
+                        ),
                         ("status", {"type": "string", "enum": list(review.STATUSES)}),
                         ("severity", {"type": "string", "enum": list(review.SEVERITIES)}),
                         ("rule", _STR),
                         ("tool", _STR),
                         ("department", _STR),
                         ("sort", {"type": "string", "enum": list(review.SORTS)}),
-                        ("offset", {"type": "integer", "minimum": 0}),
+                        ("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}),
                         ("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
                     )
                 ],
@@ -454,7 +460,7 @@ OPENAPI: dict[str, Any] = {
                                         "type": "string",
                                         "enum": list(review.DISPOSITIONS),
                                     },
-                                    "note": {"type": "string", "minLength": 1, "maxLength": 2000},
+                                    "note": _NOTE,
                                 },
                             }
                         }
@@ -481,7 +487,7 @@ OPENAPI: dict[str, Any] = {
                                 "required": ["decision", "note"],
                                 "properties": {
                                     "decision": {"type": "string", "enum": ["approve", "reject"]},
-                                    "note": {"type": "string", "minLength": 1, "maxLength": 2000},
+                                    "note": _NOTE,
                                 },
                             }
                         }

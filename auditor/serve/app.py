@@ -27,7 +27,13 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -552,6 +558,14 @@ def create_app(
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
+        if request.url.path.startswith("/api/"):
+            # The API answers in JSON, even for a path that names no route.
+            words = {404: "no such resource", 405: "method not allowed"}
+            return JSONResponse(
+                {"error": words.get(exc.status_code, "request refused")},
+                status_code=exc.status_code,
+                headers=exc.headers,
+            )
         default = {403: "You may not see this page.", 404: "There is nothing here."}
         message = (
             exc.detail
