@@ -25,6 +25,14 @@ $(OPA_GO): $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps --ignore-requires-python $(OPA_GO_BINDINGS)
 	touch $(OPA_GO)
 
+# A real OpenID provider for the review application's sign-in tests (tests/serve/test_oidc.py):
+# panva's oidc-provider from the npm registry, run with Node.js. Without npm the tests that
+# need it are skipped, saying so.
+OIDC_PEER := tests/serve/oidc/node_modules/.package-lock.json
+
+$(OIDC_PEER): tests/serve/oidc/package-lock.json
+	-command -v npm >/dev/null 2>&1 && npm ci --prefix tests/serve/oidc --no-audit --no-fund --silent
+
 install: $(STAMP)
 
 opa-go: $(OPA_GO)
@@ -32,7 +40,7 @@ opa-go: $(OPA_GO)
 demo: $(STAMP)
 	$(BIN)/auditor demo
 
-test: $(STAMP) $(OPA_GO)
+test: $(STAMP) $(OPA_GO) $(OIDC_PEER)
 	$(BIN)/python -m pytest -q
 
 # Each reader's and the people loader's fuzz target for 10 minutes (the test suite runs them for

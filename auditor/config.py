@@ -400,6 +400,115 @@ class IngestSettings(_Section):
     )
 
 
+class ServeAuthSettings(_Section):
+    mode: Literal["local", "oidc"] = Field(
+        default="local",
+        description="How people sign in to `auditor serve`: local accounts in the database "
+        "(`auditor users add`, passwords hashed with argon2id), or the firm's OpenID provider "
+        "(authorization-code flow with PKCE; roles from a groups claim).",
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="The provider's issuer URL; its /.well-known/openid-configuration is read.",
+    )
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="Best from the environment: AUDITOR_SERVE__AUTH__OIDC_CLIENT_SECRET.",
+    )
+    oidc_redirect_url: str | None = Field(
+        default=None,
+        description="This application's callback as registered with the provider, e.g. "
+        "https://auditor.example/auth/callback.",
+    )
+    oidc_scope: str = Field(default="openid email groups", description="Scopes requested.")
+    oidc_claim: str = Field(
+        default="email",
+        description="The claim that names the person: matched to the people directory's "
+        "e-mail (case-insensitive) or user id (oidc_claim_matches).",
+    )
+    oidc_claim_matches: Literal["email", "user_id"] = "email"
+    oidc_groups_claim: str = Field(
+        default="groups", description="The claim listing the person's groups."
+    )
+    oidc_group_roles: dict[str, Literal["manager", "reviewer", "risk_officer", "admin"]] = Field(
+        default_factory=dict,
+        description="Group -> role. A person whose groups give no role, or more than one, is "
+        "refused.",
+    )
+    idle_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="A session unused this long ends."
+    )
+    absolute_hours: int = Field(
+        default=10, ge=1, le=7 * 24, description="A session ends this long after sign-in."
+    )
+    max_failed_logins: int = Field(
+        default=5,
+        ge=1,
+        description="Failed sign-ins for one user name (or 4x this from one client address) "
+        "within failure_window_minutes, after which sign-in is refused until the window passes.",
+    )
+    failure_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    min_password_chars: int = Field(default=12, ge=8, description="Shortest password accepted.")
+    api_token_days: int = Field(
+        default=90,
+        ge=1,
+        le=366,
+        description="A personal API token (`auditor users token`) is refused this many days "
+        "after it was made.",
+    )
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> ServeAuthSettings:
+        if self.mode == "oidc":
+            missing = [
+                key
+                for key in (
+                    "oidc_issuer",
+                    "oidc_client_id",
+                    "oidc_client_secret",
+                    "oidc_redirect_url",
+                )
+                if getattr(self, key) is None
+            ]
+            if not self.oidc_group_roles:
+                missing.append("oidc_group_roles")
+            if missing:
+                raise ValueError(f"mode oidc needs {', '.join(missing)}")
+        return self
+
+
+class ServeSettings(_Section):
+    auth: ServeAuthSettings = Field(default_factory=ServeAuthSettings)
+
+
+class NotifySettings(_Section):
+    smtp_host: str | None = Field(
+        default=None, description="The firm's mail relay; `auditor notify` needs it."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    starttls: bool = Field(
+        default=True,
+        description="Upgrade the connection with STARTTLS (the server's certificate is "
+        "checked) before anything is sent; off only for a relay on this machine.",
+    )
+    ca_file: Path | None = Field(
+        default=None, description="CA certificates (PEM) for the relay, if not the system's."
+    )
+    username: str | None = Field(
+        default=None, description="SMTP login, best from AUDITOR_NOTIFY__USERNAME."
+    )
+    password: SecretStr | None = Field(
+        default=None, description="SMTP password, from AUDITOR_NOTIFY__PASSWORD."
+    )
+    sender: str = Field(default="ai-usage-auditor@localhost", description="The From address.")
+    review_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="Where managers reach `auditor serve`; each e-mail links to its queue.",
+    )
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+
 class Settings(BaseSettings):
     """All configuration. Build with `load_settings()`, which names the file on an error."""
 
@@ -415,6 +524,8 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     tiers: TierSettings = Field(default_factory=TierSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     @model_validator(mode="after")
     def _tiers_consistent(self) -> Settings:
@@ -475,7 +586,14 @@ class Settings(BaseSettings):
 
     def digest(self) -> str:
         """SHA-256 of the effective configuration, secrets left out, for report provenance."""
-        data = self.model_dump(mode="json", exclude={"scan": {"hash_key"}})
+        data = self.model_dump(
+            mode="json",
+            exclude={
+                "scan": {"hash_key"},
+                "notify": {"password"},
+                "serve": {"auth": {"oidc_client_secret"}},
+            },
+        )
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

@@ -229,7 +229,10 @@ def audit_period(
         session.scalar(
             select(func.count(Finding.id))
             .join(SampleItem, SampleItem.interaction_id == Finding.interaction_id)
-            .where(SampleItem.sample_id == sample.id, Finding.status == "open")
+            .where(
+                SampleItem.sample_id == sample.id,
+                Finding.status.in_(("open", "pending_approval")),  # both await review
+            )
         )
         or 0
     )

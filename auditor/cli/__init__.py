@@ -14,7 +14,19 @@ import typer
 from sqlalchemy.exc import DatabaseError
 
 from auditor import __version__
-from auditor.cli import audit, db, detect, directory, ingest, policy, review, sample, stats
+from auditor.cli import (
+    audit,
+    db,
+    detect,
+    directory,
+    ingest,
+    notify,
+    policy,
+    review,
+    sample,
+    serve,
+    stats,
+)
 from auditor.cli._common import ConfigOption, err_console
 from auditor.config import load_settings
 from auditor.errors import AuditorError
@@ -59,6 +71,7 @@ app.add_typer(review.app, name="review")
 app.add_typer(policy.app, name="policy")
 app.add_typer(stats.app, name="stats")
 app.add_typer(ingest.export_app, name="export")
+app.add_typer(serve.users_app, name="users")
 app.command("ingest")(ingest.ingest_cmd)
 app.command("formats")(ingest.formats_cmd)
 app.command("scan")(audit.sample_scan_cmd)
@@ -69,6 +82,8 @@ app.command("verify")(audit.verify_cmd)
 app.command("run")(audit.run_cmd)
 app.command("demo")(audit.demo_cmd)
 app.command("detect")(detect.detect_cmd)
+app.command("serve")(serve.serve_cmd)
+app.command("notify")(notify.notify_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

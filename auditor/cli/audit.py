@@ -235,9 +235,34 @@ def demo_cmd(
         highlight=False,
         markup=False,
     )
+    _print_demo_accounts(demo_settings(settings), url)
     for p in result.periods:
         if p.report_path:
             console.print(f"report: {p.report_path.resolve()}", markup=False, highlight=False)
+
+
+def _print_demo_accounts(settings: Settings, url: str) -> None:
+    """Create (or reset) the demo's accounts for `auditor serve` and print their passwords,
+    the only time they are shown."""
+    from auditor.serve.accounts import demo_accounts
+
+    with db_session(settings) as session:
+        accounts = demo_accounts(session, min_password_chars=settings.serve.auth.min_password_chars)
+    lines = [
+        f"  {a.username:<16} {a.password}  {a.role}"
+        + (f" (reporting line of {a.person_id})" if a.person_id else "")
+        for a in accounts
+    ]
+    console.print(
+        "review the findings in a browser: "
+        f"AUDITOR_DATABASE__URL={url} auditor serve --insecure-http\n"
+        "then open http://127.0.0.1:8080/ and sign in as one of these demo accounts "
+        "(passwords shown only now; stored as argon2id hashes; run the demo again for new ones):\n"
+        + "\n".join(lines),
+        highlight=False,
+        markup=False,
+        soft_wrap=True,  # the command must stay on one line to be copied
+    )
 
 
 def report_cmd(

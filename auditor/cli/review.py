@@ -101,3 +101,27 @@ def history_cmd(
             e.at.isoformat(timespec="seconds"), Text(e.reviewer), e.disposition, Text(e.note)
         )
     console.print(table)
+
+
+@app.command("verify-trail")
+def verify_trail_cmd(ctx: typer.Context) -> None:
+    """Check the review trail's hash chain; exit 1 naming the first event that breaks it."""
+    from auditor.db.trail import verify
+    from auditor.errors import AuditorError
+
+    with db_session(settings_from(ctx)) as session:
+        check = verify(session)
+    if not check.ok:
+        raise AuditorError(
+            f"the review trail is broken at event {check.broken_id} (finding "
+            f"{(check.broken_finding or '')[:12]}): {check.reason}",
+            "restore the review_events table from a backup and find out who changed it",
+        )
+    if check.head is None:
+        console.print("the review trail is empty", markup=False, highlight=False)
+        return
+    console.print(
+        f"the review trail verifies: {check.events} event(s), head {check.head}",
+        markup=False,
+        highlight=False,
+    )

@@ -285,6 +285,12 @@ class ReviewEvent(Base):
     reviewer: Mapped[str] = mapped_column(String(255))
     disposition: Mapped[str] = mapped_column(String(32))
     note: Mapped[str] = mapped_column(String(2000), default="")
+    # The signed-in role the reviewer acted in (`auditor serve`); None from the command line
+    # and for the auditor's own events.
+    role: Mapped[str | None] = mapped_column(String(32))
+    # The hash chain over the whole trail (auditor/db/trail.py sets both at flush).
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    event_hash: Mapped[str] = mapped_column(String(64))
 
     finding: Mapped[Finding] = relationship(back_populates="reviews", lazy="raise")
 
@@ -332,3 +338,57 @@ class ReportRecord(Base):
     created_at: Mapped[datetime]
     signature: Mapped[str | None] = mapped_column(String(128))  # base64 of 64 bytes
     key_fingerprint: Mapped[str | None] = mapped_column(ForeignKey("signing_keys.fingerprint"))
+
+
+class Account(Base):
+    """Someone who may sign in to `auditor serve`: a role, the directory person it is (for a
+    manager's reporting line) and an argon2id hash of the password (never the password)."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    person_id: Mapped[str | None] = mapped_column(String(255))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    # SHA-256 of the personal API token (`auditor users token`), never the token; one a person.
+    api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    api_token_created_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in browser: the SHA-256 of its cookie's random token (the token itself is never
+    stored), its CSRF token and the times that bound it (idle and absolute expiry)."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen: Mapped[datetime]
+
+
+class LoginFailure(Base):
+    """A failed sign-in (user name as typed, client address), for rate limiting."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    client: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+
+
+class EvidenceView(Base):
+    """That someone opened a finding's evidence (masked excerpt): who, in which role, when."""
+
+    __tablename__ = "evidence_views"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finding_id: Mapped[str] = mapped_column(ForeignKey("findings.id"), index=True)
+    viewer: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]

@@ -523,6 +523,11 @@ class ProvenanceSection:
     # Whether this installation decodes spaCy's NER on the verified fast path, or why not
     # (scan.ner_decoder.fast_path_status); the scanner revision records it per scan.
     ner_fast_path: str = "on"
+    # The review trail's hash chain when the report was made (auditor/db/trail.py): its last
+    # event's hash, how many events, and whether every link and hash checked out.
+    review_trail_head: str | None = None
+    review_trail_events: int = 0
+    review_trail_verified: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -643,6 +648,18 @@ class _Scope:
             latest, and_(c.interaction_id == latest.c.iid, c.scanner_revision == latest.c.rev)
         )
         return ScanRecord.id.in_(ids)
+
+
+def _trail_facts(session: Session) -> dict[str, Any]:
+    """The review trail's head, length and verdict, for the provenance section."""
+    from auditor.db.trail import verify
+
+    check = verify(session)
+    return {
+        "review_trail_head": check.head,
+        "review_trail_events": check.events,
+        "review_trail_verified": check.ok,
+    }
 
 
 def _ordered_counts(rows: Iterable[Sequence[Any]], order: Sequence[str]) -> tuple[Count, ...]:
@@ -848,7 +865,8 @@ def _expected_confirmations(
     open_rules: dict[int, list[str]] = {iid: [] for iid in awaiting}
     for iid, rule in session.execute(
         select(Finding.interaction_id, Finding.rule_id).where(
-            Finding.interaction_id.in_(awaiting), Finding.status == "open"
+            Finding.interaction_id.in_(awaiting),
+            Finding.status.in_(("open", "pending_approval")),
         )
     ):
         open_rules[iid].append(rule)
@@ -1908,6 +1926,7 @@ def build_report_context(
         method=_method(session, scope),
         coverage=_coverage(session, scope, files),
         provenance=ProvenanceSection(
+            **_trail_facts(session),
             auditor_version=auditor_version,
             config_digest=settings.digest(),
             policy_revision=policy_revision,

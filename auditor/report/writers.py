@@ -62,6 +62,7 @@ OCSF_SEVERITY_UNKNOWN = 0
 # value says, so Other with status "superseded".
 OCSF_STATUS_IDS: dict[str, int] = {
     "open": 1,
+    "pending_approval": 2,  # a disposition awaits its second reviewer (four-eyes)
     "confirmed": 2,
     "false_positive": 3,
     "accepted_risk": 3,

@@ -155,7 +155,10 @@ def evaluate_plan(session: Session, sample_id: str) -> SampleEvaluation:
     # An item awaits review while one of its findings is open and it is not a deviation yet:
     # confirming that finding would make it one. With `deviation = "flagged"` every flagged
     # item already is, so nothing the review decides can change the evaluation.
-    awaiting = _items(session, sample_id, Finding.status == "open") - deviating
+    # A disposition awaiting its second reviewer (four-eyes) is not a review yet.
+    awaiting = (
+        _items(session, sample_id, Finding.status.in_(("open", "pending_approval"))) - deviating
+    )
     common: dict[str, Any] = {
         "sample_id": sample_id,
         "population": sample.population_count,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from auditor.config import Settings
 from auditor.db.models import Detection, Finding, Interaction
 from auditor.db.session import make_engine, session_scope
 from tests.conftest import DATA, chat_record, write_jsonl
+from tests.serve.helpers import check_demo_accounts
 
 
 @pytest.fixture
@@ -188,3 +190,13 @@ def test_demo_end_to_end_small(cli, settings: Settings) -> None:  # type: ignore
     leaked = [v for v in values if v in html]
     assert not leaked, f"{len(leaked)} detected value(s) appear in the report"
     assert "[CREDIT_CARD]" in html
+    # The demo's accounts sign in to the review application and see exactly their scope.
+    accounts = re.findall(r"^  (demo-[a-z0-9-]+) +(\S+) +(\w+)", out, re.MULTILINE)
+    assert [a[0] for a in accounts] == [
+        "demo-reviewer",
+        "demo-risk",
+        "demo-manager-1",
+        "demo-manager-2",
+    ]
+    assert "auditor serve --insecure-http" in out
+    check_demo_accounts(settings, settings.data_dir / "demo" / "auditor.db", accounts)
