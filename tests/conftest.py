@@ -89,8 +89,10 @@ def postgres_server() -> str:
         with eng.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - any failure means: not reachable
-        _unavailable(f"PostgreSQL at {url} is not reachable ({type(exc).__name__}: "
-                     f"{' '.join(str(exc).split())[:200]}); set AUDITOR_TEST_POSTGRES_URL")
+        _unavailable(
+            f"PostgreSQL at {url} is not reachable ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())[:200]}); set AUDITOR_TEST_POSTGRES_URL"
+        )
     finally:
         eng.dispose()
     return url

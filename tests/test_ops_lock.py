@@ -62,6 +62,7 @@ def test_a_lock_held_by_another_process_and_released_when_it_dies(settings: Sett
             holder.wait()
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize(
     "command",
     [("run", "{logs}"), ("ingest", "{logs}"), ("db", "purge")],

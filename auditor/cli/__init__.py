@@ -81,9 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     except AuditorError as exc:
-        err_console.print(f"error: {exc.message}", highlight=False, markup=False)
+        # soft_wrap: one line each, however narrow the terminal (schedulers grep the log).
+        err_console.print(f"error: {exc.message}", highlight=False, markup=False, soft_wrap=True)
         if exc.hint:
-            err_console.print(f"hint: {exc.hint}", highlight=False, markup=False)
+            err_console.print(f"hint: {exc.hint}", highlight=False, markup=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

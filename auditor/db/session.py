@@ -75,9 +75,10 @@ def make_engine(url: str) -> Engine:
             # in the driver's message): say which server and what to check.
             if context.connection is None and context.statement is None:
                 detail = " ".join(str(context.original_exception).split())
-                detail = detail.removeprefix("connection failed: ") or type(
-                    context.original_exception
-                ).__name__
+                detail = (
+                    detail.removeprefix("connection failed: ")
+                    or type(context.original_exception).__name__
+                )
                 raise DatabaseUnreachableError(
                     f"cannot connect to the database {where}: {detail[:300]}",
                     "check database.url (host, port, database name, user and password) and that "
