@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import stat
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -221,8 +222,30 @@ def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def _to_row(rec: InteractionRecord, source_file_id: int, line_no: int) -> Interaction:
-    return Interaction(
+def _storable(value: Any) -> Any:
+    """NUL (U+0000) as U+FFFD in every string, dictionary key included: PostgreSQL's text
+    cannot hold it (SQLite can), and both databases must store the same record. Prompt and
+    output text are already free of it (normalize.clean_text)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
+
+
+def _storable_record(rec: InteractionRecord) -> InteractionRecord:
+    changed = {
+        f.name: new
+        for f in fields(rec)
+        if (new := _storable(old := getattr(rec, f.name))) is not old and new != old
+    }
+    return replace(rec, **changed) if changed else rec
+
+
+def _to_row(rec: InteractionRecord, source_file_id: int, line_no: int) -> dict[str, Any]:
+    return dict(
         event_id=rec.event_id,
         source_format=rec.source_format,
         source_file_id=source_file_id,
@@ -294,6 +317,7 @@ def _flush(
     for _, r in pending:
         by_format.setdefault(r.source_format, set()).add(r.event_id)
     existing: dict[tuple[str, str], _Kept] = {}
+    new_rows: list[dict[str, Any]] = []
     for fmt, event_ids in by_format.items():
         # One equality and one IN list, so the unique (source_format, event_id) index is used;
         # a row-value IN makes SQLite scan the whole table for every batch.
@@ -322,13 +346,52 @@ def _flush(
                 result.reject(line_no, _conflict_reason(kept))
             continue
         existing[key] = _Kept(line_no, None, _content(rec))
-        session.add(_to_row(rec, sf_id, line_no))
+        new_rows.append(_to_row(rec, sf_id, line_no))
         result.loaded += 1
         if rec.content_status != "present":
             result.coverage_gaps += 1
         result.periods.add(period_of(rec.occurred_at))
-    session.flush()
+    if new_rows:
+        _insert_interactions(session, new_rows)
+        _analyze_while_growing(session, len(new_rows))
     pending.clear()
+
+
+_COPY_COLUMNS = tuple(c.name for c in Interaction.__table__.columns if c.name != "id")
+
+
+def _insert_interactions(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert a batch: PostgreSQL's COPY (the fastest way in, a third of the time of
+    multi-row INSERTs), elsewhere a Core executemany (no ORM objects held)."""
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(Interaction), rows)
+        return
+    raw = session.connection().connection.driver_connection
+    columns = ", ".join(_COPY_COLUMNS)
+    with raw.cursor() as cur, cur.copy(f"COPY interactions ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(
+                [json.dumps(row[c]) if c == "attributes" else row[c] for c in _COPY_COLUMNS]
+            )
+
+
+# Loaded-row counts at which PostgreSQL's statistics on interactions are refreshed during one
+# ingest transaction. Without them a table that grows from empty is planned as tiny: the
+# duplicate lookup above then filters every stored row of the format instead of probing the
+# unique index for each event id, and ingest time grows with the square of the rows
+# (100,000 records: 353 s instead of about 30 s).
+_ANALYZE_AT = (2_000, 20_000, 200_000, 2_000_000)
+
+
+def _analyze_while_growing(session: Session, added: int) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    # Counted per session, across files: many small files grow the table as much as one big.
+    before = session.info.get("interactions_inserted", 0)
+    after = session.info["interactions_inserted"] = before + added
+    if any(before < mark <= after for mark in _ANALYZE_AT):
+        # ANALYZE counts the rows this transaction inserted (PostgreSQL's acquire_sample_rows).
+        session.execute(text("ANALYZE interactions"))
 
 
 def _flush_rejections(session: Session, result: FileResult, sf_id: int) -> None:
@@ -436,7 +499,7 @@ def ingest_file(
                     if item.notes:
                         attributes = {**rec.attributes, "encoding_repaired": True}
                         rec = replace(rec, attributes=attributes)
-                    pending.append((item.line_no, rec))
+                    pending.append((item.line_no, _storable_record(rec)))
                     if len(pending) >= BATCH:
                         _flush(session, pending, result, source.id)
         if len(result._pending_rejections) >= REJECTION_BATCH:

@@ -5,15 +5,17 @@ sets mean the same findings). Plus what a user sees when the database cannot be 
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from auditor.cli import main
 from auditor.db import models
 from auditor.db.session import make_engine, session_scope
-from tests.conftest import fresh_postgres_database
+from tests.conftest import chat_record, fresh_postgres_database, write_jsonl
 
 HASH_KEY = "test-key-padded-to-thirty-two-bytes"
 
@@ -149,3 +151,35 @@ def test_postgres_urls_name_the_psycopg_driver(given: str, normalised: str) -> N
     from auditor.config import load_settings
 
     assert load_settings(None, database={"url": given}).database.url == normalised
+
+
+@pytest.mark.both_databases
+def test_nul_and_odd_characters_are_stored_and_purged_on_both(
+    session: Session, tmp_path: Path
+) -> None:
+    """PostgreSQL refuses NUL in text (and \\u0000 in jsonb) where SQLite takes it: a record
+    carrying them in any field is stored on both, and purge still works on it."""
+    from auditor.db.retention import purge_raw_text
+    from auditor.ingest.stage import ingest_paths
+
+    odd = "a\x00b \u0000 \\u0000 \ud7ff \U0001f600 ' \" \\ \t"
+    recs = [
+        chat_record(
+            f"nul-{odd}",
+            f"Prompt {odd}",
+            user=f"u{odd}",
+            email=f"x{odd}@b.example",
+            tool=f"tool{odd}",
+            workflow=f"w{odd}",
+            when="2024-01-05T10:00:00Z",
+            extra_field={"k\x00": f"v{odd}"},
+        ),
+        chat_record("plain", "Hello", when="2024-01-05T10:00:00Z"),
+    ]
+    [result] = ingest_paths(
+        session, [write_jsonl(tmp_path / "odd.jsonl", recs)], "openai-chat", max_line_bytes=1 << 20
+    )
+    assert (result.loaded, result.rejected, result.skipped) == (2, 0, None), result
+    assert purge_raw_text(session, datetime(2025, 1, 1), now=datetime(2026, 11, 1)) == 2
+    rows = session.scalars(select(models.Interaction)).all()
+    assert all(r.prompt_text is None and "purged_at" in r.attributes for r in rows)

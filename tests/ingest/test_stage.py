@@ -13,6 +13,8 @@ from auditor.ingest.registry import available, detect_format, get_reader
 from auditor.ingest.stage import ingest_paths
 from tests.conftest import DATA, chat_record, write_jsonl
 
+pytestmark = pytest.mark.both_databases
+
 LOGS = DATA / "logs"
 MAX = 16 * 1024 * 1024
 
