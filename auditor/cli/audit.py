@@ -160,6 +160,15 @@ def run_cmd(
     ] = None,
     people: Annotated[Path | None, typer.Option(help="People directory CSV to load first.")] = None,
     workers: WorkersOption = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            min=0,
+            help="If another run holds the database, wait up to this many seconds for it "
+            "(default 0: exit 5 at once).",
+        ),
+    ] = 0,
 ) -> None:
     """The scheduled job: ingest what is new, sample, scan, evaluate, report. Idempotent.
 
@@ -167,7 +176,7 @@ def run_cmd(
     interactions, so a scheduler can alert.
     """
     settings = _with_workers(settings_from(ctx), workers)
-    with run_lock(settings, "run"):
+    with run_lock(settings, "run", wait=wait):
         result = _run_locked(settings, paths, fmt, period, people)
     _print_run(result)
     unreadable = [f for f in result.files if f.unreadable]
