@@ -147,8 +147,11 @@ def test_run_exits_3_when_findings_await_review(cli, tmp_path: Path) -> None:  #
     assert code == 3, err
     assert "await review" in err
     assert "report:" in out
-    code, out, _ = cli("run", str(logs))
-    assert code == 3 and "skipped: already ingested" in out and "0 new" in out
+    # A rerun with nothing new delivered is its own outcome (exit 6), not a repeat of 3.
+    code, out, err = cli("run", str(logs))
+    assert code == 6 and "skipped: already ingested" in out and "0 new" in out
+    assert "no new interactions were delivered: 1 file(s) under" in err
+    assert "1 already ingested" in err
 
 
 @pytest.mark.both_databases
