@@ -235,3 +235,16 @@ def test_sigterm_rolls_back_the_stage_and_records_interrupted(
     last = _runs(settings)[-1]
     assert last.outcome in ("completed", "findings_await_review", "no_new_data")
     assert last.counts["periods"]["2026-10"]["population"] == 50
+
+
+def test_ingest_and_purge_are_recorded_too(cli, settings: Settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    logs = write_jsonl(
+        tmp_path / "old.jsonl", [chat_record("o1", "Old note.", when="2024-02-05T10:00:00Z")]
+    )
+    assert cli("ingest", str(logs))[0] == 0
+    assert cli("db", "purge", "--days", "365")[0] == 0
+    ingest, purge = _runs(settings)
+    assert (ingest.command, ingest.outcome, ingest.exit_code) == ("ingest", "completed", 0)
+    assert ingest.periods == ["2024-02"] and ingest.counts["records_stored"] == 1
+    assert ingest.files[0]["sha256"] and ingest.files[0]["loaded"] == 1
+    assert (purge.command, purge.outcome, purge.counts["purged"]) == ("db purge", "completed", 1)
