@@ -127,8 +127,9 @@ def fresh_postgres_database(admin_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
-    """Which database the test's `settings` use: sqlite unless parametrised (both_databases)."""
-    return getattr(request, "param", "sqlite")
+    """Which database the test's `settings` use: parametrised for both_databases tests, else
+    AUDITOR_TEST_BACKEND (default sqlite; `postgresql` runs the whole suite on PostgreSQL)."""
+    return getattr(request, "param", os.environ.get("AUDITOR_TEST_BACKEND", "sqlite"))
 
 
 @pytest.fixture
