@@ -353,6 +353,7 @@ def run_audit(
             max_line_bytes=settings.ingest.max_line_bytes,
             mappings=Mappings.from_maps(settings.ingest.tool_map, settings.ingest.workflow_map),
             limits=IngestLimits.from_settings(settings.ingest),
+            progress=progress,
         )
         linked = link_identities(session)
         progress(f"ingest: {result.loaded} new interactions from {len(result.files)} file(s)")

@@ -248,3 +248,20 @@ def test_ingest_and_purge_are_recorded_too(cli, settings: Settings, tmp_path: Pa
     assert ingest.periods == ["2024-02"] and ingest.counts["records_stored"] == 1
     assert ingest.files[0]["sha256"] and ingest.files[0]["loaded"] == 1
     assert (purge.command, purge.outcome, purge.counts["purged"]) == ("db purge", "completed", 1)
+
+
+def test_ingest_shows_timestamped_progress_per_file_and_within_a_file(
+    cli,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import re
+
+    import auditor.ingest.stage as stage
+
+    monkeypatch.setattr(stage, "PROGRESS_EVERY", 2)
+    code, _, err = cli("ingest", str(_logs(tmp_path)))
+    assert code == 0, err
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+    assert re.search(rf"^{stamp} ingest: gateway.jsonl: 2 records read, \d+ new$", err, re.M)
+    assert re.search(rf"^{stamp} ingest: gateway.jsonl \(1/1\): 3 records, 2 new$", err, re.M)

@@ -30,7 +30,7 @@ from auditor.cli._common import (
     settings_from,
 )
 from auditor.cli.directory import print_directory_result
-from auditor.cli.ingest import print_file_results
+from auditor.cli.ingest import print_file_results, print_progress
 from auditor.config import Settings
 from auditor.ops.ledger import (
     COMPLETED,
@@ -60,8 +60,7 @@ class ReportFormat(StrEnum):
     ocsf = "ocsf"
 
 
-def _progress(message: str) -> None:
-    err_console.print(f"[dim]{message}[/dim]", highlight=False)
+_progress = print_progress
 
 
 WorkersOption = Annotated[

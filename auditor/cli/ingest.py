@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,14 @@ from auditor.ingest.registry import available
 from auditor.ingest.stage import FileResult, IngestLimits, Mappings, ingest_paths
 from auditor.ops.ledger import FAILED, file_entries, ingest_counts, recorded_run
 from auditor.ops.lock import run_lock
+
+
+def print_progress(message: str) -> None:
+    """A progress line on stderr, with a UTC timestamp: a scheduler's log then shows when each
+    stage ran and how long it took."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    err_console.print(f"{stamp} {message}", markup=False, highlight=False, style="dim")
+
 
 MAX_LINES_SHOWN = 20  # per file and kind; every rejection is also stored in the database
 
@@ -92,6 +101,7 @@ def ingest_cmd(
                         settings.ingest.tool_map, settings.ingest.workflow_map
                     ),
                     limits=IngestLimits.from_settings(settings.ingest),
+                    progress=print_progress,
                 )
                 record.files = file_entries(results)
                 record.counts = ingest_counts(results)

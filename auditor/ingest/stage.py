@@ -24,7 +24,7 @@ import json
 import os
 import stat
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -42,6 +42,8 @@ from auditor.ingest.registry import detect_format, get_reader
 from auditor.normalize import InteractionRecord, RecordError, normalize_workflow
 
 BATCH = 500
+# A progress line every this many records of a file (when the caller asks for progress).
+PROGRESS_EVERY = 100_000
 # Rejections are inserted this many at a time, never held for the whole file.
 REJECTION_BATCH = 1000
 # Rejections and warnings a FileResult keeps for display; all rejections are in the database.
@@ -457,6 +459,7 @@ def ingest_file(
     mappings: Mappings = NO_MAPPINGS,
     limits: IngestLimits = DEFAULT_LIMITS,
     now: datetime | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> FileResult:
     """Ingest one file with one reader. Bad records are counted and stored, never raised.
 
@@ -481,6 +484,8 @@ def ingest_file(
     pending: list[tuple[int, InteractionRecord]] = []
     for item in reader.records(path, max_line_bytes=max_line_bytes):
         result.total += 1
+        if progress is not None and result.total % PROGRESS_EVERY == 0:
+            progress(f"ingest: {path.name}: {result.total:,} records read, {result.loaded:,} new")
         if isinstance(item, Rejected):
             result.reject(item.line_no, item.reason)
         else:
@@ -523,12 +528,14 @@ def ingest_paths(
     max_line_bytes: int,
     mappings: Mappings = NO_MAPPINGS,
     limits: IngestLimits = DEFAULT_LIMITS,
+    progress: Callable[[str], None] | None = None,
 ) -> list[FileResult]:
     """Ingest files and folders in `fmt` ("auto" detects per file). Raises InputError early
     for a missing path or an unknown format, before anything is written.
 
     A file that cannot be read (special file, permission denied, read error) is reported
-    with `skipped` and `unreadable` set; the other files still load.
+    with `skipped` and `unreadable` set; the other files still load. `progress`, if given, is
+    called with a line after each file and every PROGRESS_EVERY records of a large one.
     """
     files = expand_paths(paths)
     fixed = None if fmt == "auto" else get_reader(fmt)
@@ -568,6 +575,7 @@ def ingest_paths(
                 mappings=mappings,
                 limits=limits,
                 now=now,
+                progress=progress,
             )
         except (OSError, EOFError, zlib.error) as exc:
             # Read errors the reader did not turn into a rejection: nothing of this file is
@@ -587,6 +595,13 @@ def ingest_paths(
         else:
             savepoint.commit()
         results.append(result)
+        if progress is not None:
+            state = (
+                "already ingested"
+                if result.already_ingested
+                else (result.skipped or f"{result.total:,} records, {result.loaded:,} new")
+            )
+            progress(f"ingest: {path.name} ({len(results)}/{len(files)}): {state}")
     return results
 
 
