@@ -529,6 +529,7 @@ def ingest_paths(
     mappings: Mappings = NO_MAPPINGS,
     limits: IngestLimits = DEFAULT_LIMITS,
     progress: Callable[[str], None] | None = None,
+    commit: Callable[[], None] | None = None,
 ) -> list[FileResult]:
     """Ingest files and folders in `fmt` ("auto" detects per file). Raises InputError early
     for a missing path or an unknown format, before anything is written.
@@ -536,6 +537,8 @@ def ingest_paths(
     A file that cannot be read (special file, permission denied, read error) is reported
     with `skipped` and `unreadable` set; the other files still load. `progress`, if given, is
     called with a line after each file and every PROGRESS_EVERY records of a large one.
+    `commit`, if given (the caller's `session.commit`), is called after each file, so that an
+    interrupted ingest keeps the files it finished and the rerun skips them.
     """
     files = expand_paths(paths)
     fixed = None if fmt == "auto" else get_reader(fmt)
@@ -594,6 +597,8 @@ def ingest_paths(
             )
         else:
             savepoint.commit()
+            if commit is not None:
+                commit()
         results.append(result)
         if progress is not None:
             state = (

@@ -280,10 +280,14 @@ def ingest_counts(files: Sequence[FileResult]) -> dict[str, int]:
 
 def run_outcome(result: RunResult) -> tuple[str, int]:
     """The outcome of an `auditor run` and its exit code: the policy engine failing comes
-    first (the control was not tested), then nothing new delivered, then findings."""
+    first (the control was not tested), then nothing new delivered (no interaction stored and
+    no period sampled for the first time), then findings."""
     if result.evaluation_failures:
         return NOT_EVALUATED, EXIT_NOT_EVALUATED
-    if result.loaded == 0:
+    # Nothing stored and nothing to audit for the first time (a run stopped after its ingest
+    # leaves periods whose first sample the rerun draws: that is new work, not a missing
+    # delivery).
+    if result.loaded == 0 and not any(p.sample_created for p in result.periods):
         return NO_NEW_DATA, EXIT_NO_NEW_DATA
     if result.open_findings:
         return FINDINGS_AWAIT_REVIEW, EXIT_FINDINGS

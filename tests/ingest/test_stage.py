@@ -277,3 +277,31 @@ def test_reconciliation_line_counts_coverage_gaps(session: Session, tmp_path: Pa
     assert res.reconciliation == (
         "g.jsonl: read 4 = stored 1 + duplicates 1 + rejected 1 + coverage gaps 1 (reconciles)"
     )
+
+
+def test_with_commit_each_finished_file_survives_an_interrupted_ingest(
+    engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import auditor.ingest.stage as stage
+    from auditor.db.session import session_scope
+    from auditor.ops.ledger import Terminated
+
+    a = write_jsonl(tmp_path / "a.jsonl", [chat_record("a1", "First file.")])
+    b = write_jsonl(tmp_path / "b.jsonl", [chat_record("b1", "Second file.")])
+    real, calls = stage.ingest_file, []
+
+    def stopped_on_the_second(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(args[1])
+        if len(calls) == 2:
+            raise Terminated()  # SIGTERM while reading b.jsonl
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stage, "ingest_file", stopped_on_the_second)
+    with pytest.raises(Terminated), session_scope(engine) as s:
+        ingest_paths(s, [a, b], "openai-chat", max_line_bytes=1 << 20, commit=s.commit)
+    with session_scope(engine) as s:
+        assert list(s.scalars(select(Interaction.event_id))) == ["a1"]
+    monkeypatch.setattr(stage, "ingest_file", real)
+    with session_scope(engine) as s:
+        again = ingest_paths(s, [a, b], "openai-chat", max_line_bytes=1 << 20, commit=s.commit)
+    assert [(r.already_ingested, r.loaded) for r in again] == [(True, 0), (False, 1)]
