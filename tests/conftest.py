@@ -89,9 +89,11 @@ def postgres_server() -> str:
         with eng.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - any failure means: not reachable
+        cause = getattr(exc, "orig", None) or exc
+        detail = " ".join(str(cause).split())[:200]
         _unavailable(
-            f"PostgreSQL at {url} is not reachable ({type(exc).__name__}: "
-            f"{' '.join(str(exc).split())[:200]}); set AUDITOR_TEST_POSTGRES_URL"
+            f"PostgreSQL at {url} is not reachable ({type(cause).__name__}: {detail}); "
+            "start it or set AUDITOR_TEST_POSTGRES_URL"
         )
     finally:
         eng.dispose()
