@@ -64,6 +64,9 @@ class SourceFile(Base):
     path: Mapped[str] = mapped_column(String(2048))
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     size_bytes: Mapped[int] = mapped_column(BigCount)
+    # Modification time (ns) when read: with path and size, recognises an unchanged file
+    # without hashing it again. None for files read before it was recorded.
+    mtime_ns: Mapped[int | None] = mapped_column(BigCount)
     source_format: Mapped[str] = mapped_column(String(64))
     ingested_at: Mapped[datetime]
     records_total: Mapped[int] = mapped_column(default=0)

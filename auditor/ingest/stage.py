@@ -467,6 +467,20 @@ def ingest_file(
     """
     now = now or datetime.now(UTC)
     reader.max_field_bytes = limits.max_field_bytes
+    st = path.stat()
+    # A file read before, unchanged since (same path, size and modification time), is known
+    # without reading it again: a scheduled rerun over a month of logs no longer hashes them all.
+    known = session.scalar(
+        select(SourceFile.sha256).where(
+            SourceFile.path == str(path),
+            SourceFile.size_bytes == st.st_size,
+            SourceFile.mtime_ns == st.st_mtime_ns,
+        )
+    )
+    if known is not None:
+        result = FileResult(path=path, source_format=reader.name, sha256=known)
+        result.already_ingested = True
+        return result
     sha = file_sha256(path)
     result = FileResult(path=path, source_format=reader.name, sha256=sha)
     if session.scalar(select(SourceFile.id).where(SourceFile.sha256 == sha)) is not None:
@@ -475,7 +489,8 @@ def ingest_file(
     source = SourceFile(
         path=str(path),
         sha256=sha,
-        size_bytes=path.stat().st_size,
+        size_bytes=st.st_size,
+        mtime_ns=st.st_mtime_ns,
         source_format=reader.name,
         ingested_at=datetime.now(UTC).replace(tzinfo=None),
     )

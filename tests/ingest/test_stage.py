@@ -305,3 +305,33 @@ def test_with_commit_each_finished_file_survives_an_interrupted_ingest(
     with session_scope(engine) as s:
         again = ingest_paths(s, [a, b], "openai-chat", max_line_bytes=1 << 20, commit=s.commit)
     assert [(r.already_ingested, r.loaded) for r in again] == [(True, 0), (False, 1)]
+
+
+def test_an_unchanged_file_is_recognised_without_reading_it_again(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    import auditor.ingest.stage as stage
+
+    logs = write_jsonl(tmp_path / "l.jsonl", [chat_record("m1", "Hello.")])
+    [first] = ingest_paths(session, [logs], "openai-chat", max_line_bytes=1 << 20)
+
+    def no_hashing(path: Path) -> str:
+        raise AssertionError(f"{path.name} was hashed again")
+
+    with monkeypatch.context() as m:
+        m.setattr(stage, "file_sha256", no_hashing)
+        [again] = ingest_paths(session, [logs], "openai-chat", max_line_bytes=1 << 20)
+    assert again.already_ingested and again.sha256 == first.sha256
+
+    # Touched (same content, new modification time): hashed, and known by its digest.
+    st = logs.stat()
+    os.utime(logs, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    [touched] = ingest_paths(session, [logs], "openai-chat", max_line_bytes=1 << 20)
+    assert touched.already_ingested and touched.sha256 == first.sha256
+
+    # Changed content: read as a new file.
+    write_jsonl(logs, [chat_record("m1", "Hello."), chat_record("m2", "More.")])
+    [changed] = ingest_paths(session, [logs], "openai-chat", max_line_bytes=1 << 20)
+    assert not changed.already_ingested and (changed.loaded, changed.duplicate) == (1, 1)

@@ -1,4 +1,5 @@
-"""run ledger (runs); 64-bit token counts, history turns and file sizes on PostgreSQL
+"""run ledger (runs); source_files.mtime_ns; 64-bit token counts, history turns and file
+sizes on PostgreSQL
 
 Revision ID: 0007
 Revises: 0004
@@ -51,6 +52,10 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_runs_started_at"), "runs", ["started_at"], unique=False)
     op.create_index(op.f("ix_runs_outcome"), "runs", ["outcome"], unique=False)
+    op.add_column(
+        "source_files",
+        sa.Column("mtime_ns", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+    )
     if op.get_bind().dialect.name == "postgresql":
         for table, column in _WIDENED:
             op.alter_column(table, column, type_=sa.BigInteger(), existing_type=sa.Integer())
@@ -60,6 +65,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for table, column in _WIDENED:
             op.alter_column(table, column, type_=sa.Integer(), existing_type=sa.BigInteger())
+    with op.batch_alter_table("source_files", schema=None) as batch_op:
+        batch_op.drop_column("mtime_ns")
     op.drop_index(op.f("ix_runs_outcome"), table_name="runs")
     op.drop_index(op.f("ix_runs_started_at"), table_name="runs")
     op.drop_table("runs")
