@@ -101,13 +101,21 @@ def test_each_run_is_recorded_with_files_counts_and_outcome(
     assert (second.outcome, second.exit_code) == ("no_new_data", 6)
     assert second.files[0]["skipped"] == "already ingested"
 
+    # New data, no new finding: exit 0; the standing open findings are counted, not re-alerted.
+    write_jsonl(logs / "more.jsonl", [chat_record("e3", "Write a haiku about spreadsheets.")])
+    code, _, err = cli("run", str(logs))
+    assert code == 0, err
+    third = _runs(settings)[2]
+    assert (third.outcome, third.counts["findings_new"]) == ("completed", 0)
+    assert third.counts["findings_open"] >= 1 and "(0 new in this run)" in err
+
     code, out, _ = cli("runs", "list", "--period", "2026-10", "--format", "json")
     assert code == 0
     listed = json.loads(out)
-    assert [r["id"] for r in listed] == [second.id, first.id]  # newest first
+    assert [r["id"] for r in listed] == [third.id, second.id, first.id]  # newest first
     assert json.loads(cli("runs", "list", "--period", "2026-09", "--format", "json")[1]) == []
     code, out, _ = cli("runs", "list")
-    assert code == 0 and first.id in out and "no_new_data" in out and "2 run(s)" in out
+    assert code == 0 and first.id in out and "no_new_data" in out and "3 run(s)" in out
     code, out, _ = cli("runs", "show", first.id[:-2])  # a unique prefix
     shown = json.loads(out)
     assert code == 0 and shown["id"] == first.id and shown["files"][0]["sha256"] == entry["sha256"]

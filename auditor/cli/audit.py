@@ -33,7 +33,6 @@ from auditor.cli.directory import print_directory_result
 from auditor.cli.ingest import print_file_results, print_progress
 from auditor.config import Settings
 from auditor.ops.ledger import (
-    COMPLETED,
     NO_NEW_DATA,
     NOT_EVALUATED,
     RunRecord,
@@ -232,8 +231,14 @@ def run_cmd(
             highlight=False,
             soft_wrap=True,
         )
-    if result.open_findings and record.outcome != COMPLETED:
-        err_console.print(f"{result.open_findings} finding(s) await review: `auditor review list`")
+    if result.open_findings:
+        new = record.counts.get("findings_new", 0)
+        err_console.print(
+            f"{result.open_findings} finding(s) await review ({new} new in this run): "
+            "`auditor review list`",
+            markup=False,
+            highlight=False,
+        )
     if record.exit_code:
         raise typer.Exit(record.exit_code)
 

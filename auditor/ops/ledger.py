@@ -281,7 +281,7 @@ def ingest_counts(files: Sequence[FileResult]) -> dict[str, int]:
 def run_outcome(result: RunResult) -> tuple[str, int]:
     """The outcome of an `auditor run` and its exit code: the policy engine failing comes
     first (the control was not tested), then nothing new delivered (no interaction stored and
-    no period sampled for the first time), then findings."""
+    no period sampled for the first time), then new or reopened findings."""
     if result.evaluation_failures:
         return NOT_EVALUATED, EXIT_NOT_EVALUATED
     # Nothing stored and nothing to audit for the first time (a run stopped after its ingest
@@ -289,9 +289,18 @@ def run_outcome(result: RunResult) -> tuple[str, int]:
     # delivery).
     if result.loaded == 0 and not any(p.sample_created for p in result.periods):
         return NO_NEW_DATA, EXIT_NO_NEW_DATA
-    if result.open_findings:
+    # Once per new (or reopened) finding: findings still open from an earlier run are the
+    # standing count in the ledger (`findings_open`), not a new alert on every rerun.
+    if _new_findings(result):
         return FINDINGS_AWAIT_REVIEW, EXIT_FINDINGS
     return COMPLETED, 0
+
+
+def _new_findings(result: RunResult) -> int:
+    return sum(
+        (p.findings.created + p.findings.reopened) if p.findings is not None else 0
+        for p in result.periods
+    )
 
 
 def fill_from_run(record: RunRecord, result: RunResult, components: Components) -> None:
@@ -320,7 +329,7 @@ def fill_from_run(record: RunRecord, result: RunResult, components: Components) 
             "report": str(p.report_path) if p.report_path else None,
         }
     counts["periods"] = per_period
-    counts["findings_new"] = sum(v["findings_new"] for v in per_period.values())
+    counts["findings_new"] = _new_findings(result)
     counts["findings_open"] = result.open_findings
     record.counts = counts
     if components._policy is not None:
