@@ -1,3 +1,6 @@
+import sys
+
 from auditor.cli import main
 
-main()
+# The exit code is the CLI's: `python -m auditor` used to exit 0 whatever happened.
+sys.exit(main())

@@ -16,7 +16,15 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -47,11 +55,28 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def normalise_database_url(url: str) -> str:
+    """`postgres://` and `postgresql://` (what psql, Heroku-style and libpq tools write) name
+    the psycopg 3 driver, the one the `postgres` extra installs; SQLAlchemy would otherwise
+    look for psycopg2 or fail with "Can't load plugin: sqlalchemy.dialects:postgres"."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
 class DatabaseSettings(_Section):
     url: str = Field(
         default="sqlite:///.auditor/auditor.db",
-        description="Any SQLAlchemy URL; a relative SQLite path is relative to the working dir.",
+        description="A SQLAlchemy URL: `sqlite:///path` (relative to the working dir) or "
+        "`postgresql+psycopg://user@host:5432/db` (`postgres://` and `postgresql://` mean the "
+        "same; needs the `postgres` extra).",
     )
+
+    @field_validator("url")
+    @classmethod
+    def _normalise(cls, url: str) -> str:
+        return normalise_database_url(url)
 
 
 class ScanSettings(_Section):

@@ -348,10 +348,12 @@ def run_audit(
         check_hash_key(session, settings.hash_key_bytes())
     components = components or Components(settings)
     result = RunResult()
-    with session_scope(engine) as session:
-        if people_csv is not None:
+    if people_csv is not None:
+        # Committed on its own: a run stopped during the ingest keeps the directory.
+        with session_scope(engine) as session:
             result.directory = load_people(session, people_csv)
-            progress(f"directory: {result.directory.rows} people")
+        progress(f"directory: {result.directory.rows} people")
+    with session_scope(engine) as session:
         result.files = ingest_paths(
             session,
             paths,
@@ -359,6 +361,9 @@ def run_audit(
             max_line_bytes=settings.ingest.max_line_bytes,
             mappings=Mappings.from_maps(settings.ingest.tool_map, settings.ingest.workflow_map),
             limits=IngestLimits.from_settings(settings.ingest),
+            progress=progress,
+            # Each file is committed when read: a run stopped midway keeps what it finished.
+            commit=session.commit,
         )
         linked = link_identities(session)
         progress(f"ingest: {result.loaded} new interactions from {len(result.files)} file(s)")

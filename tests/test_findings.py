@@ -14,6 +14,8 @@ from auditor.review import resolve
 from auditor.sample.selection import draw_sample
 from tests.conftest import chat_record, write_jsonl
 
+pytestmark = pytest.mark.both_databases
+
 NOW = datetime(2026, 11, 1)
 
 

@@ -15,6 +15,8 @@ from auditor.pipeline import Components, run_audit
 from tests.conftest import DATA, chat_record, write_jsonl
 from tests.report.page import executable_scripts, script_admitted
 
+pytestmark = pytest.mark.both_databases
+
 CARD = "4111 1111 1111 1111"
 SCRIPT = "<script>x()</script>"
 

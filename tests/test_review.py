@@ -13,6 +13,8 @@ from auditor.ingest.stage import ingest_paths
 from auditor.review import history, list_findings, resolve
 from tests.conftest import DATA, chat_record, write_jsonl
 
+pytestmark = pytest.mark.both_databases
+
 
 def _findings(session: Session, tmp_path: Path) -> None:
     load_people(session, DATA / "people" / "people.csv")

@@ -29,6 +29,8 @@ from auditor.tiers import (
 )
 from tests.conftest import DATA, chat_record, write_jsonl
 
+pytestmark = pytest.mark.both_databases
+
 CFG = TierSettings()
 
 

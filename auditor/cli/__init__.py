@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sqlite3
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import Annotated
@@ -23,6 +25,7 @@ from auditor.cli import (
     notify,
     policy,
     review,
+    runs,
     sample,
     serve,
     stats,
@@ -30,6 +33,7 @@ from auditor.cli import (
 from auditor.cli._common import ConfigOption, err_console
 from auditor.config import load_settings
 from auditor.errors import AuditorError
+from auditor.ops.ledger import Terminated
 
 app = typer.Typer(
     name="auditor",
@@ -70,6 +74,7 @@ app.add_typer(sample.app, name="sample")
 app.add_typer(review.app, name="review")
 app.add_typer(policy.app, name="policy")
 app.add_typer(stats.app, name="stats")
+app.add_typer(runs.app, name="runs")
 app.add_typer(ingest.export_app, name="export")
 app.add_typer(serve.users_app, name="users")
 app.command("ingest")(ingest.ingest_cmd)
@@ -88,17 +93,25 @@ app.command("notify")(notify.notify_cmd)
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code: 0 done, 1 error, 2 usage, 3 findings to review."""
+    # SIGTERM (a scheduler stopping the job) is raised as Terminated where the process is:
+    # the open transaction rolls back, stages already committed stay, the ledger says so.
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         # Standalone mode: the CLI framework prints usage errors (exit 2) and turns Exit into
         # SystemExit; everything else reaches the handlers below.
         app(args=argv, prog_name="auditor", standalone_mode=True)
+    except Terminated:
+        err_console.print("interrupted by SIGTERM; stages completed before it are kept")
+        return 143
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     except AuditorError as exc:
-        err_console.print(f"error: {exc.message}", highlight=False, markup=False)
+        # soft_wrap: one line each, however narrow the terminal (schedulers grep the log).
+        err_console.print(f"error: {exc.message}", highlight=False, markup=False, soft_wrap=True)
         if exc.hint:
-            err_console.print(f"hint: {exc.hint}", highlight=False, markup=False)
+            err_console.print(f"hint: {exc.hint}", highlight=False, markup=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
@@ -125,7 +138,14 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("AUDITOR_DEBUG") == "1":
             traceback.print_exception(exc)
         return 1
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _terminate(_signum: int, _frame: object) -> None:
+    raise Terminated()
 
 
 # What SQLite says when the file itself is damaged (as opposed to busy, or a bad statement).

@@ -22,8 +22,6 @@ from rich.text import Text
 from sqlalchemy.orm import Session
 
 from auditor.cli._common import (
-    EXIT_FINDINGS,
-    EXIT_NOT_EVALUATED,
     PeriodOption,
     console,
     db_session,
@@ -32,9 +30,18 @@ from auditor.cli._common import (
     settings_from,
 )
 from auditor.cli.directory import print_directory_result
-from auditor.cli.ingest import print_file_results
+from auditor.cli.ingest import print_file_results, print_progress
 from auditor.config import Settings
-from auditor.ops.lock import run_lock
+from auditor.ops.ledger import (
+    NO_NEW_DATA,
+    NOT_EVALUATED,
+    RunRecord,
+    fill_from_run,
+    record_refused,
+    recorded_run,
+    run_outcome,
+)
+from auditor.ops.lock import RunLockedError, run_lock
 from auditor.pipeline import (
     Components,
     RunResult,
@@ -52,8 +59,7 @@ class ReportFormat(StrEnum):
     ocsf = "ocsf"
 
 
-def _progress(message: str) -> None:
-    err_console.print(f"[dim]{message}[/dim]", highlight=False)
+_progress = print_progress
 
 
 WorkersOption = Annotated[
@@ -160,15 +166,37 @@ def run_cmd(
     ] = None,
     people: Annotated[Path | None, typer.Option(help="People directory CSV to load first.")] = None,
     workers: WorkersOption = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            min=0,
+            help="If another run holds the database, wait up to this many seconds for it "
+            "(default 0: exit 5 at once).",
+        ),
+    ] = 0,
 ) -> None:
     """The scheduled job: ingest what is new, sample, scan, evaluate, report. Idempotent.
 
-    Exits 3 when findings await review and 4 when the policy engine failed on sampled
-    interactions, so a scheduler can alert.
+    Exits 3 when findings await review, 4 when the policy engine failed on sampled
+    interactions and 6 when no new interaction was delivered, so a scheduler can alert. Each
+    run is recorded in the run ledger (`auditor runs list`).
     """
     settings = _with_workers(settings_from(ctx), workers)
-    with run_lock(settings, "run"):
-        result = _run_locked(settings, paths, fmt, period, people)
+    arguments = {
+        "paths": [str(p) for p in paths],
+        "format": fmt,
+        "period": list(period or []),
+        "people": str(people) if people else None,
+        "workers": workers,
+        "wait": wait,
+    }
+    try:
+        with run_lock(settings, "run", wait=wait):
+            result, record = _run_locked(settings, paths, fmt, period, people, arguments)
+    except RunLockedError as exc:
+        record_refused(settings, "run", arguments, exc)
+        raise
     _print_run(result)
     unreadable = [f for f in result.files if f.unreadable]
     if unreadable:
@@ -180,17 +208,39 @@ def run_cmd(
     for p in result.periods:
         if p.report_path:
             console.print(f"report: {p.report_path}", markup=False, highlight=False)
-    if result.evaluation_failures:
+    err_console.print(
+        f"run {record.id}: {record.outcome} (`auditor runs show {record.id}`)",
+        markup=False,
+        highlight=False,
+    )
+    if record.outcome == NOT_EVALUATED:
         err_console.print(
             f"{result.evaluation_failures} sampled interaction(s) could not be evaluated: the "
             "policy engine failed (see the report's coverage section and `auditor policy test`)",
             markup=False,
             highlight=False,
         )
-        raise typer.Exit(EXIT_NOT_EVALUATED)
+    elif record.outcome == NO_NEW_DATA:
+        counts = record.counts
+        err_console.print(
+            f"no new interactions were delivered: {counts['files']} file(s) under "
+            f"{', '.join(map(str, paths))} ({counts['files_already_ingested']} already "
+            f"ingested, {counts['files_skipped']} skipped or unreadable, "
+            f"{counts['records_rejected']} record(s) rejected); check the log delivery",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if result.open_findings:
-        err_console.print(f"{result.open_findings} finding(s) await review: `auditor review list`")
-        raise typer.Exit(EXIT_FINDINGS)
+        new = record.counts.get("findings_new", 0)
+        err_console.print(
+            f"{result.open_findings} finding(s) await review ({new} new in this run): "
+            "`auditor review list`",
+            markup=False,
+            highlight=False,
+        )
+    if record.exit_code:
+        raise typer.Exit(record.exit_code)
 
 
 def _run_locked(
@@ -199,11 +249,16 @@ def _run_locked(
     fmt: str,
     period: list[str] | None,
     people: Path | None,
-) -> RunResult:
+    arguments: dict[str, object],
+) -> tuple[RunResult, RunRecord]:
     engine = open_engine(settings, migrate=True)
     try:
-        with _scan_bar() as bar:
-            return run_audit(
+        with (
+            recorded_run(engine, settings, "run", arguments, periods=period or ()) as record,
+            _scan_bar() as bar,
+        ):
+            components = Components(settings, scan_progress=bar)
+            result = run_audit(
                 engine,
                 settings,
                 paths,
@@ -211,8 +266,11 @@ def _run_locked(
                 periods=period,
                 people_csv=people,
                 progress=_progress,
-                components=Components(settings, scan_progress=bar),
+                components=components,
             )
+            fill_from_run(record, result, components)
+            record.outcome, record.exit_code = run_outcome(result)
+        return result, record
     finally:
         engine.dispose()
 

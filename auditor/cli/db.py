@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from auditor.cli._common import console, open_engine, settings_from
 from auditor.db.retention import purge_raw_text, reclaim_space
 from auditor.db.session import make_engine, session_scope, upgrade
+from auditor.ops.ledger import recorded_run
 from auditor.ops.lock import run_lock
 
 app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -69,9 +70,14 @@ def purge_cmd(
     with run_lock(settings, "db purge"):
         engine = open_engine(settings)
         try:
-            with session_scope(engine) as session:
-                count = purge_raw_text(session, now - timedelta(days=keep), now=now)
-            reclaim_space(engine)
+            with recorded_run(engine, settings, "db purge", {"days": keep}) as record:
+                with session_scope(engine) as session:
+                    count = purge_raw_text(session, now - timedelta(days=keep), now=now)
+                reclaim_space(engine)
+                record.counts = {
+                    "purged": count,
+                    "before": (now - timedelta(days=keep)).isoformat(),
+                }
         finally:
             engine.dispose()
     console.print(f"purged raw text of {count} interaction(s) older than {keep} days")

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from auditor.cli._common import console, db_session, err_console, settings_from
+from auditor.cli._common import console, db_session, err_console, open_engine, settings_from
+from auditor.db.session import session_scope
 from auditor.ingest.export import export_interactions
 from auditor.ingest.registry import available
 from auditor.ingest.stage import FileResult, IngestLimits, Mappings, ingest_paths
+from auditor.ops.ledger import FAILED, file_entries, ingest_counts, recorded_run
 from auditor.ops.lock import run_lock
+
+
+def print_progress(message: str) -> None:
+    """A progress line on stderr, with a UTC timestamp: a scheduler's log then shows when each
+    stage ran and how long it took."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    err_console.print(f"{stamp} {message}", markup=False, highlight=False, style="dim")
+
 
 MAX_LINES_SHOWN = 20  # per file and kind; every rejection is also stored in the database
 
@@ -72,15 +83,33 @@ def ingest_cmd(
 ) -> None:
     """Read log files into normalized interactions; bad records are counted, not fatal."""
     settings = settings_from(ctx)
-    with run_lock(settings, "ingest"), db_session(settings, migrate=True) as session:
-        results = ingest_paths(
-            session,
-            paths,
-            fmt,
-            max_line_bytes=settings.ingest.max_line_bytes,
-            mappings=Mappings.from_maps(settings.ingest.tool_map, settings.ingest.workflow_map),
-            limits=IngestLimits.from_settings(settings.ingest),
-        )
+    arguments = {"paths": [str(p) for p in paths], "format": fmt}
+    with run_lock(settings, "ingest"):
+        engine = open_engine(settings, migrate=True)
+        try:
+            # The ledger's record ends after the session has committed the ingest.
+            with (
+                recorded_run(engine, settings, "ingest", arguments) as record,
+                session_scope(engine) as session,
+            ):
+                results = ingest_paths(
+                    session,
+                    paths,
+                    fmt,
+                    max_line_bytes=settings.ingest.max_line_bytes,
+                    mappings=Mappings.from_maps(
+                        settings.ingest.tool_map, settings.ingest.workflow_map
+                    ),
+                    limits=IngestLimits.from_settings(settings.ingest),
+                    progress=print_progress,
+                )
+                record.files = file_entries(results)
+                record.counts = ingest_counts(results)
+                record.periods = sorted({p for r in results for p in r.periods})
+                if any(r.unreadable for r in results):
+                    record.outcome, record.exit_code = FAILED, 1
+        finally:
+            engine.dispose()
     print_file_results(results)
     unreadable = [r for r in results if r.unreadable]
     if unreadable:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -40,6 +41,10 @@ class Base(DeclarativeBase):
 
 # Timestamps are stored as naive UTC (SQLite has no time zones); convert at the edges.
 
+# Counts and sizes that can pass 2**31 (token counts up to normalize.MAX_COUNT, files over
+# 2 GB): BIGINT on PostgreSQL, whose INTEGER is 32-bit; SQLite's INTEGER is 64-bit already.
+BigCount = BigInteger().with_variant(Integer(), "sqlite")
+
 
 class Meta(Base):
     """Facts about the store itself, e.g. the fingerprint of the HMAC key its hashes use."""
@@ -58,7 +63,10 @@ class SourceFile(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     path: Mapped[str] = mapped_column(String(2048))
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    size_bytes: Mapped[int]
+    size_bytes: Mapped[int] = mapped_column(BigCount)
+    # Modification time (ns) when read: with path and size, recognises an unchanged file
+    # without hashing it again. None for files read before it was recorded.
+    mtime_ns: Mapped[int | None] = mapped_column(BigCount)
     source_format: Mapped[str] = mapped_column(String(64))
     ingested_at: Mapped[datetime]
     records_total: Mapped[int] = mapped_column(default=0)
@@ -116,9 +124,9 @@ class Interaction(Base):
     model: Mapped[str | None] = mapped_column(String(128))
     prompt_text: Mapped[str | None] = mapped_column(Text)
     output_text: Mapped[str | None] = mapped_column(Text)
-    history_turns: Mapped[int] = mapped_column(default=0)
-    input_tokens: Mapped[int | None]
-    output_tokens: Mapped[int | None]
+    history_turns: Mapped[int] = mapped_column(BigCount, default=0)
+    input_tokens: Mapped[int | None] = mapped_column(BigCount)
+    output_tokens: Mapped[int | None] = mapped_column(BigCount)
     cost_usd: Mapped[float | None] = mapped_column(Float)
     session_id: Mapped[str | None] = mapped_column(String(255))
     workflow: Mapped[str | None] = mapped_column(String(64))
@@ -392,3 +400,39 @@ class EvidenceView(Base):
     viewer: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime]
+
+
+class Run(Base):
+    """The run ledger: one row per `auditor run`, `ingest`, `report` or `db purge`, written when
+    it starts and updated when it ends (also on failure or interrupt), so an auditor can show
+    that the control ran each period, what it read and how it ended. A row left `running` by
+    a process that died is marked `interrupted` by the next run that takes the lock."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    command: Mapped[str] = mapped_column(String(32))
+    # The command's arguments and options as given (paths, formats, periods; never a secret).
+    arguments: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The periods the run covered (asked for, or found in the logs).
+    periods: Mapped[list[str]] = mapped_column(JSON, default=list)
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    ended_at: Mapped[datetime | None]
+    host: Mapped[str] = mapped_column(String(255))
+    os_user: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    version: Mapped[str] = mapped_column(String(32))
+    # SHA-256 of the effective settings (secrets masked), to show the configuration was the same.
+    config_digest: Mapped[str] = mapped_column(String(64))
+    policy_revision: Mapped[str | None] = mapped_column(String(64))
+    scanner_revision: Mapped[str | None] = mapped_column(String(64))
+    # running, completed, findings_await_review, not_evaluated, no_new_data, failed,
+    # interrupted, refused (auditor.ops.ledger.OUTCOMES)
+    outcome: Mapped[str] = mapped_column(String(32), index=True)
+    exit_code: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(String(500))
+    # Every file looked at: path, sha256, format, records total/loaded/duplicate/rejected,
+    # and why it was skipped.
+    files: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Counts per stage: files, records, sampled, scanned, evaluated, findings, purged, ...
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -6,7 +6,8 @@ findings, reviews), which hold no raw values; the interaction is marked as purge
 Blanking a column does not remove the old bytes from the database file: on SQLite the purge
 runs with `secure_delete` (freed content is overwritten with zeros) and `reclaim_space` then
 rebuilds the file (VACUUM) and empties the write-ahead log, so the text cannot be read back
-from the file; on PostgreSQL it runs VACUUM, which frees the dead rows for reuse.
+from the file; on PostgreSQL it runs VACUUM FULL, which rewrites the table without the old row
+versions (PostgreSQL's write-ahead log and backups keep them until they are recycled).
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from auditor.db.models import Interaction
 from auditor.normalize import OVERSIGHT_KEYS
 from auditor.policy.input import oversight
 
-BATCH = 1000
+BATCH = 5000
 PURGED_AT = "purged_at"
 _ACCOUNT_TYPE = re.compile(r"[a-z][a-z_]{0,31}")
 
@@ -31,41 +32,66 @@ def purge_raw_text(session: Session, before: datetime, *, now: datetime) -> int:
     """Remove prompt and output text, and the text values of attributes (see
     `purged_attributes`), of interactions that occurred before `before` (naive UTC).
 
-    Returns how many interactions were purged. Idempotent. Call `reclaim_space` after the
-    transaction commits.
+    Batched Core UPDATEs that never load the text (row by row through the ORM took 14 minutes
+    for a 1M-interaction month); the purge time is added to each row's attributes as
+    `purged_at`. Returns how many interactions were purged. Idempotent. Call `reclaim_space`
+    after the transaction commits.
     """
-    if session.get_bind().dialect.name == "sqlite":
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
         # Freed pages and cells are overwritten with zeros, whatever the compile-time default.
         session.execute(text("PRAGMA secure_delete=ON"))
+    session.flush()
+    stamp = now.isoformat() + "Z"
+    has_text = (Interaction.prompt_text.is_not(None)) | (Interaction.output_text.is_not(None))
+    table = Interaction.__table__
+    new_attributes = bindparam("new_attributes", type_=table.c.attributes.type)
+    blank_text = (
+        table.update()
+        .where(table.c.id == bindparam("row_id"))
+        .values(
+            prompt_text=None,
+            output_text=None,
+            content_status="not_stored",
+            attributes=new_attributes,
+        )
+    )
+    reduce_attributes = (
+        table.update().where(table.c.id == bindparam("row_id")).values(attributes=new_attributes)
+    )
+    connection = session.connection()
     purged = 0
     last_id = 0
-    stamp = now.isoformat() + "Z"
     while True:
-        # Every old row is looked at: one whose source never stored text can still carry
-        # attribute values (JSON is not portably queryable, so the test is made here).
-        rows = list(
-            session.scalars(
-                select(Interaction)
-                .where(Interaction.occurred_at < before, Interaction.id > last_id)
-                .order_by(Interaction.id)
-                .limit(BATCH)
-            )
-        )
+        # Every old row is looked at (its id, whether it holds text, its attributes; never the
+        # text itself): one whose source never stored text can still carry attribute values,
+        # and JSON is not queried portably, so the test is made here. Updates go in batches.
+        rows = session.execute(
+            select(Interaction.id, has_text, Interaction.attributes)
+            .where(Interaction.occurred_at < before, Interaction.id > last_id)
+            .order_by(Interaction.id)
+            .limit(BATCH)
+        ).all()
         if not rows:
-            return purged
-        last_id = rows[-1].id
-        for row in rows:
-            had_text = row.prompt_text is not None or row.output_text is not None
-            attributes = purged_attributes(row.attributes or {})
-            if not had_text and attributes == (row.attributes or {}):
+            break
+        last_id = rows[-1][0]
+        texts: list[dict[str, Any]] = []
+        others: list[dict[str, Any]] = []
+        for row_id, had_text, current in rows:
+            current = current or {}
+            attributes = purged_attributes(current)
+            if not had_text and attributes == current:
                 continue
-            if had_text:
-                row.prompt_text = None
-                row.output_text = None
-                row.content_status = "not_stored"
-            row.attributes = {**attributes, PURGED_AT: attributes.get(PURGED_AT, stamp)}
-            purged += 1
-        session.flush()
+            new = {**attributes, PURGED_AT: attributes.get(PURGED_AT, stamp)}
+            (texts if had_text else others).append({"row_id": row_id, "new_attributes": new})
+        if texts:
+            connection.execute(blank_text, texts)
+        if others:
+            connection.execute(reduce_attributes, others)
+        purged += len(texts) + len(others)
+    # Interactions already loaded in this session must not show their old text.
+    session.expire_all()
+    return purged
 
 
 def purged_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
@@ -92,12 +118,14 @@ def purged_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
 
 def reclaim_space(engine: Engine) -> None:
     """Remove what purged rows leave behind in the database's files: SQLite rebuilds the file
-    with secure_delete on and truncates the write-ahead log; PostgreSQL vacuums the table.
-    Runs outside any transaction. Raises SQLAlchemy's errors."""
+    with secure_delete on and truncates the write-ahead log; PostgreSQL rewrites the table and
+    its TOAST table (VACUUM FULL: a plain VACUUM only marks the old row versions reusable, and
+    their bytes stay in the files until overwritten). Runs outside any transaction, as VACUUM
+    must. Raises SQLAlchemy's errors."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         if engine.dialect.name == "sqlite":
             conn.execute(text("PRAGMA secure_delete=ON"))
             conn.execute(text("VACUUM"))
             conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
         elif engine.dialect.name == "postgresql":
-            conn.execute(text("VACUUM interactions"))
+            conn.execute(text("VACUUM (FULL, ANALYZE) interactions"))

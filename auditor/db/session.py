@@ -15,23 +15,44 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from auditor.config import normalise_database_url
 from auditor.errors import AuditorError, ConfigError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine for any SQLAlchemy URL; a SQLite file's folder is created if missing.
+class DatabaseUnreachableError(AuditorError):
+    """The database server could not be reached or refused the login."""
 
-    Raises ConfigError if the URL cannot be parsed or its driver is not installed.
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for a SQLite or PostgreSQL URL (`postgres://` and `postgresql://` mean
+    psycopg 3); a SQLite file's folder is created if missing.
+
+    Raises ConfigError if the URL cannot be parsed or its driver is not installed. A failure to
+    connect later raises DatabaseUnreachableError naming the server and the fix.
     """
+    url = normalise_database_url(url)
     try:
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
             _private_sqlite_file(Path(url.removeprefix("sqlite:///")))
         # hide_parameters: SQL errors must never echo prompt text bound as a parameter.
         engine = create_engine(url, hide_parameters=True)
-    except (ArgumentError, ImportError) as exc:
-        raise ConfigError(f"database.url cannot be used: {exc}") from None
+    except ImportError as exc:
+        driver = exc.name or "its driver"
+        hint = (
+            "install the PostgreSQL driver: pip install 'ai-usage-auditor[postgres]'"
+            if url.startswith("postgresql")
+            else f"install the Python package that provides {driver}"
+        )
+        raise ConfigError(
+            f"database.url cannot be used: the driver {driver} is not installed", hint
+        ) from None
+    except ArgumentError as exc:
+        raise ConfigError(
+            f"database.url cannot be used: {exc}",
+            "use sqlite:///path/to/auditor.db or postgresql+psycopg://user@host:5432/db",
+        ) from None
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -44,6 +65,25 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA cache_size=-65536")
             cur.close()
+
+    else:
+        where = engine.url.render_as_string(hide_password=True)
+
+        @event.listens_for(engine, "handle_error")
+        def _unreachable(context):  # type: ignore[no-untyped-def]
+            # Only a failure to open a connection (no statement ran, so no bound value can be
+            # in the driver's message): say which server and what to check.
+            if context.connection is None and context.statement is None:
+                detail = " ".join(str(context.original_exception).split())
+                detail = (
+                    detail.removeprefix("connection failed: ")
+                    or type(context.original_exception).__name__
+                )
+                raise DatabaseUnreachableError(
+                    f"cannot connect to the database {where}: {detail[:300]}",
+                    "check database.url (host, port, database name, user and password) and that "
+                    "the server is running and accepts connections from this machine",
+                ) from None
 
     return engine
 

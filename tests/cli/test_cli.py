@@ -43,6 +43,7 @@ def test_usage_error_is_exit_2(cli) -> None:  # type: ignore[no-untyped-def]
     assert cli("sample", "draw")[0] == 2  # missing --period
 
 
+@pytest.mark.both_databases
 def test_library_error_is_one_line_with_hint(cli) -> None:  # type: ignore[no-untyped-def]
     code, _, err = cli("report", "--period", "2026-10")
     assert code == 1
@@ -55,6 +56,7 @@ def test_bad_config_names_file_and_key(cli) -> None:  # type: ignore[no-untyped-
     assert code == 1 and "unknown_key.toml" in err and "sample.colour" in err
 
 
+@pytest.mark.both_databases
 def test_ingest_reports_rejections_with_file_and_line(cli) -> None:  # type: ignore[no-untyped-def]
     broken = str(DATA / "logs" / "broken.jsonl")
     code, out, err = cli("ingest", broken, "--format", "openai-chat")
@@ -65,6 +67,7 @@ def test_ingest_reports_rejections_with_file_and_line(cli) -> None:  # type: ign
     assert "<script>" not in out + err  # content never echoed
 
 
+@pytest.mark.both_databases
 def test_directory_sample_and_review_flow(cli, settings: Settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert cli("directory", "load", str(DATA / "people" / "people.csv"))[0] == 0
     logs = write_jsonl(
@@ -136,6 +139,7 @@ def test_policy_test_and_eval(cli) -> None:  # type: ignore[no-untyped-def]
     assert code == 1 and "broken.jsonl" in err
 
 
+@pytest.mark.both_databases
 def test_run_exits_3_when_findings_await_review(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     logs = write_jsonl(
         tmp_path / "l.jsonl",
@@ -145,10 +149,14 @@ def test_run_exits_3_when_findings_await_review(cli, tmp_path: Path) -> None:  #
     assert code == 3, err
     assert "await review" in err
     assert "report:" in out
-    code, out, _ = cli("run", str(logs))
-    assert code == 3 and "skipped: already ingested" in out and "0 new" in out
+    # A rerun with nothing new delivered is its own outcome (exit 6), not a repeat of 3.
+    code, out, err = cli("run", str(logs))
+    assert code == 6 and "skipped: already ingested" in out and "0 new" in out
+    assert "no new interactions were delivered: 1 file(s) under" in err
+    assert "1 already ingested" in err
 
 
+@pytest.mark.both_databases
 def test_run_exits_4_when_the_policy_engine_fails(cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # A pack that cannot be loaded: the run goes on, records every sampled interaction as
     # not evaluated, and says so with its own exit code rather than success.

@@ -11,11 +11,28 @@ from auditor.db.session import alembic_config, ensure_current, make_engine, upgr
 from auditor.errors import AuditorError, ConfigError
 
 
-def test_models_and_migrations_agree(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
-    upgrade(engine)
-    command.check(alembic_config(engine))  # raises if autogenerate would emit anything
-    assert set(inspect(engine).get_table_names()) >= set(Base.metadata.tables)
+@pytest.mark.both_databases
+def test_models_and_migrations_agree(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+        command.check(alembic_config(engine))  # raises if autogenerate would emit anything
+        assert set(inspect(engine).get_table_names()) >= set(Base.metadata.tables)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.both_databases
+def test_migrations_go_down_and_up_again(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+        command.downgrade(alembic_config(engine), "base")
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+        upgrade(engine)
+        ensure_current(engine)
+    finally:
+        engine.dispose()
 
 
 def test_upgrade_is_idempotent_and_ensure_current_passes(tmp_path: Path) -> None:

@@ -119,3 +119,50 @@ def test_case_07_purge_keeps_counts_flags_and_decided_facts(
     assert purged_attributes(before) == after
     # What the policies read from the attributes is the same before and after purge.
     assert oversight(purged_attributes(before)) == oversight(before)
+
+
+def _relation_bytes(url: str) -> bytes:
+    """The bytes of the interactions table's files on the PostgreSQL server (heap and TOAST),
+    read by the server itself after a checkpoint has written its buffers out."""
+    from sqlalchemy import text
+
+    from auditor.db.session import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("CHECKPOINT"))
+            rels = conn.execute(
+                text(
+                    "SELECT pg_relation_filepath(c.oid), pg_relation_filepath(c.reltoastrelid) "
+                    "FROM pg_class c WHERE c.relname = 'interactions'"
+                )
+            ).one()
+            return b"".join(
+                conn.execute(text("SELECT pg_read_binary_file(:p)"), {"p": p}).scalar_one()
+                for p in rels
+                if p
+            )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_purged_text_is_gone_from_postgresql_files(cli, settings: Settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    records = [
+        chat_record(f"old-{n}", text, when="2024-03-05T10:00:00Z")
+        for n, text in enumerate(SNIPPETS)
+    ]
+    records.append(chat_record("recent", "KEEP-ME-recent", when="2026-10-05T10:00:00Z"))
+    logs = write_jsonl(tmp_path / "logs.jsonl", records)
+    code, _out, err = cli("ingest", str(logs), "--format", "openai-chat")
+    assert code == 0, err
+    url = settings.database.url
+    assert sum(s.encode() in _relation_bytes(url) for s in SNIPPETS) > 500  # stored as text
+
+    code, out, err = cli("db", "purge", "--days", "365")
+    assert code == 0, err
+    assert "purged raw text of 600 interaction(s)" in out
+    left = [s for s in SNIPPETS if s.encode() in _relation_bytes(url)]
+    assert left == [], f"{len(left)} purged snippets still readable in the table's files"
+    assert b"KEEP-ME-recent" in _relation_bytes(url)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -10,6 +11,8 @@ from auditor.db.models import Interaction
 from auditor.db.retention import purge_raw_text
 from auditor.ingest.stage import ingest_paths
 from tests.conftest import chat_record, write_jsonl
+
+pytestmark = pytest.mark.both_databases
 
 
 def test_purge_removes_old_text_only_and_is_idempotent(session: Session, tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ from auditor.ingest.registry import available, detect_format, get_reader
 from auditor.ingest.stage import ingest_paths
 from tests.conftest import DATA, chat_record, write_jsonl
 
+pytestmark = pytest.mark.both_databases
+
 LOGS = DATA / "logs"
 MAX = 16 * 1024 * 1024
 
@@ -275,3 +277,61 @@ def test_reconciliation_line_counts_coverage_gaps(session: Session, tmp_path: Pa
     assert res.reconciliation == (
         "g.jsonl: read 4 = stored 1 + duplicates 1 + rejected 1 + coverage gaps 1 (reconciles)"
     )
+
+
+def test_with_commit_each_finished_file_survives_an_interrupted_ingest(
+    engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import auditor.ingest.stage as stage
+    from auditor.db.session import session_scope
+    from auditor.ops.ledger import Terminated
+
+    a = write_jsonl(tmp_path / "a.jsonl", [chat_record("a1", "First file.")])
+    b = write_jsonl(tmp_path / "b.jsonl", [chat_record("b1", "Second file.")])
+    real, calls = stage.ingest_file, []
+
+    def stopped_on_the_second(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(args[1])
+        if len(calls) == 2:
+            raise Terminated()  # SIGTERM while reading b.jsonl
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stage, "ingest_file", stopped_on_the_second)
+    with pytest.raises(Terminated), session_scope(engine) as s:
+        ingest_paths(s, [a, b], "openai-chat", max_line_bytes=1 << 20, commit=s.commit)
+    with session_scope(engine) as s:
+        assert list(s.scalars(select(Interaction.event_id))) == ["a1"]
+    monkeypatch.setattr(stage, "ingest_file", real)
+    with session_scope(engine) as s:
+        again = ingest_paths(s, [a, b], "openai-chat", max_line_bytes=1 << 20, commit=s.commit)
+    assert [(r.already_ingested, r.loaded) for r in again] == [(True, 0), (False, 1)]
+
+
+def test_an_unchanged_file_is_recognised_without_reading_it_again(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    import auditor.ingest.stage as stage
+
+    logs = write_jsonl(tmp_path / "l.jsonl", [chat_record("m1", "Hello.")])
+    [first] = ingest_paths(session, [logs], "openai-chat", max_line_bytes=1 << 20)
+
+    def no_hashing(path: Path) -> str:
+        raise AssertionError(f"{path.name} was hashed again")
+
+    with monkeypatch.context() as m:
+        m.setattr(stage, "file_sha256", no_hashing)
+        [again] = ingest_paths(session, [logs], "openai-chat", max_line_bytes=1 << 20)
+    assert again.already_ingested and again.sha256 == first.sha256
+
+    # Touched (same content, new modification time): hashed, and known by its digest.
+    st = logs.stat()
+    os.utime(logs, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    [touched] = ingest_paths(session, [logs], "openai-chat", max_line_bytes=1 << 20)
+    assert touched.already_ingested and touched.sha256 == first.sha256
+
+    # Changed content: read as a new file.
+    write_jsonl(logs, [chat_record("m1", "Hello."), chat_record("m2", "More.")])
+    [changed] = ingest_paths(session, [logs], "openai-chat", max_line_bytes=1 << 20)
+    assert not changed.already_ingested and (changed.loaded, changed.duplicate) == (1, 1)

@@ -31,6 +31,8 @@ from tests.policy.helpers import (
     load_example,
 )
 
+pytestmark = pytest.mark.both_databases
+
 NOW = datetime(2026, 11, 1, 9, 0, 0, tzinfo=UTC)
 
 

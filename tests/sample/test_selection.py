@@ -23,6 +23,8 @@ from auditor.sample.selection import (
 )
 from tests.conftest import chat_record, write_jsonl
 
+pytestmark = pytest.mark.both_databases
+
 
 def _population(session: Session, tmp_path: Path, n: int = 40) -> None:
     recs = [

@@ -17,6 +17,8 @@ from auditor.scan.engine import Scanner, ScanResult, build_analyzer, build_scann
 from auditor.scan.stage import ScanStats, scan_sample
 from tests.scan.helpers import seed_sample
 
+pytestmark = pytest.mark.both_databases
+
 SAMPLE_ID = "2026-10-s1"
 CARD = "4111 1111 1111 1111"
 EMAIL = "jane.doe@example.com"
