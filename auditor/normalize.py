@@ -108,7 +108,10 @@ def to_utc(value: Any) -> datetime:
     if isinstance(value, bool) or value is None:
         raise RecordError("timestamp is missing")
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int with hundreds of digits: no float, let alone a time
+            raise RecordError("timestamp is out of range") from None
         if seconds > 1e17:  # nanoseconds
             seconds /= 1e9
         elif seconds > 1e14:  # microseconds
