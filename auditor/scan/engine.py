@@ -429,6 +429,11 @@ class Scanner:
         return self._key
 
     @property
+    def recognizers(self) -> tuple[EntityRecognizer, ...]:
+        """The recognizers that serve the configured entities (for benchmarks and tests)."""
+        return tuple(self._recognizers)
+
+    @property
     def recognizer_names(self) -> list[str]:
         """Names of the recognizers that serve the configured entities, sorted."""
         return sorted(rec.name for rec in self._recognizers)
