@@ -63,6 +63,7 @@ from thinc.api import use_ops
 
 from auditor.config import ScanSettings
 from auditor.errors import ScanError
+from auditor.scan.cards import PaymentCardRecognizer
 from auditor.scan.card_data import (
     CardExpiryRecognizer,
     CardSecurityCodeRecognizer,
@@ -245,6 +246,7 @@ REASON_DETECTION_CAP = "detection_cap"
 
 # Our recognizers are found by class name when the registry is built, so they must be imported.
 OWN_RECOGNIZERS: tuple[type[EntityRecognizer], ...] = (
+    PaymentCardRecognizer,
     OfflineEmailRecognizer,
     HonorificNameRecognizer,
     GivenNameRecognizer,

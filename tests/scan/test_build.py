@@ -129,8 +129,7 @@ def test_editing_the_recognizer_file_changes_the_revision(
     tmp_path: Path, scanner: Scanner, hash_key: bytes
 ) -> None:
     conf = _default_conf()
-    card = next(r for r in conf["recognizers"] if r["name"] == "CreditCardRecognizer")
-    card["supported_languages"][0]["context"] = ["credit", "card"]
+    conf["recognizers"] = [r for r in conf["recognizers"] if r["name"] != "PhonePatternRecognizer"]
     path = tmp_path / "recognizers.yaml"
     path.write_text(yaml.safe_dump(conf), encoding="utf-8")
     edited = build_scanner(ScanSettings(), hash_key, recognizers_file=path)
