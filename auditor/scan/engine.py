@@ -79,6 +79,7 @@ from auditor.scan.identifiers import (
 )
 from auditor.scan.ner_decoder import decodable, ner_pipe
 from auditor.scan.recognizers import (
+    CodeAwareUrlRecognizer,
     SUBJECT_KEY,
     ClientAccountRecognizer,
     ClientNameRecognizer,
@@ -247,6 +248,7 @@ REASON_DETECTION_CAP = "detection_cap"
 # Our recognizers are found by class name when the registry is built, so they must be imported.
 OWN_RECOGNIZERS: tuple[type[EntityRecognizer], ...] = (
     PaymentCardRecognizer,
+    CodeAwareUrlRecognizer,
     OfflineEmailRecognizer,
     HonorificNameRecognizer,
     GivenNameRecognizer,

@@ -481,3 +481,85 @@ class GivenNameRecognizer(EntityRecognizer):
             for m in self._PATTERN.finditer(text)
             if m.group(1) in self.names and m.group(2) not in NOT_SURNAMES
         ]
+
+
+# --- URLs, not code ---------------------------------------------------------------------------
+
+# Suffixes that are also file extensions or common member names in code (`main.py`, `user.id`,
+# `README.md`, `build.sh`, `lib.so`, `df.at`): a bare host ending in one needs "www." or a path.
+CODE_LIKE_SUFFIXES = frozenset(
+    str.split("id io at me to do by py md sh so cc ps ai rs ml sc im ts js gg fm ly sy")
+)
+# Bare hosts (no scheme, no www.) are URLs under the classic generic suffixes and the country
+# codes; newer generic ones (.app, .dev, .name, .date, .report, ...) are member names too often.
+WEB_SUFFIXES = frozenset(str.split("com net org edu gov mil int eu info biz"))
+_SCHEME_URL = re.compile(r"(?i)\b(?:https?|ftps?|sftp)://[^\s<>\"'`]+")
+_BARE_HOST = re.compile(
+    r"(?<![\w@./:$\\-])(?:www\d{0,3}\.)?(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z]{2,24}(?![\w@(-]|\.[\w(])(?::[0-9]{2,5})?(?:/[^\s<>\"'`]*)?"
+)
+_TRAILING = ".,;:!?)]}'\""
+_CAMEL = re.compile(r".[A-Z]")
+
+
+class CodeAwareUrlRecognizer(EntityRecognizer):
+    """URL: an address with a scheme (any host), or a bare host whose suffix is on the bundled
+    Public Suffix List (tldextract's snapshot, never fetched) and that does not look like code:
+    dotted member access (`principal.multiply`, `Intl.NumberFormat`, `os.path.join`) is not a
+    URL. presidio's UrlRecognizer matched a country code at the start of any member name
+    (`principal.mu`ltiply)."""
+
+    SCHEME = 0.6
+    BARE = 0.5
+
+    def __init__(self, supported_language: str = "en", **kwargs: object) -> None:
+        super().__init__(
+            supported_entities=["URL"],
+            name="UrlRecognizer",
+            supported_language=supported_language,
+        )
+
+    def load(self) -> None:
+        return None
+
+    @staticmethod
+    def bare_host_is_url(value: str) -> bool:
+        host, slash, _path = value.partition("/")
+        host = host.split(":")[0]
+        www = host.lower().startswith("www")
+        ext = OFFLINE_TLD_EXTRACT(host)
+        if not ext.suffix or not ext.domain or ext.suffix.lower() in EXTRA_EMAIL_SUFFIXES:
+            return False
+        labels = host.split(".")
+        if any(_CAMEL.search(label) for label in labels) or ext.suffix != ext.suffix.lower():
+            return False  # camelCase or a capitalised last part: code, not a host name
+        if www or slash:
+            return True
+        last = ext.suffix.rsplit(".", 1)[-1]
+        if last in CODE_LIKE_SUFFIXES:
+            return False
+        return last in WEB_SUFFIXES or len(last) == 2
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        if "URL" not in entities or "." not in text:
+            return []
+        out: list[RecognizerResult] = []
+        taken: list[tuple[int, int]] = []
+        for m in _SCHEME_URL.finditer(text):
+            end = m.end()
+            while end > m.start() and text[end - 1] in _TRAILING:
+                end -= 1
+            if "." in text[m.start() : end] or "localhost" in text[m.start() : end]:
+                out.append(_result(self, "URL", m.start(), end, self.SCHEME, None))
+                taken.append((m.start(), end))
+        for m in _BARE_HOST.finditer(text):
+            if any(s <= m.start() < e for s, e in taken):
+                continue
+            end = m.end()
+            while end > m.start() and text[end - 1] in _TRAILING:
+                end -= 1
+            if self.bare_host_is_url(text[m.start() : end]):
+                out.append(_result(self, "URL", m.start(), end, self.BARE, None))
+        return out
