@@ -1,4 +1,4 @@
-"""Detection accuracy per entity type on labelled bank prompts, ours and stock presidio side by side.
+"""Detection accuracy per type on labelled bank prompts, ours and stock presidio side by side.
 
     .venv/bin/python benchmarks/accuracy.py [--set all|corpus|handwritten] [--no-stock]
                                             [--split test|dev] [--per-template 40] [--seed 7]
@@ -244,7 +244,9 @@ def targets(counts: dict[str, Counts]) -> list[tuple[str, float, float, bool]]:
         for t, v in TARGET_RECALL.items()
         if labelled(t)
     ]
-    rows += [(f"F1 {t}", counts.get(t, Counts()).f1, TARGET_CLIENT_F1) for t in CLIENT if labelled(t)]
+    rows += [
+        (f"F1 {t}", counts.get(t, Counts()).f1, TARGET_CLIENT_F1) for t in CLIENT if labelled(t)
+    ]
     return [(name, value, target, value >= target) for name, value, target in rows]
 
 
@@ -367,7 +369,7 @@ def bootstrap_f1(
     return {n: (float(lo[j]), float(hi[j])) for j, n in enumerate(names)}
 
 
-# --- the sets and the two scanners -----------------------------------------------------------------
+# --- the sets and the two scanners ---------------------------------------------------------
 
 
 @dataclass
@@ -498,10 +500,15 @@ class SetResult:
 
 
 def evaluate(es: EvalSet, predicted: list[list[Predicted]], stock: bool) -> SetResult:
-    per_sample = [score([s], [p], es.evaluated)[0] for s, p in zip(es.samples, predicted, strict=True)]
+    per_sample = [
+        score([s], [p], es.evaluated)[0] for s, p in zip(es.samples, predicted, strict=True)
+    ]
     counts, errors = score(es.samples, predicted, es.evaluated)
     return SetResult(
-        counts, bootstrap_f1(per_sample, es.evaluated), code_noise(es.samples, predicted, stock), errors
+        counts,
+        bootstrap_f1(per_sample, es.evaluated),
+        code_noise(es.samples, predicted, stock),
+        errors,
     )
 
 
@@ -520,8 +527,13 @@ def side_by_side(es: EvalSet, ours: SetResult, stock: SetResult | None) -> str:
         " stock presidio P / R / F1 [95% CI] |" if stock else ""
     )
     lines = [head, "|---|---:|---|" + ("---|" if stock else "")]
-    rows = [t for t in es.evaluated if ours.counts.get(t, Counts()).tp + ours.counts.get(t, Counts()).fn
-            or ours.counts.get(t, Counts()).fp or (stock and stock.counts.get(t, Counts()).fp)]
+    rows = [
+        t
+        for t in es.evaluated
+        if ours.counts.get(t, Counts()).tp + ours.counts.get(t, Counts()).fn
+        or ours.counts.get(t, Counts()).fp
+        or (stock and stock.counts.get(t, Counts()).fp)
+    ]
     for t in [*rows, "core"]:
         if t == "core":
             c, label = overall(ours.counts, CORE), "**core 8**"
@@ -551,7 +563,12 @@ def _figures(res: SetResult) -> dict[str, Any]:
             "fn": c.fn,
         }
     o = overall(res.counts, CORE)
-    out["core"] = {"precision": o.precision, "recall": o.recall, "f1": o.f1, "f1_ci": res.f1_ci["core"]}
+    out["core"] = {
+        "precision": o.precision,
+        "recall": o.recall,
+        "f1": o.f1,
+        "f1_ci": res.f1_ci["core"],
+    }
     return out
 
 
@@ -599,7 +616,9 @@ def main(argv: list[str] | None = None) -> int:
                 "ours": _figures(ours),
                 "stock": _figures(theirs) if theirs else None,
                 "code_noise": {"ours": ours.noise, "stock": theirs.noise if theirs else None},
-                "targets": [{"target": n, "value": v, "min": m, "met": ok} for n, v, m, ok in checks],
+                "targets": [
+                    {"target": n, "value": v, "min": m, "met": ok} for n, v, m, ok in checks
+                ],
             }
             text_out.append(
                 f"## {es.name}: {len(es.samples)} texts scanned in {seconds:.1f} s, "
@@ -619,7 +638,9 @@ def main(argv: list[str] | None = None) -> int:
                     + (f", stock {theirs.noise or 'none'}" if theirs else "")
                 )
             for name, value, target, ok in checks:
-                text_out.append(f"{'met ' if ok else 'MISS'}  {name}: {value:.3f} (target {target:.2f})")
+                text_out.append(
+                    f"{'met ' if ok else 'MISS'}  {name}: {value:.3f} (target {target:.2f})"
+                )
             text_out.append("")
             if args.register_size and es.name.startswith("corpus"):
                 corpus = build_corpus(args.seed, args.per_template, args.split)

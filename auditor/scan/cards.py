@@ -71,9 +71,7 @@ CONTEXT_WORDS = frozenset(
 )
 _WORD = re.compile(r"[^\W\d_]+")
 # 12-19 digits, one kind of separator between groups, not part of a longer number or code.
-_CANDIDATE = re.compile(
-    r"(?<![\w+/])(?<!\d[ .-])\d(?:(?P<sep>[ .-])?\d){11,18}(?![\w])(?![ .-]\d)"
-)
+_CANDIDATE = re.compile(r"(?<![\w+/])(?<!\d[ .-])\d(?:(?P<sep>[ .-])?\d){11,18}(?![\w])(?![ .-]\d)")
 _GROUPS = re.compile(r"[ .-]")
 CARD_GROUPINGS = frozenset({(4, 4, 4, 4), (4, 6, 5), (4, 6, 4), (4, 4, 4, 4, 3), (4, 4, 4, 3)})
 

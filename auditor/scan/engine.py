@@ -63,12 +63,12 @@ from thinc.api import use_ops
 
 from auditor.config import ScanSettings
 from auditor.errors import ScanError
-from auditor.scan.cards import PaymentCardRecognizer
 from auditor.scan.card_data import (
     CardExpiryRecognizer,
     CardSecurityCodeRecognizer,
     CardTrackDataRecognizer,
 )
+from auditor.scan.cards import PaymentCardRecognizer
 from auditor.scan.identifiers import (
     AbaRoutingNumberRecognizer,
     CusipRecognizer,
@@ -79,13 +79,14 @@ from auditor.scan.identifiers import (
 )
 from auditor.scan.ner_decoder import decodable, ner_pipe
 from auditor.scan.recognizers import (
-    CodeAwareUrlRecognizer,
     SUBJECT_KEY,
     ClientAccountRecognizer,
     ClientNameRecognizer,
+    CodeAwareUrlRecognizer,
     DigitGatedPhoneRecognizer,
     GivenNameRecognizer,
     HonorificNameRecognizer,
+    NationalPhoneRecognizer,
     OfflineEmailRecognizer,
     PhonePatternRecognizer,
     RestrictedTermRecognizer,
@@ -254,6 +255,7 @@ OWN_RECOGNIZERS: tuple[type[EntityRecognizer], ...] = (
     GivenNameRecognizer,
     DigitGatedPhoneRecognizer,
     PhonePatternRecognizer,
+    NationalPhoneRecognizer,
     StreetAddressRecognizer,
     StrictUsSsnRecognizer,
     IsinRecognizer,

@@ -12,8 +12,8 @@ below the reporting threshold and need a context word ("CUSIP", "routing") to be
 from __future__ import annotations
 
 from presidio_analyzer import Pattern, PatternRecognizer
-from stdnum import cusip, isin, luhn
 from presidio_analyzer.predefined_recognizers import UsSsnRecognizer
+from stdnum import cusip, isin, luhn
 
 # ISO 3166-1 alpha-2 codes, for ISIN prefixes and BIC country codes (plus XS, EU for ISINs).
 COUNTRY_CODES = frozenset(

@@ -308,17 +308,137 @@ def may_hold_phone_number(text: str) -> bool:
     return _PHONE_DIGITS.search(text) is not None
 
 
+# Words for a telephone in the languages of the main European and Asian numbering plans; a
+# national number written without a country code is reported only beside one of them.
+PHONE_WORDS = frozenset(
+    str.split(
+        "phone telephone tel tel. mobile cell cellphone call called calls ring fax number reach "
+        "whatsapp wechat contact hotline line landline sms text direct "
+        "telefon handy mobil rufnummer anrufen zurückrufen "
+        "téléphone tél portable appeler rappeler numéro "
+        "teléfono móvil movil celular llamar número "
+        "telefono cellulare chiamare numero "
+        "telefoon mobiel bellen terugbellen nummer "
+        "telefone telemóvel telemovel ligar "
+        "komórka komorka zadzwonić oddzwonić numer "
+        "mobitel pokliči številka "
+        "mobilnummer ringe telefonnummer handynummer telefoonnummer bel belt ruf appelle appelez "
+        "llama llame chiama chiamami ligue zadzwoń zavolej "
+        "puhelin soita "
+        "číslo mobilní szám cep "
+        "電話 携帯 电话 手机 전화 휴대폰"
+    )
+)
+# Words that say the number beside them is an identifier, not a telephone number.
+IDENTIFIER_WORDS = frozenset(
+    str.split(
+        "sku part order invoice ticket ref reference id version build batch serial isbn loan "
+        "policy shipment tracking parcel document po item article case incident"
+    )
+)
+# Words that make a grouped number an amount ("number of shares: 1 250 000").
+AMOUNT_WORDS = frozenset(
+    str.split(
+        "shares share units amount total notional balance price qty quantity sum eur usd gbp chf "
+        "jpy sek nok dkk pln czk huf cny inr"
+    )
+)
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def _words_near(text: str, start: int, end: int, before: int = 40, after: int = 16) -> set[str]:
+    window = text[max(0, start - before) : start] + " " + text[end : end + after]
+    return {w.casefold() for w in _LETTERS.findall(window)}
+
+
+def _words_before(text: str, start: int, before: int = 24) -> set[str]:
+    return {w.casefold() for w in _LETTERS.findall(text[max(0, start - before) : start])}
+
+
 class DigitGatedPhoneRecognizer(PhoneRecognizer):
-    """presidio's PhoneRecognizer, same results, that does not run libphonenumber's matcher
-    (eight regions, one pass each) on a text in which no number can be valid: about a fifth
-    of its time on the demo's prompts."""
+    """presidio's PhoneRecognizer that does not run libphonenumber's matcher (eight regions,
+    one pass each) on a text in which no number can be valid (about a fifth of its time on the
+    demo's prompts), and drops a number right after a word that makes it an identifier
+    ("SKU 0471-2345-67", "part number ...")."""
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         if not may_hold_phone_number(text):
             return []
-        return super().analyze(text, entities, nlp_artifacts)  # type: ignore[no-any-return]
+        results = super().analyze(text, entities, nlp_artifacts)
+        return [r for r in results if not _words_before(text, r.start) & IDENTIFIER_WORDS]
+
+
+# National numbers as written: groups of digits with spaces, dashes, dots or a slash, an area
+# code in brackets, an extension. Not inside a longer number, code, amount or date.
+_NATIONAL = re.compile(
+    r"(?<![\w+.,/:-])(?:\(\d{1,4}\)[ ]?)?\d{1,4}(?:[ .\-/]\d{1,5}){1,5}"
+    r"(?:[ ]?(?:x|ext\.?|extension)[ ]?\d{1,5})?(?![\w]|[.,\-/:]\d)"
+)
+_DATE_LIKE = re.compile(
+    r"^(?:\d{1,2}[ ./-]\d{1,2}[ ./-](?:19|20)\d{2}|(?:19|20)\d{2}[ ./-]\d{1,2}[ ./-]\d{1,2})$"
+)
+# Regions tried for a national number (libphonenumber validates it against each plan).
+NATIONAL_REGIONS = tuple(
+    str.split(
+        "US GB IE DE AT CH FR BE NL LU IT ES PT SI HR PL CZ SK HU SE NO DK FI IS EE LV LT GR TR "
+        "RO BG RS JP CN HK SG IN AU NZ KR TW BR MX ZA AE IL RU UA"
+    )
+)
+
+
+class NationalPhoneRecognizer(EntityRecognizer):
+    """PHONE_NUMBER: a number in the national format of one of NATIONAL_REGIONS' numbering
+    plans ("0471 23 45 67", "44 12 34 56", "070-123 45 67", "138 0013 8000"), valid by
+    libphonenumber, beside a telephone word in one of several languages (PHONE_WORDS). Such
+    numbers look like amounts, dates and identifiers, so without the word they are not reported;
+    dates and numbers after an identifier word never are."""
+
+    SCORE = 0.7
+
+    def __init__(self, supported_language: str = "en", **kwargs: object) -> None:
+        super().__init__(
+            supported_entities=["PHONE_NUMBER"],
+            name="NationalPhoneRecognizer",
+            supported_language=supported_language,
+        )
+
+    def load(self) -> None:
+        return None
+
+    @staticmethod
+    def valid_somewhere(value: str) -> bool:
+        import phonenumbers
+
+        number = re.split(r"[ ]?(?:x|ext\.?|extension)[ ]?", value)[0]
+        digits = sum(c.isdigit() for c in number)
+        if not 7 <= digits <= 12 or _DATE_LIKE.match(number):
+            return False
+        for region in NATIONAL_REGIONS:
+            try:
+                parsed = phonenumbers.parse(number, region)
+            except phonenumbers.NumberParseException:
+                continue
+            if phonenumbers.is_valid_number(parsed):
+                return True
+        return False
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        if "PHONE_NUMBER" not in entities or not may_hold_phone_number(text):
+            return []
+        out = []
+        for m in _NATIONAL.finditer(text):
+            if _words_before(text, m.start()) & IDENTIFIER_WORDS:
+                continue
+            near = _words_near(text, m.start(), m.end())
+            if not near & PHONE_WORDS or near & AMOUNT_WORDS:
+                continue
+            if self.valid_somewhere(m.group()):
+                out.append(_result(self, "PHONE_NUMBER", m.start(), m.end(), self.SCORE, None))
+        return out
 
 
 class PhonePatternRecognizer(PatternRecognizer):
