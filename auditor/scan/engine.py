@@ -77,6 +77,7 @@ from auditor.scan.identifiers import (
     StrictUsSsnRecognizer,
     SwiftBicRecognizer,
 )
+from auditor.scan.international import CuedNameRecognizer, InternationalAddressRecognizer
 from auditor.scan.ner_decoder import decodable, ner_pipe
 from auditor.scan.recognizers import (
     SUBJECT_KEY,
@@ -257,6 +258,8 @@ OWN_RECOGNIZERS: tuple[type[EntityRecognizer], ...] = (
     PhonePatternRecognizer,
     NationalPhoneRecognizer,
     StreetAddressRecognizer,
+    InternationalAddressRecognizer,
+    CuedNameRecognizer,
     StrictUsSsnRecognizer,
     IsinRecognizer,
     CusipRecognizer,

@@ -379,10 +379,12 @@ _NATIONAL = re.compile(
 _DATE_LIKE = re.compile(
     r"^(?:\d{1,2}[ ./-]\d{1,2}[ ./-](?:19|20)\d{2}|(?:19|20)\d{2}[ ./-]\d{1,2}[ ./-]\d{1,2})$"
 )
-# Regions tried for a national number (libphonenumber validates it against each plan).
+# Regions tried for a national number (libphonenumber validates it against each plan). North
+# American numbers are left to presidio's recognizer and PhonePatternRecognizer, which keep one
+# without a telephone word in the grey zone.
 NATIONAL_REGIONS = tuple(
     str.split(
-        "US GB IE DE AT CH FR BE NL LU IT ES PT SI HR PL CZ SK HU SE NO DK FI IS EE LV LT GR TR "
+        "GB IE DE AT CH FR BE NL LU IT ES PT SI HR PL CZ SK HU SE NO DK FI IS EE LV LT GR TR "
         "RO BG RS JP CN HK SG IN AU NZ KR TW BR MX ZA AE IL RU UA"
     )
 )
@@ -390,8 +392,8 @@ NATIONAL_REGIONS = tuple(
 
 class NationalPhoneRecognizer(EntityRecognizer):
     """PHONE_NUMBER: a number in the national format of one of NATIONAL_REGIONS' numbering
-    plans ("0471 23 45 67", "44 12 34 56", "070-123 45 67", "138 0013 8000"), valid by
-    libphonenumber, beside a telephone word in one of several languages (PHONE_WORDS). Such
+    plans, not North America's ("0471 23 45 67", "44 12 34 56", "070-123 45 67", "138 0013
+    8000"), valid by libphonenumber, beside a telephone word in one of several languages (PHONE_WORDS). Such
     numbers look like amounts, dates and identifiers, so without the word they are not reported;
     dates and numbers after an identifier word never are."""
 
@@ -415,6 +417,11 @@ class NationalPhoneRecognizer(EntityRecognizer):
         digits = sum(c.isdigit() for c in number)
         if not 7 <= digits <= 12 or _DATE_LIKE.match(number):
             return False
+        try:
+            if phonenumbers.is_valid_number(phonenumbers.parse(number, "US")):
+                return False
+        except phonenumbers.NumberParseException:
+            pass
         for region in NATIONAL_REGIONS:
             try:
                 parsed = phonenumbers.parse(number, region)
