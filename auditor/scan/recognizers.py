@@ -393,9 +393,9 @@ NATIONAL_REGIONS = tuple(
 class NationalPhoneRecognizer(EntityRecognizer):
     """PHONE_NUMBER: a number in the national format of one of NATIONAL_REGIONS' numbering
     plans, not North America's ("0471 23 45 67", "44 12 34 56", "070-123 45 67", "138 0013
-    8000"), valid by libphonenumber, beside a telephone word in one of several languages (PHONE_WORDS). Such
-    numbers look like amounts, dates and identifiers, so without the word they are not reported;
-    dates and numbers after an identifier word never are."""
+    8000"), valid by libphonenumber, beside a telephone word in one of several languages
+    (PHONE_WORDS). Such numbers look like amounts, dates and identifiers, so without the word
+    they are not reported; dates and numbers after an identifier word never are."""
 
     SCORE = 0.7
 
