@@ -45,6 +45,7 @@ _NOT_STREET = (
     r"Loan|Account|Deal|Trade|Fund|Class|Series|Tranche|Option|Number|No|Nr|Top|Group)\b)"
 )
 _SEP = r",?[ \t]*(?:\n[ \t]*)?"
+_DIGIT = re.compile(r"[0-9]")
 STREET_TYPES = (
     r"(?:Calle|Carrer|Paseo|Avenida|Av\.|Gran[ ]Vía|Via|Viale|Vicolo|Corso|Piazza|Piazzale|"
     r"Largo|Rua|Praça|Travessa|Rue|Avenue|Boulevard|Bd|Place|Quai|Chemin|Allée|Impasse|Plaza|"
@@ -110,6 +111,18 @@ class InternationalAddressRecognizer(PatternRecognizer):
             patterns=self.PATTERNS,
             supported_language=supported_language,
         )
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        # Every pattern holds a digit: a text without one (most prose) costs one scan.
+        if _DIGIT.search(text) is None:
+            return []
+        return super().analyze(text, entities, nlp_artifacts, regex_flags)  # type: ignore[no-any-return]
 
 
 # --- names ----------------------------------------------------------------------------------
