@@ -90,3 +90,13 @@ def test_the_generated_corpus_is_reported_as_not_independent(scanner: Scanner) -
         assert "corpus (test) — not independent" in readme
     else:
         assert "corpus (test) — not independent" not in readme
+
+
+def test_name_list_overlap_is_counted_per_set(scanner: Scanner) -> None:
+    """Reported beside the source overlap: how many labelled names a recognizer's list holds.
+    The generated corpus draws every name from the list; the hand-written set by chance only."""
+    corpus = accuracy_corpus.build_corpus(seed=3, per_template=4, split="test").samples
+    hits, total = accuracy.value_overlap(scanner, corpus)["GivenNameRecognizer"]
+    assert total and hits / total > 0.6  # the rest open with a title ("Mrs. Mcknight")
+    hits, total = accuracy.value_overlap(scanner, handwritten.load())["GivenNameRecognizer"]
+    assert total >= 90 and hits / total < 0.3
