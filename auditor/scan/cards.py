@@ -16,6 +16,7 @@ range at a length that brand issues. How sure we are then depends on how usual t
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -118,6 +119,18 @@ class PaymentCardRecognizer(EntityRecognizer):
             name="PaymentCardRecognizer",
             supported_language=supported_language,
         )
+        # What decides its results, for the scanner revision (a change rescans).
+        self.data_digest = hashlib.sha256(
+            repr(
+                (
+                    _CANDIDATE.pattern,
+                    BRANDS,
+                    sorted(CONTEXT_WORDS),
+                    sorted(CARD_GROUPINGS),
+                    (self.USUAL, self.WITH_CONTEXT, self.WITHOUT_CONTEXT, self.CONTEXT_BOOST),
+                )
+            ).encode()
+        ).hexdigest()
 
     def load(self) -> None:
         return None

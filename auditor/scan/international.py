@@ -14,6 +14,7 @@ names from every country are found alike.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
@@ -151,9 +152,10 @@ NOT_NAMES = frozenset(
         "Boulevard Place Quai Chemin Plaza Ulica Straße Strasse Gran Grote"
     )
 )
+# "this is", "ask", "tell" also precede products and tools ("this is Python", "ask Jira"): not cues.
 _CUE = re.compile(
-    r"(?i:\b(?:call[ ]me|my[ ]name[ ]is|i[ ]am|i'm|i’m|this[ ]is|dear|hi|hello|hey|"
-    r"thanks|thank[ ]you|reply[ ]to|ask|tell|remind)[,!:]?[ ]+)"
+    r"(?i:\b(?:call[ ]me|my[ ]name[ ]is|i[ ]am|i'm|i’m|dear|hi|hello|hey|"
+    r"thanks|thank[ ]you|reply[ ]to)[,!:]?[ ]+)"
     rf"(?P<name>{_NAME})(?![\w'’-])"
 )
 _SIGNOFF = re.compile(
@@ -184,6 +186,15 @@ class CuedNameRecognizer(EntityRecognizer):
             name="CuedNameRecognizer",
             supported_language=supported_language,
         )
+        self.data_digest = hashlib.sha256(
+            repr(
+                (
+                    [rx.pattern for rx in (_CUE, _SIGNOFF, _DIALOGUE, _PARTICLE_NAME)],
+                    sorted(NOT_NAMES),
+                    self.SCORE,
+                )
+            ).encode()
+        ).hexdigest()
 
     def load(self) -> None:
         return None

@@ -355,6 +355,12 @@ def _words_before(text: str, start: int, before: int = 24) -> set[str]:
     return {w.casefold() for w in _LETTERS.findall(text[max(0, start - before) : start])}
 
 
+def rules_digest(*parts: object) -> str:
+    """SHA-256 of what decides a recognizer's results beyond presidio's own fields (patterns,
+    word lists, scores), so that the scanner revision changes with them."""
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
 class DigitGatedPhoneRecognizer(PhoneRecognizer):
     """presidio's PhoneRecognizer that does not run libphonenumber's matcher (eight regions,
     one pass each) on a text in which no number can be valid (about a fifth of its time on the
@@ -368,6 +374,10 @@ class DigitGatedPhoneRecognizer(PhoneRecognizer):
             return []
         results = super().analyze(text, entities, nlp_artifacts)
         return [r for r in results if not _words_before(text, r.start) & IDENTIFIER_WORDS]
+
+    @property
+    def data_digest(self) -> str:
+        return rules_digest(sorted(IDENTIFIER_WORDS))
 
 
 # National numbers as written: groups of digits with spaces, dashes, dots or a slash, an area
@@ -404,6 +414,18 @@ class NationalPhoneRecognizer(EntityRecognizer):
             supported_entities=["PHONE_NUMBER"],
             name="NationalPhoneRecognizer",
             supported_language=supported_language,
+        )
+        import phonenumbers
+
+        self.data_digest = rules_digest(
+            _NATIONAL.pattern,
+            _DATE_LIKE.pattern,
+            NATIONAL_REGIONS,
+            sorted(PHONE_WORDS),
+            sorted(IDENTIFIER_WORDS),
+            sorted(AMOUNT_WORDS),
+            self.SCORE,
+            phonenumbers.__version__,
         )
 
     def load(self) -> None:
@@ -644,6 +666,14 @@ class CodeAwareUrlRecognizer(EntityRecognizer):
             supported_entities=["URL"],
             name="UrlRecognizer",
             supported_language=supported_language,
+        )
+        self.data_digest = rules_digest(
+            _SCHEME_URL.pattern,
+            _BARE_HOST.pattern,
+            sorted(CODE_LIKE_SUFFIXES),
+            sorted(WEB_SUFFIXES),
+            self.SCHEME,
+            self.BARE,
         )
 
     def load(self) -> None:

@@ -104,6 +104,7 @@ def test_names_are_found_by_their_cue(text: str, found: list[str]) -> None:
         "User: what is 2+2?\nAssistant: 4",
         "Piazza di Spagna is busy",
         "Rue de la Paix is expensive in Monopoly",
+        "this is Python code, ask Jira for the ticket",
     ],
 )
 def test_groups_labels_and_places_are_not_names(text: str) -> None:
