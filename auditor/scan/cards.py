@@ -71,9 +71,18 @@ CONTEXT_WORDS = frozenset(
     )
 )
 _WORD = re.compile(r"[^\W\d_]+")
-# 12-19 digits, one kind of separator between groups, not part of a longer number or code.
-_CANDIDATE = re.compile(r"(?<![\w+/])(?<!\d[ .-])\d(?:(?P<sep>[ .-])?\d){11,18}(?![\w])(?![ .-]\d)")
-_GROUPS = re.compile(r"[ .-]")
+# 12-19 digits, one kind of separator between groups (a space, also the no-break and thin
+# spaces that documents and chat tools insert, a dot or a dash), not part of a longer number or
+# code. Zero-width characters (pasted from web pages, or put there to dodge a scanner) may sit
+# anywhere between the digits.
+_SPACES = "\u00a0\u2009\u202f"
+_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+_SEPS = f" .\\-{_SPACES}"
+_CANDIDATE = re.compile(
+    rf"(?<![\w+/])(?<!\d[{_SEPS}])\d(?:[{_SEPS}]?[{_ZERO_WIDTH}]*\d){{11,18}}(?![\w])(?![{_SEPS}]\d)"
+)
+_GROUPS = re.compile(rf"[{_SEPS}]")
+_INVISIBLE = str.maketrans("", "", _ZERO_WIDTH)
 CARD_GROUPINGS = frozenset({(4, 4, 4, 4), (4, 6, 5), (4, 6, 4), (4, 4, 4, 4, 3), (4, 4, 4, 3)})
 
 
@@ -136,7 +145,9 @@ class PaymentCardRecognizer(EntityRecognizer):
         return None
 
     def score(self, text: str, start: int, end: int) -> float | None:
-        value = text[start:end]
+        value = text[start:end].translate(_INVISIBLE)
+        for space in _SPACES:
+            value = value.replace(space, " ")
         sep = {c for c in value if not c.isdigit()}
         if len(sep) > 1:
             return None

@@ -55,6 +55,10 @@ FOUND = [
     ("kartica {} je bila zavrnjena", pan("6759", 16)),
     ("visa {} in the fraud queue", pan("4916", 16, ".", (4, 4, 4, 4))),
     ("pay with {} today", pan("4", 16, " ", (4, 4, 4, 4))),  # usual shape: no word needed
+    ("card {}", pan("4", 16, "\u00a0", (4, 4, 4, 4))),  # no-break spaces (documents, chat)
+    ("card {}", pan("5", 16, "\u202f", (4, 4, 4, 4))),  # narrow no-break spaces
+    ("card {}", pan("4", 16, "\u200b", (4, 4, 4, 4))),  # zero-width spaces
+    ("card {}", pan("4", 16, " \u200b", (4, 4, 4, 4))),
 ]
 
 
@@ -138,3 +142,11 @@ def test_the_scanner_reports_cards_through_the_new_recognizer(scanner: Scanner) 
     cards = [h for h in hits if h.entity_type == "CREDIT_CARD"]
     assert [(h.recognizer, h.end - h.start) for h in cards] == [("PaymentCardRecognizer", 19)]
     assert not [h for h in hits if h.entity_type == "PHONE_NUMBER"]
+
+
+def test_hidden_characters_do_not_change_the_value_hash(scanner: Scanner) -> None:
+    number = pan("4", 16, " ", (4, 4, 4, 4))
+    hidden = number.replace(" ", "\u200b")
+    plain = [h for h in scanner.scan(f"card {number}") if h.entity_type == "CREDIT_CARD"]
+    masked = [h for h in scanner.scan(f"card {hidden}") if h.entity_type == "CREDIT_CARD"]
+    assert [h.value_hash for h in plain] == [h.value_hash for h in masked] != []
