@@ -378,6 +378,18 @@ TEST_TEMPLATES = (
 )
 
 
+FAKER_LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "nl_NL", "es_ES")
+
+
+def corpus_sources() -> frozenset[str]:
+    """The modules whose lists generate this corpus's values: every Faker provider of the
+    locales the generator instantiates (names, addresses, phones, companies, ...)."""
+    fake = Faker(list(FAKER_LOCALES))
+    return frozenset(
+        type(provider).__module__ for loc in FAKER_LOCALES for provider in fake[loc].providers
+    )
+
+
 class _Builder:
     def __init__(self) -> None:
         self.parts: list[str] = []
@@ -401,9 +413,9 @@ class _Filler:
     def __init__(self, corpus: Corpus, rng: random.Random, seed: int) -> None:
         self.corpus = corpus
         self.rng = rng
-        self.fake = Faker(["en_US", "en_GB"])
+        self.fake = Faker(list(FAKER_LOCALES[:2]))
         self.fake.seed_instance(seed)
-        self.by_locale = {loc: Faker(loc) for loc in ("en_GB", "de_DE", "fr_FR", "nl_NL", "es_ES")}
+        self.by_locale = {loc: Faker(loc) for loc in FAKER_LOCALES[1:]}
         for i, f in enumerate(self.by_locale.values()):
             f.seed_instance(seed + i + 1)
         self.individuals = [c for c in corpus.clients if c.individual]

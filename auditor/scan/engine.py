@@ -69,6 +69,7 @@ from auditor.scan.card_data import (
     CardSecurityCodeRecognizer,
     CardTrackDataRecognizer,
 )
+from auditor.scan.cards import PaymentCardRecognizer
 from auditor.scan.identifiers import (
     AbaRoutingNumberRecognizer,
     CusipRecognizer,
@@ -77,14 +78,17 @@ from auditor.scan.identifiers import (
     StrictUsSsnRecognizer,
     SwiftBicRecognizer,
 )
+from auditor.scan.international import CuedNameRecognizer, InternationalAddressRecognizer
 from auditor.scan.ner_decoder import decodable, fast_path_status, ner_pipe
 from auditor.scan.recognizers import (
     SUBJECT_KEY,
     ClientAccountRecognizer,
     ClientNameRecognizer,
+    CodeAwareUrlRecognizer,
     DigitGatedPhoneRecognizer,
     GivenNameRecognizer,
     HonorificNameRecognizer,
+    NationalPhoneRecognizer,
     OfflineEmailRecognizer,
     PhonePatternRecognizer,
     RestrictedTermRecognizer,
@@ -246,12 +250,17 @@ REASON_DETECTION_CAP = "detection_cap"
 
 # Our recognizers are found by class name when the registry is built, so they must be imported.
 OWN_RECOGNIZERS: tuple[type[EntityRecognizer], ...] = (
+    PaymentCardRecognizer,
+    CodeAwareUrlRecognizer,
     OfflineEmailRecognizer,
     HonorificNameRecognizer,
     GivenNameRecognizer,
     DigitGatedPhoneRecognizer,
     PhonePatternRecognizer,
+    NationalPhoneRecognizer,
     StreetAddressRecognizer,
+    InternationalAddressRecognizer,
+    CuedNameRecognizer,
     StrictUsSsnRecognizer,
     IsinRecognizer,
     CusipRecognizer,
@@ -428,6 +437,11 @@ class Scanner:
     def hash_key(self) -> bytes:
         """The HMAC key of the value hashes (scan workers build their scanner with it)."""
         return self._key
+
+    @property
+    def recognizers(self) -> tuple[EntityRecognizer, ...]:
+        """The recognizers that serve the configured entities (for benchmarks and tests)."""
+        return tuple(self._recognizers)
 
     @property
     def recognizer_names(self) -> list[str]:

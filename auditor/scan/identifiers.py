@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from presidio_analyzer import Pattern, PatternRecognizer
 from presidio_analyzer.predefined_recognizers import UsSsnRecognizer
+from stdnum import cusip, isin, luhn
 
 # ISO 3166-1 alpha-2 codes, for ISIN prefixes and BIC country codes (plus XS, EU for ISINs).
 COUNTRY_CODES = frozenset(
@@ -36,39 +37,24 @@ def _char_value(ch: str) -> int:
 
 
 def luhn_ok(digits: str) -> bool:
-    """Whether a string of digits passes the Luhn (mod 10) check."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+    """Whether a string of digits passes the Luhn (mod 10) check (python-stdnum)."""
+    return digits.isdigit() and luhn.is_valid(digits)
 
 
 def isin_ok(value: str) -> bool:
-    """ISO 6166: a listed prefix, then the Luhn check over the letters expanded to numbers."""
-    if len(value) != 12 or value[:2] not in ISIN_PREFIXES or not value[-1].isdigit():
-        return False
-    return luhn_ok("".join(str(_char_value(c)) for c in value))
+    """ISO 6166: a listed prefix, then the Luhn check over the letters expanded to numbers
+    (python-stdnum's check)."""
+    return len(value) == 12 and value[:2] in ISIN_PREFIXES and isin.is_valid(value)
 
 
 def cusip_ok(value: str) -> bool:
-    """CUSIP: the modulus-10 double-add-double check over nine characters."""
-    if len(value) != 9 or not value[-1].isdigit():
-        return False
-    total = 0
-    for i, ch in enumerate(value[:8]):
-        v = {"*": 36, "@": 37, "#": 38}.get(ch)
-        v = _char_value(ch) if v is None else v
-        if i % 2 == 1:
-            v *= 2
-        total += v // 10 + v % 10
-    return (10 - total % 10) % 10 == int(value[-1])
+    """CUSIP: the modulus-10 double-add-double check over nine characters (python-stdnum)."""
+    return len(value) == 9 and value[-1].isdigit() and cusip.is_valid(value)
 
 
 def sedol_ok(value: str) -> bool:
-    """SEDOL: weights 1,3,1,7,3,9 and a check digit; no vowels."""
+    """SEDOL: weights 1,3,1,7,3,9 and a check digit; no vowels. Our own, not python-stdnum's
+    gb.sedol: that one also rejects a SEDOL of a digit then letters, which we still find."""
     if len(value) != 7 or not value[-1].isdigit() or any(c in "AEIOU" for c in value):
         return False
     total = sum(_char_value(c) * w for c, w in zip(value[:6], (1, 3, 1, 7, 3, 9), strict=True))

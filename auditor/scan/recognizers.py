@@ -308,17 +308,166 @@ def may_hold_phone_number(text: str) -> bool:
     return _PHONE_DIGITS.search(text) is not None
 
 
+# Words for a telephone in the languages of the main European and Asian numbering plans; a
+# national number written without a country code is reported only beside one of them.
+PHONE_WORDS = frozenset(
+    str.split(
+        "phone telephone tel tel. mobile cell cellphone call called calls ring fax number reach "
+        "whatsapp wechat contact hotline line landline sms text direct "
+        "telefon handy mobil rufnummer anrufen zurückrufen "
+        "téléphone tél portable appeler rappeler numéro "
+        "teléfono móvil movil celular llamar número "
+        "telefono cellulare chiamare numero "
+        "telefoon mobiel bellen terugbellen nummer "
+        "telefone telemóvel telemovel ligar "
+        "komórka komorka zadzwonić oddzwonić numer "
+        "mobitel pokliči številka "
+        "mobilnummer ringe telefonnummer handynummer telefoonnummer bel belt ruf appelle appelez "
+        "llama llame chiama chiamami ligue zadzwoń zavolej "
+        "puhelin soita "
+        "číslo mobilní szám cep "
+        "電話 携帯 电话 手机 전화 휴대폰"
+    )
+)
+# Words that say the number beside them is an identifier, not a telephone number.
+IDENTIFIER_WORDS = frozenset(
+    str.split(
+        "sku part order invoice ticket ref reference id version build batch serial isbn loan "
+        "policy shipment tracking parcel document po item article case incident"
+    )
+)
+# Words that make a grouped number an amount ("number of shares: 1 250 000").
+AMOUNT_WORDS = frozenset(
+    str.split(
+        "shares share units amount total notional balance price qty quantity sum eur usd gbp chf "
+        "jpy sek nok dkk pln czk huf cny inr"
+    )
+)
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def _words_near(text: str, start: int, end: int, before: int = 40, after: int = 16) -> set[str]:
+    window = text[max(0, start - before) : start] + " " + text[end : end + after]
+    return {w.casefold() for w in _LETTERS.findall(window)}
+
+
+def _words_before(text: str, start: int, before: int = 24) -> set[str]:
+    return {w.casefold() for w in _LETTERS.findall(text[max(0, start - before) : start])}
+
+
+def rules_digest(*parts: object) -> str:
+    """SHA-256 of what decides a recognizer's results beyond presidio's own fields (patterns,
+    word lists, scores), so that the scanner revision changes with them."""
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
 class DigitGatedPhoneRecognizer(PhoneRecognizer):
-    """presidio's PhoneRecognizer, same results, that does not run libphonenumber's matcher
-    (eight regions, one pass each) on a text in which no number can be valid: about a fifth
-    of its time on the demo's prompts."""
+    """presidio's PhoneRecognizer that does not run libphonenumber's matcher (eight regions,
+    one pass each) on a text in which no number can be valid (about a fifth of its time on the
+    demo's prompts), and drops a number right after a word that makes it an identifier
+    ("SKU 0471-2345-67", "part number ...")."""
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         if not may_hold_phone_number(text):
             return []
-        return super().analyze(text, entities, nlp_artifacts)  # type: ignore[no-any-return]
+        results = super().analyze(text, entities, nlp_artifacts)
+        return [r for r in results if not _words_before(text, r.start) & IDENTIFIER_WORDS]
+
+    @property
+    def data_digest(self) -> str:
+        return rules_digest(sorted(IDENTIFIER_WORDS))
+
+
+# National numbers as written: groups of digits with spaces, dashes, dots or a slash, an area
+# code in brackets, an extension. Not inside a longer number, code, amount or date.
+_NATIONAL = re.compile(
+    r"(?<![\w+.,/:-])(?:\(\d{1,4}\)[ ]?)?\d{1,4}(?:[ .\-/]\d{1,5}){1,5}"
+    r"(?:[ ]?(?:x|ext\.?|extension)[ ]?\d{1,5})?(?![\w]|[.,\-/:]\d)"
+)
+_DATE_LIKE = re.compile(
+    r"^(?:\d{1,2}[ ./-]\d{1,2}[ ./-](?:19|20)\d{2}|(?:19|20)\d{2}[ ./-]\d{1,2}[ ./-]\d{1,2})$"
+)
+# Regions tried for a national number (libphonenumber validates it against each plan). North
+# American numbers are left to presidio's recognizer and PhonePatternRecognizer, which keep one
+# without a telephone word in the grey zone.
+NATIONAL_REGIONS = tuple(
+    str.split(
+        "GB IE DE AT CH FR BE NL LU IT ES PT SI HR PL CZ SK HU SE NO DK FI IS EE LV LT GR TR "
+        "RO BG RS JP CN HK SG IN AU NZ KR TW BR MX ZA AE IL RU UA"
+    )
+)
+
+
+class NationalPhoneRecognizer(EntityRecognizer):
+    """PHONE_NUMBER: a number in the national format of one of NATIONAL_REGIONS' numbering
+    plans, not North America's ("0471 23 45 67", "44 12 34 56", "070-123 45 67", "138 0013
+    8000"), valid by libphonenumber, beside a telephone word in one of several languages
+    (PHONE_WORDS). Such numbers look like amounts, dates and identifiers, so without the word
+    they are not reported; dates and numbers after an identifier word never are."""
+
+    SCORE = 0.7
+
+    def __init__(self, supported_language: str = "en", **kwargs: object) -> None:
+        super().__init__(
+            supported_entities=["PHONE_NUMBER"],
+            name="NationalPhoneRecognizer",
+            supported_language=supported_language,
+        )
+        import phonenumbers
+
+        self.data_digest = rules_digest(
+            _NATIONAL.pattern,
+            _DATE_LIKE.pattern,
+            NATIONAL_REGIONS,
+            sorted(PHONE_WORDS),
+            sorted(IDENTIFIER_WORDS),
+            sorted(AMOUNT_WORDS),
+            self.SCORE,
+            phonenumbers.__version__,
+        )
+
+    def load(self) -> None:
+        return None
+
+    @staticmethod
+    def valid_somewhere(value: str) -> bool:
+        import phonenumbers
+
+        number = re.split(r"[ ]?(?:x|ext\.?|extension)[ ]?", value)[0]
+        digits = sum(c.isdigit() for c in number)
+        if not 7 <= digits <= 12 or _DATE_LIKE.match(number):
+            return False
+        try:
+            if phonenumbers.is_valid_number(phonenumbers.parse(number, "US")):
+                return False
+        except phonenumbers.NumberParseException:
+            pass
+        for region in NATIONAL_REGIONS:
+            try:
+                parsed = phonenumbers.parse(number, region)
+            except phonenumbers.NumberParseException:
+                continue
+            if phonenumbers.is_valid_number(parsed):
+                return True
+        return False
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        if "PHONE_NUMBER" not in entities or not may_hold_phone_number(text):
+            return []
+        out = []
+        for m in _NATIONAL.finditer(text):
+            if _words_before(text, m.start()) & IDENTIFIER_WORDS:
+                continue
+            near = _words_near(text, m.start(), m.end())
+            if not near & PHONE_WORDS or near & AMOUNT_WORDS:
+                continue
+            if self.valid_somewhere(m.group()):
+                out.append(_result(self, "PHONE_NUMBER", m.start(), m.end(), self.SCORE, None))
+        return out
 
 
 class PhonePatternRecognizer(PatternRecognizer):
@@ -431,13 +580,17 @@ NOT_SURNAMES = frozenset(
 )
 
 
-def _given_names() -> frozenset[str]:
+def _given_name_providers() -> tuple[type, ...]:
     # Census-derived given names shipped with Faker (US and UK lists): a gazetteer that needs
     # no download. Faker is already a dependency (the demo).
     from faker.providers.person.en_GB import Provider as GbNames
     from faker.providers.person.en_US import Provider as UsNames
 
-    return frozenset(UsNames.first_names) | frozenset(GbNames.first_names)
+    return (UsNames, GbNames)
+
+
+def _given_names() -> frozenset[str]:
+    return frozenset(n for p in _given_name_providers() for n in p.first_names)
 
 
 class GivenNameRecognizer(EntityRecognizer):
@@ -459,6 +612,9 @@ class GivenNameRecognizer(EntityRecognizer):
             supported_language=supported_language,
         )
         self.names = _given_names()
+        # Where the list comes from: an evaluation set generated from the same modules does not
+        # measure this recognizer (benchmarks/accuracy.py, tests/benchmarks/test_independence.py).
+        self.DATA_SOURCES = tuple(p.__module__ for p in _given_name_providers())
         self.data_digest = hashlib.sha256("\n".join(sorted(self.names)).encode()).hexdigest()
 
     def load(self) -> None:
@@ -474,3 +630,93 @@ class GivenNameRecognizer(EntityRecognizer):
             for m in self._PATTERN.finditer(text)
             if m.group(1) in self.names and m.group(2) not in NOT_SURNAMES
         ]
+
+
+# --- URLs, not code ---------------------------------------------------------------------------
+
+# Suffixes that are also file extensions or common member names in code (`main.py`, `user.id`,
+# `README.md`, `build.sh`, `lib.so`, `df.at`): a bare host ending in one needs "www." or a path.
+CODE_LIKE_SUFFIXES = frozenset(
+    str.split("id io at me to do by py md sh so cc ps ai rs ml sc im ts js gg fm ly sy")
+)
+# Bare hosts (no scheme, no www.) are URLs under the classic generic suffixes and the country
+# codes; newer generic ones (.app, .dev, .name, .date, .report, ...) are member names too often.
+WEB_SUFFIXES = frozenset(str.split("com net org edu gov mil int eu info biz"))
+_SCHEME_URL = re.compile(r"(?i)\b(?:https?|ftps?|sftp)://[^\s<>\"'`]+")
+_BARE_HOST = re.compile(
+    r"(?<![\w@./:$\\-])(?:www\d{0,3}\.)?(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z]{2,24}(?![\w@(-]|\.[\w(])(?::[0-9]{2,5})?(?:/[^\s<>\"'`]*)?"
+)
+_TRAILING = ".,;:!?)]}'\""
+_CAMEL = re.compile(r".[A-Z]")
+
+
+class CodeAwareUrlRecognizer(EntityRecognizer):
+    """URL: an address with a scheme (any host), or a bare host whose suffix is on the bundled
+    Public Suffix List (tldextract's snapshot, never fetched) and that does not look like code:
+    dotted member access (`principal.multiply`, `Intl.NumberFormat`, `os.path.join`) is not a
+    URL. presidio's UrlRecognizer matched a country code at the start of any member name
+    (`principal.mu`ltiply)."""
+
+    SCHEME = 0.6
+    BARE = 0.5
+
+    def __init__(self, supported_language: str = "en", **kwargs: object) -> None:
+        super().__init__(
+            supported_entities=["URL"],
+            name="UrlRecognizer",
+            supported_language=supported_language,
+        )
+        self.data_digest = rules_digest(
+            _SCHEME_URL.pattern,
+            _BARE_HOST.pattern,
+            sorted(CODE_LIKE_SUFFIXES),
+            sorted(WEB_SUFFIXES),
+            self.SCHEME,
+            self.BARE,
+        )
+
+    def load(self) -> None:
+        return None
+
+    @staticmethod
+    def bare_host_is_url(value: str) -> bool:
+        host, slash, _path = value.partition("/")
+        host = host.split(":")[0]
+        www = host.lower().startswith("www")
+        ext = OFFLINE_TLD_EXTRACT(host)
+        if not ext.suffix or not ext.domain or ext.suffix.lower() in EXTRA_EMAIL_SUFFIXES:
+            return False
+        labels = host.split(".")
+        if any(_CAMEL.search(label) for label in labels) or ext.suffix != ext.suffix.lower():
+            return False  # camelCase or a capitalised last part: code, not a host name
+        if www or slash:
+            return True
+        last = ext.suffix.rsplit(".", 1)[-1]
+        if last in CODE_LIKE_SUFFIXES:
+            return False
+        return last in WEB_SUFFIXES or len(last) == 2
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        if "URL" not in entities or "." not in text:
+            return []
+        out: list[RecognizerResult] = []
+        taken: list[tuple[int, int]] = []
+        for m in _SCHEME_URL.finditer(text):
+            end = m.end()
+            while end > m.start() and text[end - 1] in _TRAILING:
+                end -= 1
+            if "." in text[m.start() : end] or "localhost" in text[m.start() : end]:
+                out.append(_result(self, "URL", m.start(), end, self.SCHEME, None))
+                taken.append((m.start(), end))
+        for m in _BARE_HOST.finditer(text):
+            if any(s <= m.start() < e for s, e in taken):
+                continue
+            end = m.end()
+            while end > m.start() and text[end - 1] in _TRAILING:
+                end -= 1
+            if self.bare_host_is_url(text[m.start() : end]):
+                out.append(_result(self, "URL", m.start(), end, self.BARE, None))
+        return out

@@ -77,7 +77,26 @@ def test_client_data_must_name_the_right_client() -> None:
 
 
 def test_a_small_run_meets_the_targets(capsys: pytest.CaptureFixture[str]) -> None:
-    code = accuracy.main(["--split", "test", "--per-template", "6", "--seed", "11"])
+    code = accuracy.main(
+        ["--set", "corpus", "--no-stock", "--split", "test", "--per-template", "6", "--seed", "11"]
+    )
     out = capsys.readouterr().out
-    assert "| **overall (core 8)** |" in out
+    assert "| **core 8** |" in out
     assert code == 0, out
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "lo", "hi"),
+    [(0, 0, 0.0, 1.0), (10, 10, 0.722, 1.0), (5, 10, 0.237, 0.763), (0, 20, 0.0, 0.161)],
+)
+def test_wilson_interval(k: int, n: int, lo: float, hi: float) -> None:
+    got = accuracy.wilson(k, n)
+    assert got == pytest.approx((lo, hi), abs=0.001)
+
+
+def test_bootstrap_interval_of_f1() -> None:
+    perfect = [{"PERSON": accuracy.Counts(1, 0, 0)} for _ in range(50)]
+    assert accuracy.bootstrap_f1(perfect, ("PERSON",))["PERSON"] == (1.0, 1.0)
+    mixed = perfect[:25] + [{"PERSON": accuracy.Counts(0, 1, 1)} for _ in range(25)]
+    lo, hi = accuracy.bootstrap_f1(mixed, ("PERSON",))["PERSON"]
+    assert lo < 0.5 < hi and hi - lo < 0.4

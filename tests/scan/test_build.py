@@ -129,8 +129,7 @@ def test_editing_the_recognizer_file_changes_the_revision(
     tmp_path: Path, scanner: Scanner, hash_key: bytes
 ) -> None:
     conf = _default_conf()
-    card = next(r for r in conf["recognizers"] if r["name"] == "CreditCardRecognizer")
-    card["supported_languages"][0]["context"] = ["credit", "card"]
+    conf["recognizers"] = [r for r in conf["recognizers"] if r["name"] != "PhonePatternRecognizer"]
     path = tmp_path / "recognizers.yaml"
     path.write_text(yaml.safe_dump(conf), encoding="utf-8")
     edited = build_scanner(ScanSettings(), hash_key, recognizers_file=path)
@@ -154,3 +153,20 @@ def test_presidio_logs_never_carry_candidate_values(
     messages = [r.getMessage() for r in caplog.records if r.name == "presidio-analyzer"]
     assert any("Failed to validate text" in m for m in messages)
     assert not any("GB82" in m or "WEST" in m for m in messages)
+
+
+def test_a_changed_word_list_of_our_own_recognizers_changes_the_revision(
+    scanner: Scanner, hash_key: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Our EntityRecognizers have no presidio patterns to fingerprint: their rules digest is.
+    from auditor.scan import cards, international, recognizers
+
+    for module, name in (
+        (cards, "CONTEXT_WORDS"),
+        (recognizers, "PHONE_WORDS"),
+        (recognizers, "CODE_LIKE_SUFFIXES"),
+        (international, "NOT_NAMES"),
+    ):
+        with monkeypatch.context() as m:
+            m.setattr(module, name, getattr(module, name) | {"zzz"})
+            assert build_scanner(ScanSettings(), hash_key).revision != scanner.revision, name

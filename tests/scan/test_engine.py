@@ -106,7 +106,7 @@ def test_hits_are_ordered_unique_and_above_threshold(scanner: Scanner) -> None:
     assert all(re.fullmatch(r"[0-9a-f]{64}", h.value_hash) for h in hits)
     assert {h.recognizer for h in hits} >= {
         "EmailRecognizer",
-        "CreditCardRecognizer",
+        "PaymentCardRecognizer",
         "SpacyRecognizer",
     }
 
@@ -115,7 +115,7 @@ def test_only_configured_entities_are_reported(hash_key: bytes) -> None:
     only_cards = build_scanner(ScanSettings(entities=["CREDIT_CARD"]), hash_key)
     hits = only_cards.scan("John Smith, john@example.com, card 4111 1111 1111 1111")
     assert [h.entity_type for h in hits] == ["CREDIT_CARD"]
-    assert only_cards.recognizer_names == ["CreditCardRecognizer"]
+    assert only_cards.recognizer_names == ["PaymentCardRecognizer"]
 
 
 def test_scan_many_matches_scan(scanner: Scanner) -> None:
