@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,11 +15,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from auditor.cli import main
 from auditor.config import Settings
-from auditor.db.models import Run
+from auditor.db.models import Interaction, Run
 from auditor.db.session import make_engine, session_scope, upgrade
 from auditor.ops.lock import run_lock
 from tests.conftest import DATA, chat_record, write_jsonl
@@ -50,6 +51,17 @@ def _runs(settings: Settings) -> list[Run]:
     try:
         with session_scope(engine) as s:
             return list(s.scalars(select(Run).order_by(Run.started_at, Run.id)))
+    finally:
+        engine.dispose()
+
+
+def _interactions(settings: Settings) -> int:
+    engine = make_engine(settings.database.url)
+    try:
+        with session_scope(engine) as s:
+            return int(s.scalar(select(func.count()).select_from(Interaction)) or 0)
+    except Exception:  # noqa: BLE001 - the schema may not be there yet
+        return 0
     finally:
         engine.dispose()
 
@@ -184,11 +196,21 @@ def test_sigterm_rolls_back_the_stage_and_records_interrupted(
     settings: Settings, tmp_path: Path
 ) -> None:
     """A real process stopped by SIGTERM mid-run: exit 143, the ledger says interrupted, and
-    the next run completes the work."""
+    the next run completes the work. The first run evaluates with a pack whose rule runs for
+    minutes on these interactions (guarded by a long budget), so it is certainly still running
+    when the signal comes, however fast the machine; the second uses the shipped pack."""
+    from tests.policy.helpers import POLICY_DIR
+    from tests.policy.test_guard import SLOW_RULE
+
+    slow_pack = Path(shutil.copytree(POLICY_DIR, tmp_path / "slow-policies"))
+    tools = slow_pack / "auditor/rules/tools.rego"
+    tools.write_text(tools.read_text() + SLOW_RULE)
     logs = write_jsonl(
         tmp_path / "l.jsonl",
         [
-            chat_record(f"t{i}", f"Note {i} for the desk.", when="2026-10-05T10:00:00Z")
+            chat_record(
+                f"t{i}", f"Note {i} for the desk.", tool="slow-tool", when="2026-10-05T10:00:00Z"
+            )
             for i in range(50)
         ],
     )
@@ -201,10 +223,16 @@ def test_sigterm_rolls_back_the_stage_and_records_interrupted(
         "AUDITOR_SCAN__HASH_KEY": "test-key-padded-to-thirty-two-bytes",
         "AUDITOR_SCAN__WORKERS": "1",
     }
+    slow_env = {
+        **env,
+        "AUDITOR_POLICY__DIRECTORY": str(slow_pack),
+        "AUDITOR_POLICY__COMPILED": "false",
+        "AUDITOR_POLICY__TIMEOUT_SECONDS": "300",
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "auditor", "run", str(logs)],
         cwd=tmp_path,
-        env=env,
+        env=slow_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -220,6 +248,11 @@ def test_sigterm_rolls_back_the_stage_and_records_interrupted(
                 break
             time.sleep(0.05)
         assert running, "the run never started"
+        # Signal once the ingest has committed (files commit one by one), so the signal lands
+        # in the sample, scan or evaluation stage: the evaluation holds it there for minutes.
+        while time.monotonic() < deadline and _interactions(settings) < 50:
+            time.sleep(0.1)
+        time.sleep(1.0)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     finally:
