@@ -467,6 +467,15 @@ class Outcome:
     relied: bool
 
 
+def _status(low: Outcome, high: Outcome) -> str:
+    """relied, not_relied, or not_concluded (the ends of the review disagree)."""
+    if not low.relied:
+        return NOT_RELIED
+    if high.relied:
+        return RELIED
+    return NOT_CONCLUDED
+
+
 @dataclass(frozen=True)
 class ReviewBounds:
     """What the open review can still change: the result if none of the `awaiting` items is
@@ -484,11 +493,7 @@ class ReviewBounds:
 
     @property
     def status(self) -> str:
-        if not self.none_confirmed.relied:
-            return NOT_RELIED
-        if self.all_confirmed.relied:
-            return RELIED
-        return NOT_CONCLUDED
+        return _status(self.none_confirmed, self.all_confirmed)
 
     @property
     def concluded(self) -> bool:
@@ -566,6 +571,32 @@ def _end(outcome: Outcome, tolerable_rate: float, confidence: float) -> str:
     )
 
 
+def _waiting(awaiting: int) -> tuple[str, str]:
+    return _items(awaiting, "sampled interaction"), ("awaits" if awaiting == 1 else "await")
+
+
+def _settled(bounds: ReviewBounds | StratifiedReviewBounds, method: str) -> str | None:
+    """The sentence when the review cannot change the verdict (nothing awaits, or both ends
+    agree), `method` naming the bound after the figures; None while it can."""
+    t, c = bounds.tolerable_rate, bounds.confidence
+    low, high = bounds.none_confirmed, bounds.all_confirmed
+    if bounds.awaiting == 0:
+        return conclusion(low.upper, t, c, low.rate)
+    waiting, verb = _waiting(bounds.awaiting)
+    if bounds.status == NOT_RELIED:
+        return (
+            f"The control cannot be relied on at this confidence, whatever the review of the "
+            f"{waiting} that still {verb} it finds: without any of them, "
+            f"{_end(low, t, c)}{method}."
+        )
+    if bounds.status == RELIED:
+        return (
+            f"The control can be relied on whatever the review of the {waiting} that still "
+            f"{verb} it finds: even if all of them are confirmed, {_end(high, t, c)}{method}."
+        )
+    return None
+
+
 def review_conclusion(bounds: ReviewBounds) -> str:
     """The auditor's conclusion while sampled items await review.
 
@@ -575,23 +606,12 @@ def review_conclusion(bounds: ReviewBounds) -> str:
     item is confirmed), the verdict is stated with that reason. With nothing awaiting, this is
     `conclusion()`.
     """
+    settled = _settled(bounds, "")
+    if settled is not None:
+        return settled
     t, c = bounds.tolerable_rate, bounds.confidence
     low, high = bounds.none_confirmed, bounds.all_confirmed
-    if bounds.awaiting == 0:
-        return conclusion(low.upper, t, c, low.rate)
-    waiting = _items(bounds.awaiting, "sampled interaction")
-    verb = "awaits" if bounds.awaiting == 1 else "await"
-    if bounds.status == NOT_RELIED:
-        return (
-            f"The control cannot be relied on at this confidence, whatever the review of the "
-            f"{waiting} that still {verb} it finds: without any of them, "
-            f"{_end(low, t, c)}."
-        )
-    if bounds.status == RELIED:
-        return (
-            f"The control can be relied on whatever the review of the {waiting} that still "
-            f"{verb} it finds: even if all of them are confirmed, {_end(high, t, c)}."
-        )
+    waiting, verb = _waiting(bounds.awaiting)
     k = bounds.tipping_point
     return (
         f"Not yet concluded: {waiting} {verb} review. "
@@ -629,11 +649,7 @@ class StratifiedReviewBounds:
 
     @property
     def status(self) -> str:
-        if not self.none_confirmed.relied:
-            return NOT_RELIED
-        if self.all_confirmed.relied:
-            return RELIED
-        return NOT_CONCLUDED
+        return _status(self.none_confirmed, self.all_confirmed)
 
 
 def _kg_outcome(
@@ -734,24 +750,12 @@ def _fewest_greedy(
 def stratified_review_conclusion(bounds: StratifiedReviewBounds) -> str:
     """`review_conclusion` for a stratified sample: the combined (Korn-Graubard) ends and the
     tipping point; the per-stratum figures are in the evaluation's table."""
+    settled = _settled(bounds, " (stratified, Korn-Graubard)")
+    if settled is not None:
+        return settled
     t, c = bounds.tolerable_rate, bounds.confidence
     low, high = bounds.none_confirmed, bounds.all_confirmed
-    if bounds.awaiting == 0:
-        return conclusion(low.upper, t, c, low.rate)
-    waiting = _items(bounds.awaiting, "sampled interaction")
-    verb = "awaits" if bounds.awaiting == 1 else "await"
-    if bounds.status == NOT_RELIED:
-        return (
-            f"The control cannot be relied on at this confidence, whatever the review of the "
-            f"{waiting} that still {verb} it finds: without any of them, {_end(low, t, c)} "
-            "(stratified, Korn-Graubard)."
-        )
-    if bounds.status == RELIED:
-        return (
-            f"The control can be relied on whatever the review of the {waiting} that still "
-            f"{verb} it finds: even if all of them are confirmed, {_end(high, t, c)} "
-            "(stratified, Korn-Graubard)."
-        )
+    waiting, verb = _waiting(bounds.awaiting)
     k = bounds.tipping_point
     exact = bounds.tipping_method == "exact"
     return (
