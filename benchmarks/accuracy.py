@@ -43,10 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import handwritten  # noqa: E402
-from accuracy_corpus import Client, Corpus, Sample, build_corpus, corpus_sources  # noqa: E402
+import handwritten
+from accuracy_corpus import Client, Corpus, Sample, build_corpus, corpus_sources
 
 CORE = (
     "PERSON",

@@ -9,13 +9,10 @@ from the text.
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from accuracy_corpus import Sample, Span  # noqa: E402
+from accuracy_corpus import Sample, Span
 
 DATA = Path(__file__).resolve().parent / "data" / "handwritten.txt"
 OPEN, SEP, CLOSE = "⟦", "|", "⟧"

@@ -25,15 +25,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from auditor.policy.engine import (  # noqa: E402
+from auditor.policy.engine import (
     EmbeddedEngine,
     PolicyBundle,
     PolicyEngine,
     load_bundle,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TOOLS = [
     ("chatgpt-enterprise", 30),

@@ -17,9 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from ingest_throughput import _database, write_records  # noqa: E402
+from ingest_throughput import _database, write_records
 
 CHILD = """
 import sys, time

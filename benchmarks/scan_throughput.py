@@ -51,11 +51,8 @@ BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 GIVEN_BLAS_ENV = {name: os.environ.get(name) for name in BLAS_VARIABLES}
 ONE_BLAS_THREAD = dict.fromkeys(BLAS_VARIABLES, "1")
 
-import numpy  # noqa: E402, F401
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import accuracy  # noqa: E402  (the harness: scoring and its labelled corpus)
+import numpy  # noqa: E402, F401
 from accuracy_corpus import Sample, Span, build_corpus  # noqa: E402
 
 from auditor.config import ScanSettings  # noqa: E402

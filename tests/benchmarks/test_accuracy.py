@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
+import accuracy
+import accuracy_corpus as corpus_mod
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-
-import accuracy  # noqa: E402
-import accuracy_corpus as corpus_mod  # noqa: E402
-
-from auditor.scan.identifiers import aba_ok, cusip_ok, isin_ok, luhn_ok, sedol_ok  # noqa: E402
+from auditor.scan.identifiers import aba_ok, cusip_ok, isin_ok, luhn_ok, sedol_ok
 
 
 @pytest.fixture(scope="module")

@@ -3,20 +3,16 @@ and no recognizer's list, register or name source generated a set the README cal
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+import accuracy
+import accuracy_corpus
+import handwritten
 import pytest
 from stdnum import iban, luhn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-
-import accuracy  # noqa: E402
-import accuracy_corpus  # noqa: E402
-import handwritten  # noqa: E402
-
-from auditor.config import ScanSettings  # noqa: E402
-from auditor.scan.engine import Scanner, build_scanner  # noqa: E402
+from auditor.config import ScanSettings
+from auditor.scan.engine import Scanner, build_scanner
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -181,10 +181,20 @@ def test_reported_hits_are_what_presidio_reports_at_the_threshold(any_scanner: S
         assert reported == expected
 
 
-def test_revision_names_the_excerpt_scheme() -> None:
-    # v1 excerpts showed undetected values; v3 tags client data with the client id; v4 masks
-    # short numbers beside financial identifiers and does not hash card data.
-    assert HIT_SCHEME == "hits-v4"
+def test_a_new_excerpt_scheme_is_a_new_scanner_revision(
+    scanner: Scanner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Raising HIT_SCHEME (v3 tagged client data with the client id; v4 masks short numbers
+    # beside financial identifiers and does not hash card data) must rescan stored fields:
+    # their excerpts were made by the old rules.
+    import auditor.scan.engine as engine
+
+    revision, parts = scanner._compute_revision()
+    assert revision == scanner.revision
+    monkeypatch.setattr(engine, "HIT_SCHEME", HIT_SCHEME + "-next")
+    changed, changed_parts = scanner._compute_revision()
+    assert changed != revision
+    assert [k for k in parts if parts[k] != changed_parts.get(k)] == ["scheme"]
 
 
 # --- look-alikes ------------------------------------------------------------------------------

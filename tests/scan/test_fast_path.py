@@ -6,11 +6,9 @@ behind the default, kept as a regression test."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import spacy
+from accuracy_corpus import build_corpus
 from presidio_analyzer import AnalyzerEngine
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import SpacyNlpEngine
@@ -24,12 +22,7 @@ from auditor.scan.engine import (
     _LoadedSpacyNlpEngine,
     build_analyzer,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-
-from accuracy_corpus import build_corpus  # noqa: E402
-
-from tests.scan.helpers import demo_texts  # noqa: E402
+from tests.scan.helpers import demo_texts
 
 KEY = b"fast-path-test-key"
 

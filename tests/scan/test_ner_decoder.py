@@ -3,23 +3,18 @@ NER sets: word by word, on demo and harness texts, odd shapes, sentence starts a
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 import spacy
+from accuracy_corpus import build_corpus
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from auditor.config import ScanSettings
 from auditor.scan.engine import load_spacy_model
 from auditor.scan.ner_decoder import NerDecoder, decodable, ner_pipe
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-
-from accuracy_corpus import build_corpus  # noqa: E402
-
-from tests.scan.helpers import demo_texts  # noqa: E402
+from tests.scan.helpers import demo_texts
 
 ODD = [
     "",
@@ -109,7 +104,6 @@ def test_only_spacys_greedy_ner_is_decoded() -> None:
 def test_the_pins_are_the_verified_versions() -> None:
     """pyproject.toml pins exactly the versions the decoder was checked against."""
     import tomllib
-    from pathlib import Path
 
     from auditor.scan.ner_decoder import VERIFIED_VERSIONS, version_mismatches
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -177,27 +176,20 @@ def test_longest_match_wins_and_ids_are_kept() -> None:
     assert len(accounts) == 0
 
 
-def test_a_register_of_100000_names_loads_in_seconds_and_scans_fast(tmp_path: Path) -> None:
+def test_a_register_of_100000_clients_loads_whole_and_finds_the_last_one(tmp_path: Path) -> None:
+    # How fast it loads and scans is measured by benchmarks/register_scale.py, not here.
     path = tmp_path / "big.csv"
     lines = ["client_id,name,aliases,accounts"]
     for n in range(100_000):
         lines.append(f"X{n:06d},Client {n:06d} Holdings,Client {n:06d},ZX{n:09d}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    t0 = time.perf_counter()
     register = load_client_register(path)
-    loaded = time.perf_counter() - t0
     assert register.clients == 100_000 and register.name_count == 200_000
-    assert loaded < 10, f"loading took {loaded:.1f} s"
     text = "Please review Client 099999 Holdings and account ZX000012345. " * 50
-    register.names.find("warm up")  # builds the automaton once
-    t0 = time.perf_counter()
-    for _ in range(20):
-        found = register.names.find(text)
-        accounts = register.accounts.find(text)
-    per_text = (time.perf_counter() - t0) / 20
+    found = register.names.find(text)
+    accounts = register.accounts.find(text)
     assert len(found) == 50 and {m.subject for m in found} == {"X099999"}
     assert len(accounts) == 50 and {m.subject for m in accounts} == {"X012345"}
-    assert per_text < 0.05, f"{per_text * 1000:.1f} ms per 3 kB text"
 
 
 # Characters where the fast normalisation could go wrong: Unicode whitespace (str.isspace and
