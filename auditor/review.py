@@ -105,22 +105,7 @@ def list_findings(
         query = query.where(Interaction.user_id.in_(sorted(team)))
     if limit:
         query = query.limit(limit)
-    return [
-        QueueItem(
-            id=f.id,
-            rule_id=f.rule_id,
-            severity=f.severity,
-            status=f.status,
-            title=f.title,
-            user_id=uid,
-            department=dept,
-            tool=tool,
-            occurred_at=at,
-            entity_type=f.entity_type,
-            masked_excerpt=f.masked_excerpt,
-        )
-        for f, uid, tool, at, dept in session.execute(query)
-    ]
+    return [_item(f, uid, tool, at, dept) for f, uid, tool, at, dept in session.execute(query)]
 
 
 def resolve_id(session: Session, id_or_prefix: str) -> Finding:

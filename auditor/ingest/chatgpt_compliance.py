@@ -26,7 +26,6 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import chain
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -39,6 +38,7 @@ from auditor.ingest.base import (
     iter_json_lines,
     open_binary,
 )
+from auditor.ingest.jsonarray import ArrayDamaged, array_elements
 from auditor.ingest.registry import register
 from auditor.normalize import (
     ContentStatus,
@@ -54,16 +54,12 @@ from auditor.normalize import (
 TOOL = "chatgpt"
 PROVIDER = "openai"
 ACCOUNT_TYPE = "enterprise_workspace"  # the Compliance API covers a workspace's members only
-CHUNK = 1 << 16
 # Conversations of the Sumo-style flattened shape still waiting for a reply; bounded so that a
 # file interleaving many conversations cannot grow memory without limit.
 MAX_OPEN_CONVERSATIONS = 1024
 BOM = b"\xef\xbb\xbf"
 
 _OBJECT_TYPE = re.compile(rb'"object"\s*:\s*"compliance\.workspace\.(?:conversation|message)')
-_OUTSIDE_STRING = re.compile(rb'["{}\[\],]')
-_INSIDE_STRING = re.compile(rb'["\\]')
-_NOT_SEPARATOR = re.compile(rb"[^\s,]")
 
 CONVERSATION_KEYS = frozenset(
     {
@@ -304,124 +300,22 @@ def _decode(data: bytes) -> tuple[Any, tuple[str, ...]]:
         raise _Damaged(f"not valid JSON ({TOO_LONG_NUMBER})") from None
 
 
-@dataclass
-class _ArrayScanner:
-    """Cuts a top-level JSON array into its elements' bytes without parsing them.
-
-    Tracks only strings, escapes and bracket depth, so each element can be handed whole to
-    `json.loads`; an element larger than `cap` is skipped and reported, never held.
-    """
-
-    cap: int
-    depth: int = 0
-    in_string: bool = False
-    escaped: bool = False
-    element: bytearray | None = None
-    size: int = 0
-    closed: bool = False
-    count: int = 0
-
-    def _take(self, data: bytes) -> None:
-        self.size += len(data)
-        if self.element is not None and self.size <= self.cap:
-            self.element += data
-
-    def _start(self) -> None:
-        self.element, self.size, self.depth = bytearray(), 0, 0
-        self.count += 1
-
-    def _finish(self) -> tuple[int, bytes | None]:
-        data = bytes(self.element) if self.element is not None and self.size <= self.cap else None
-        self.element, self.size = None, 0
-        return self.count, data
-
-    def feed(self, chunk: bytes) -> Iterator[tuple[int, bytes | None]]:
-        """Yield (element number, bytes or None when over the cap) for elements completed."""
-        pos, n = 0, len(chunk)
-        while pos < n:
-            if self.closed:
-                if chunk[pos:].strip():
-                    raise _Damaged("unexpected data after the end of the JSON array")
-                return
-            if self.in_string:
-                if self.escaped:
-                    self._take(chunk[pos : pos + 1])
-                    pos, self.escaped = pos + 1, False
-                    continue
-                m = _INSIDE_STRING.search(chunk, pos)
-                if m is None:
-                    self._take(chunk[pos:])
-                    return
-                end = m.end()
-                self._take(chunk[pos:end])
-                pos = end
-                if m.group() == b"\\":
-                    self.escaped = True
-                else:
-                    self.in_string = False
-                continue
-            if self.element is None:  # between elements
-                m = _NOT_SEPARATOR.search(chunk, pos)
-                if m is None:
-                    return
-                pos = m.start()
-                if chunk[pos : pos + 1] == b"]":
-                    self.closed = True
-                    pos += 1
-                    continue
-                self._start()
-            m = _OUTSIDE_STRING.search(chunk, pos)
-            if m is None:
-                self._take(chunk[pos:])
-                return
-            mark = m.group()
-            if mark in (b",", b"]") and self.depth == 0:
-                # The end of a scalar element; `]` is seen again as the array's end.
-                self._take(chunk[pos : m.start()])
-                yield self._finish()
-                pos = m.start() if mark == b"]" else m.end()
-                continue
-            self._take(chunk[pos : m.end()])
-            pos = m.end()
-            if mark == b'"':
-                self.in_string = True
-            elif mark in (b"{", b"["):
-                self.depth += 1
-            elif mark in (b"}", b"]"):
-                self.depth -= 1
-                if self.depth < 0:
-                    raise _Damaged("unbalanced brackets in the JSON array")
-                if self.depth == 0:
-                    yield self._finish()
-
-    def end(self) -> None:
-        """Raise _Damaged if the file ended inside the array."""
-        if self.element is not None:
-            raise _Damaged("the file ends inside a conversation (truncated)")
-        if not self.closed:
-            raise _Damaged("the file ends before the JSON array is closed (truncated)")
-
-
-def _array_values(
-    first: bytes, fh: BinaryIO, cap: int
-) -> Iterator[tuple[int, Any, tuple[str, ...]]]:
-    """The elements of a top-level JSON array; `first` is what follows its opening bracket."""
-    scanner = _ArrayScanner(cap)
+def _array_values(fh: BinaryIO, cap: int) -> Iterator[tuple[int, Any, tuple[str, ...]]]:
+    """The elements of a top-level JSON array (auditor.ingest.jsonarray)."""
     try:
-        for chunk in chain([first], iter(lambda: fh.read(CHUNK), b"")):
-            for number, data in scanner.feed(chunk):
-                if data is None:
-                    yield number, Rejected(number, f"conversation is larger than {cap} bytes"), ()
-                    continue
-                try:
-                    value, notes = _decode(data)
-                except _Damaged as exc:
-                    yield number, Rejected(number, str(exc)), ()
-                    continue
-                yield number, value, notes
-        scanner.end()
-    except _Damaged as exc:
-        yield 0, Rejected(0, f"{exc}; reading stopped"), ()
+        for element in array_elements(fh, cap, what="conversation"):
+            number = element.number
+            if element.data is None:
+                yield number, Rejected(number, f"conversation is larger than {cap} bytes"), ()
+                continue
+            try:
+                value, notes = _decode(element.data)
+            except _Damaged as exc:
+                yield number, Rejected(number, str(exc)), ()
+                continue
+            yield number, value, notes
+    except ArrayDamaged as exc:
+        yield 0, Rejected(0, f"{exc.reason}; reading stopped"), ()
 
 
 def _document_values(
@@ -495,10 +389,10 @@ def _values(path: Path, mode: str, cap: int) -> Iterator[tuple[int, Any, tuple[s
         return
     try:
         with open_binary(path) as fh:
-            start = fh.read(HEAD_BYTES).removeprefix(BOM).lstrip()
             if mode == "array":
-                yield from _array_values(start[1:], fh, cap)
+                yield from _array_values(fh, cap)
             else:
+                start = fh.read(HEAD_BYTES).removeprefix(BOM).lstrip()
                 yield from _document_values(start, fh, cap)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         reason = f"compressed stream is damaged ({type(exc).__name__}); reading stopped"

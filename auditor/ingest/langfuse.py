@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from auditor.ingest.base import (
     TOO_LONG_NUMBER,
@@ -40,6 +40,7 @@ from auditor.ingest.base import (
     open_binary,
 )
 from auditor.ingest.csvrows import CsvRows
+from auditor.ingest.jsonarray import ArrayDamaged, array_elements
 from auditor.ingest.registry import register
 from auditor.normalize import (
     KNOWN_WORKFLOWS,
@@ -323,141 +324,19 @@ def _parsed(number: int, data: bytes) -> RawRecord | Rejected:
     return RawRecord(number, obj, notes)
 
 
-# JSON: Langfuse writes `[` + rows joined by `,` + `]`. The array is split into its elements
-# by scanning for structure only, so a file of any size is read one record at a time.
-_STRUCTURE = re.compile(rb'["{}\[\]]')  # inside a container, commas do not matter
-_STRUCTURE_TOP = re.compile(rb'["{}\[\],]')
-_STRING_BODY = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.DOTALL)
-_QUOTE = ord('"')
-_SPACE = b" \t\r\n"
-
-
-class _ArrayScanner:
-    def __init__(self, fh: BinaryIO, max_bytes: int) -> None:
-        self.fh = fh
-        self.max_bytes = max_bytes
-        self.buf = b""
-        self.pos = 0
-        self.eof = False
-
-    def _fill(self) -> bool:
-        if self.eof:
-            return False
-        chunk = self.fh.read(CHUNK)
-        if not chunk:
-            self.eof = True
-            return False
-        self.buf = self.buf[self.pos :] + chunk
-        self.pos = 0
-        return True
-
-    def next_char(self) -> bytes:
-        """The next non-blank byte (not consumed), or b"" at the end of the file."""
-        while True:
-            while self.pos < len(self.buf) and self.buf[self.pos] in _SPACE:
-                self.pos += 1
-            if self.pos < len(self.buf):
-                return self.buf[self.pos : self.pos + 1]
-            if not self._fill():
-                return b""
-
-    def element(self) -> tuple[bytes | None, bool]:
-        """Consume one element: (its bytes, or None if longer than the limit; complete?)."""
-        parts: list[bytes] = []
-        size = 0
-        depth = 0
-        in_string = False
-        start = self.pos
-
-        def keep(end: int) -> None:
-            nonlocal size, parts
-            size += end - start
-            if size <= self.max_bytes:
-                parts.append(self.buf[start:end])
-            else:
-                parts = []
-
-        while True:
-            if in_string:
-                # A string's whole body (escapes included) in one match: fast on the JSON
-                # that Langfuse nests, escaped, inside `input` and `output`.
-                end = _STRING_BODY.match(self.buf, self.pos).end()  # type: ignore[union-attr]
-                if end < len(self.buf) and self.buf[end] == _QUOTE:
-                    in_string = False
-                    self.pos = end + 1
-                    if depth == 0:
-                        break
-                    continue
-                found = None  # the buffer ends inside the string (perhaps on a backslash)
-            else:
-                pattern = _STRUCTURE if depth else _STRUCTURE_TOP
-                found = pattern.search(self.buf, self.pos)
-                end = len(self.buf) if found is None else found.start()
-            if found is None:
-                keep(end)
-                self.pos = end
-                if not self._fill():
-                    done = not in_string and depth == 0 and size > 0
-                    return (b"".join(parts) if size <= self.max_bytes else None), done
-                start = self.pos
-                continue
-            char = found.group()
-            if char == b'"':
-                in_string = True
-                self.pos = found.end()
-            elif char in b"{[":
-                depth += 1
-                self.pos = found.end()
-            elif depth == 0:  # `,` or a closing bracket after a bare value: not part of it
-                self.pos = found.start()
-                break
-            else:
-                depth -= 1
-                self.pos = found.end()
-                if depth == 0:
-                    break
-        keep(self.pos)
-        return (b"".join(parts) if size <= self.max_bytes else None), True
-
-    def consume(self) -> None:
-        self.pos += 1
-
-
+# JSON: Langfuse writes `[` + rows joined by `,` + `]`, read one record at a time
+# (auditor.ingest.jsonarray).
 def _array_rows(path: Path, *, max_line_bytes: int) -> Iterator[RawRecord | Rejected]:
     with open_binary(path) as fh:
-        scan = _ArrayScanner(fh, max_line_bytes)
-        if scan.next_char() == b"\xef":
-            scan.pos += 3  # a UTF-8 byte-order mark
-        if scan.next_char() != b"[":
-            yield Rejected(1, "not a JSON array; reading stopped")
-            return
-        scan.consume()
-        number = 0
-        while True:
-            char = scan.next_char()
-            if char == b"]":
-                return
-            if not char:
-                yield Rejected(number + 1, "file ends before the JSON array is closed")
-                return
-            number += 1
-            data, complete = scan.element()
-            if not complete:
-                yield Rejected(number, "record is truncated (the file ends inside it)")
-                return
-            if data is None:
-                yield Rejected(number, f"record is longer than {max_line_bytes} bytes")
-            else:
-                yield _parsed(number, data)
-            char = scan.next_char()
-            if char == b",":
-                scan.consume()
-            elif not char:
-                yield Rejected(number + 1, "file ends before the JSON array is closed")
-                return
-            elif char != b"]":
-                yield Rejected(number + 1, "JSON array is malformed here; reading stopped")
-                return
+        try:
+            for element in array_elements(fh, max_line_bytes, chunk=CHUNK):
+                if element.data is None:
+                    reason = f"record is longer than {max_line_bytes} bytes"
+                    yield Rejected(element.number, reason)
+                else:
+                    yield _parsed(element.number, element.data)
+        except ArrayDamaged as exc:
+            yield Rejected(exc.number, f"{exc.reason}; reading stopped")
 
 
 # CSV: RFC 4180 as Langfuse writes it - a header row, `"` quoting, fields (JSON text with

@@ -576,15 +576,19 @@ def test_huge_prompt_loads_and_overlong_records_are_rejected(
 @pytest.mark.parametrize(
     ("text", "expected", "spans"),
     [
-        ('[{"id":"a","trace_id":"t","type":"GENERATION"', [(1, "record is truncated")], 0),
+        (
+            '[{"id":"a","trace_id":"t","type":"GENERATION"',
+            [(1, "the file ends inside a record (truncated)")],
+            0,
+        ),
         (
             '[{"id":"a","type":"SPAN","trace_id":"t"}',
-            [(2, "file ends before the JSON array is closed")],
+            [(2, "the file ends before the JSON array is closed")],
             1,
         ),
         (
             '[{"id":"a","type":"SPAN","trace_id":"t"} {"id":"b"}]',
-            [(2, "JSON array is malformed here")],
+            [(2, "the JSON array is malformed here")],
             1,
         ),
         (
