@@ -412,6 +412,9 @@ class Scanner:
         self._default_threshold = analyzer.default_score_threshold
         self.settings = settings
         self.recognizers_file: Path | None = None  # set by build_scanner; workers build alike
+        if isinstance(analyzer.nlp_engine, _LoadedSpacyNlpEngine):
+            # Before the revision, which records whether the NER fast path is on.
+            analyzer.nlp_engine.check_fast_path(self.language)
         self._revision, self._revision_parts = self._compute_revision()
 
     def _serving(self, entities: Sequence[str]) -> list[EntityRecognizer]:
@@ -969,6 +972,14 @@ class _LoadedSpacyNlpEngine(SpacyNlpEngine):
 
     def load(self) -> None:
         self.nlp = dict(self._loaded)
+
+    def check_fast_path(self, language: str) -> None:
+        """Run the NER fast path's start-up self-check (ner_decoder.self_check) on this
+        model's entity components now, so that fast_path_status() and the scanner revision
+        include its outcome."""
+        nlp = self.nlp[language]
+        for name in self.pipe_split(language)[0]:
+            decodable(nlp.get_pipe(name))
 
     def pipe_split(self, language: str) -> tuple[list[str], list[str], list[str]]:
         """(entity components, sentence components, lemma components), each in pipeline order.

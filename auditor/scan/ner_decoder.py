@@ -74,19 +74,96 @@ def version_mismatches() -> dict[str, tuple[str, str | None]]:
 
 
 def fast_path_status() -> str:
-    """ "on", or why the fast path is off ("off: thinc 8.4.0 installed, verified 8.3.14")."""
+    """ "on", or why the fast path is off ("off: thinc 8.4.0 installed, verified 8.3.14", or
+    "off: start-up self-check: ..." once a model's self-check in this process disagreed)."""
     mismatches = version_mismatches()
-    if not mismatches:
-        return "on"
-    return "off: " + ", ".join(
-        f"{name} {installed or 'missing'} installed, verified {verified}"
-        for name, (verified, installed) in sorted(mismatches.items())
-    )
+    if mismatches:
+        return "off: " + ", ".join(
+            f"{name} {installed or 'missing'} installed, verified {verified}"
+            for name, (verified, installed) in sorted(mismatches.items())
+        )
+    failed = sorted({r for _, r in _self_checks.values() if r})
+    if failed:
+        return "off: start-up self-check: " + "; ".join(failed)
+    return "on"
+
+
+# The start-up self-check: fixed texts of many kinds (names from many countries, places,
+# organisations, dates, amounts, code, mixed scripts, one long text) decoded by spaCy's own NER
+# and by this module, entity by entity. Words are given pre-split, so only the decoders differ.
+SELF_CHECK_TEXTS: tuple[str, ...] = (
+    "Please send the Q3 summary to Margaret O'Neill at Barclays in London by Friday .",
+    "Dr. Oluwaseun Adeyemi met Jean-Pierre Dubois and Ana María de la Cruz in Madrid on 3 March .",
+    "Transfer EUR 2,500,000 from Deutsche Bank AG Frankfurt to HSBC Hong Kong before 17:00 .",
+    "Call Rahul Venkataraman about the Tata Steel bond ; he is in Mumbai until Tuesday .",
+    "Why is Knut so late ? People call me Rosalba .",
+    "Goldman Sachs , Morgan Stanley and J.P. Morgan lead the IPO of Northwind Holdings .",
+    "def total ( principal , rate ) : return principal . multiply ( rate ) # Intl . NumberFormat",
+    "The European Central Bank held rates on Thursday ; the Fed meets in Washington next week .",
+    "Meeting with Nguyễn Thị Minh Khai and Zhang Wei from Ping An Insurance in Shanghai .",
+    "Ms. Ingrid van der Berg ( Rabobank , Utrecht ) asked about the 2026 annual report .",
+    "ERROR 2026-10-05T09:00:00Z OrderService failed : NullPointerException at line 42",
+    "Tomasz Wiśniewski of PKO Bank Polski flew from Warsaw to New York on Monday morning .",
+    " ".join(
+        f"Report {i} : Alice Martin of Lloyds in Edinburgh sent 1,{i:03d} GBP to Bob Stone ."
+        for i in range(40)
+    ),
+    "",
+    "Hello",
+)
+
+# id(component) -> (the component, kept so that its id is not reused; "" agreed, or what not)
+_self_checks: dict[int, tuple[object, str]] = {}
+
+
+def _check_docs(component: EntityRecognizer) -> list[Doc]:
+    vocab = component.vocab  # type: ignore[attr-defined]
+    return [
+        Doc(vocab, words=text.split()) if text else Doc(vocab, words=[])
+        for text in SELF_CHECK_TEXTS
+    ]
+
+
+def self_check(component: EntityRecognizer) -> str:
+    """ "" when this module and spaCy's own NER set the same entities on SELF_CHECK_TEXTS,
+    else what disagreed (never the texts' words). Run once per component and cached."""
+    key = id(component)
+    known = _self_checks.get(key)
+    if known is not None and known[0] is component:
+        return known[1]
+    try:
+        theirs = [
+            [(e.start, e.end, e.label_) for e in doc.ents]
+            for doc in component.pipe(_check_docs(component), batch_size=8)
+        ]
+        decoder = NerDecoder(component, checked=True)
+        ours = [
+            [(e.start, e.end, e.label_) for e in doc.ents]
+            for doc in decoder.pipe(_check_docs(component), batch_size=8)
+        ]
+        differing = sum(a != b for a, b in zip(theirs, ours, strict=True))
+        result = (
+            f"the fast path and spaCy's NER set different entities on {differing} of "
+            f"{len(theirs)} texts"
+            if differing
+            else ""
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure of the fast path means: do not use it
+        result = f"the fast path failed ({type(exc).__name__})"
+    _self_checks[key] = (component, result)
+    if result:
+        _decoders.pop(key, None)
+    return result
 
 
 def decodable(component: object) -> bool:
     """Whether `component` is a NER this module decodes exactly as spaCy does: spaCy's own
-    greedy NER of the known architecture, with the libraries at their verified versions."""
+    greedy NER of the known architecture, with the libraries at their verified versions, and
+    the start-up self-check passed for it."""
+    return _decodable(component) and not self_check(component)  # type: ignore[arg-type]
+
+
+def _decodable(component: object) -> bool:
     if type(component) is not EntityRecognizer:  # a subclass may change anything
         return False
     if version_mismatches():
@@ -112,8 +189,9 @@ def decodable(component: object) -> bool:
 class NerDecoder:
     """Decodes a spaCy EntityRecognizer (see the module doc). Build once per component."""
 
-    def __init__(self, component: EntityRecognizer) -> None:
-        if not decodable(component):
+    def __init__(self, component: EntityRecognizer, *, checked: bool = False) -> None:
+        # `checked`: built by the self-check itself, which has done _decodable's part.
+        if not (_decodable(component) if checked else decodable(component)):
             raise ValueError("not a greedy BILUO named-entity recognizer this decoder knows")
         self.component = component
         model = component.model

@@ -6,6 +6,8 @@ behind the default, kept as a regression test."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import spacy
 from accuracy_corpus import build_corpus
@@ -230,4 +232,39 @@ def test_with_the_fast_path_fenced_off_the_scanner_finds_the_same(
     assert ner_decoder.fast_path_status().startswith("off: thinc")
     fenced = Scanner(build_analyzer(settings), KEY, settings)
     assert fenced.scan_results(texts, batch_size=32) == want
+    assert sum(bool(r.hits) for r in want) > 10
+
+
+def test_a_fast_path_that_disagrees_at_start_up_is_not_used(
+    demo: tuple[ScanSettings, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At verified versions, a decoder that sets other entities than spaCy's own NER (as a
+    library release keeping the layer names but changing a rule would) fails the start-up
+    self-check: the scanner decodes with spaCy's own code, finds the same as before, says so,
+    and its revision is not that of a scanner with the fast path on."""
+    from auditor.scan import ner_decoder
+
+    settings, demo_texts = demo
+    texts = demo_texts[:120]
+    monkeypatch.setattr(ner_decoder, "_self_checks", {})
+    monkeypatch.setattr(ner_decoder, "_decoders", {})
+    fast = Scanner(build_analyzer(settings), KEY, settings)
+    assert ner_decoder.fast_path_status() == "on"
+    want = fast.scan_results(texts, batch_size=32)
+
+    real_decode = ner_decoder.NerDecoder._decode
+
+    def drop_entities(self: ner_decoder.NerDecoder, docs: list[Any]) -> None:
+        real_decode(self, docs)
+        for doc in docs:
+            doc.set_ents([], default="outside")
+
+    monkeypatch.setattr(ner_decoder.NerDecoder, "_decode", drop_entities)
+    monkeypatch.setattr(ner_decoder, "_self_checks", {})
+    monkeypatch.setattr(ner_decoder, "_decoders", {})
+    checked = Scanner(build_analyzer(settings), KEY, settings)
+    status = ner_decoder.fast_path_status()
+    assert status.startswith("off: start-up self-check: the fast path and spaCy's NER set")
+    assert checked.scan_results(texts, batch_size=32) == want
+    assert checked.revision != fast.revision
     assert sum(bool(r.hits) for r in want) > 10
