@@ -195,4 +195,4 @@ def link_identities(session: Session) -> int:
         .values(user_id=by_email)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)
+    return int(getattr(result, "rowcount", 0) or 0)  # a CursorResult for an UPDATE

@@ -85,6 +85,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
+def object_at(obj: dict[str, Any], key: str) -> dict[str, Any]:
+    """`obj[key]` when it is a JSON object, else an empty one (absent, null or another type)."""
+    value = obj.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def clean_text(value: Any) -> str | None:
     """Normalize text for storage and scanning: NFC, no NUL or control characters.
 
@@ -439,7 +445,7 @@ def normalize_openai_chat(obj: dict[str, Any], *, source_format: str) -> Interac
                     texts.append(text)
         output = "\n\n".join(texts) if texts else None
 
-    user = obj.get("user") if isinstance(obj.get("user"), dict) else {}
+    user = object_at(obj, "user")
     user_id = optional_str(user.get("id") or obj.get("user_id"), "user.id", 255)
     user_email = optional_str(user.get("email") or obj.get("user_email"), "user.email", 320)
     if not user_id and not user_email:
@@ -451,10 +457,10 @@ def normalize_openai_chat(obj: dict[str, Any], *, source_format: str) -> Interac
     if not event_id:
         raise RecordError("no event id (`response.id` or `id`)")
     timestamp = obj.get("timestamp", response.get("created"))
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    metadata = object_at(obj, "metadata")
     if isinstance(request.get("metadata"), dict):
         metadata = {**request["metadata"], **metadata}
-    usage = response.get("usage") if isinstance(response.get("usage"), dict) else {}
+    usage = object_at(response, "usage")
 
     prompt_clean = clean_text(prompt)
     status: ContentStatus = "present" if prompt_clean is not None else "not_stored"
@@ -521,8 +527,8 @@ def normalize_openai_batch(obj: dict[str, Any], *, source_format: str) -> Intera
     if body is None and request is None:
         raise RecordError("batch line has neither a response body nor a request")
     request = request or {}
-    metadata = request.get("metadata") if isinstance(request.get("metadata"), dict) else {}
-    user = obj.get("user") if isinstance(obj.get("user"), dict) else {}
+    metadata = object_at(request, "metadata")
+    user = object_at(obj, "user")
     identity = {
         "id": user.get("id")
         or obj.get("user_id")

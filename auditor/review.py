@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from auditor.db.models import EvidenceView, Finding, Interaction, Person, ReviewEvent, UsageTier
 from auditor.directory import reporting_line
 from auditor.errors import InputError, NotFoundError
+from auditor.periods import period_bounds
 
 DISPOSITIONS = ("confirmed", "false-positive", "accepted-risk")
 STATUSES = (
@@ -215,9 +216,7 @@ class QueueFilter:
         if self.sort not in SORTS:
             raise InputError(f"unknown sort {self.sort!r}", f"use one of {', '.join(SORTS)}")
         if self.period is not None:
-            from auditor.report.context import parse_period
-
-            parse_period(self.period)
+            period_bounds(self.period)
 
 
 @dataclass(frozen=True)
@@ -248,9 +247,7 @@ def _queue_select(
         query = query.outerjoin(Person, Person.user_id == Interaction.user_id)
     query = scope.apply(query)
     if flt.period is not None:
-        from auditor.report.context import parse_period
-
-        start, end = parse_period(flt.period)
+        start, end = period_bounds(flt.period)
         query = query.where(Interaction.occurred_at >= start, Interaction.occurred_at < end)
     if with_status and flt.status is not None:
         query = query.where(Finding.status == flt.status)
@@ -390,7 +387,7 @@ def _scoped_finding(session: Session, scope: Scope, finding_id: str) -> Finding:
         .join(Interaction, Interaction.id == Finding.interaction_id)
         .where(Finding.id == finding_id)
     )
-    finding = session.scalars(query).first()
+    finding: Finding | None = session.scalars(query).first()
     if finding is None:
         raise NotFoundError("no such finding", "go back to the queue")
     return finding

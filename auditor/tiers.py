@@ -103,7 +103,7 @@ def gather_usage(session: Session, start: datetime, end: datetime) -> list[UserU
         .where(Interaction.user_id.is_not(None))
         .group_by(Interaction.user_id)
     )
-    seen = {uid: (days, count) for uid, days, count in rows}
+    seen = {uid: (days, count) for uid, days, count in rows if uid is not None}
     departments = dict(session.execute(select(Person.user_id, Person.department)).all())
     users = set(departments) | set(seen)
     return [
@@ -306,6 +306,8 @@ def gather_effectiveness(
             .group_by(Interaction.user_id, Interaction.tool, Interaction.workflow)
         )
         for uid, tool, workflow, n in rows:
+            if uid is None:  # not selected (the window's users are ids), for the type checker
+                continue
             total[uid] += n
             flow = (workflow or "").lower()
             if flow and flow in approved.get((tool or "").lower(), frozenset()):

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, bindparam, select, text
+from sqlalchemy import Engine, Table, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from auditor.db.models import Interaction
@@ -44,7 +44,7 @@ def purge_raw_text(session: Session, before: datetime, *, now: datetime) -> int:
     session.flush()
     stamp = now.isoformat() + "Z"
     has_text = (Interaction.prompt_text.is_not(None)) | (Interaction.output_text.is_not(None))
-    table = Interaction.__table__
+    table = cast(Table, Interaction.__table__)
     new_attributes = bindparam("new_attributes", type_=table.c.attributes.type)
     blank_text = (
         table.update()

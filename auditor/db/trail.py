@@ -62,7 +62,8 @@ def _chain_new_events(session: Session, _context: Any, _instances: Any) -> None:
     new = [o for o in session.new if isinstance(o, ReviewEvent) and not o.event_hash]
     if not new:
         return
-    new.sort(key=lambda o: inspect(o).insert_order)  # the order they are inserted (and numbered)
+    # The order they are inserted (and numbered).
+    new.sort(key=lambda o: inspect(o).insert_order or 0)
     with session.no_autoflush:
         head = session.scalar(
             select(ReviewEvent.event_hash).order_by(ReviewEvent.id.desc()).limit(1)

@@ -213,7 +213,7 @@ def _prompts_per_day(rng: random.Random, tier: str) -> int:
 def _times(rng: random.Random, day: date, region: str, count: int) -> list[datetime]:
     tz = REGION_TZ[region]
     hours = list(HOUR_WEIGHTS)
-    out = set()
+    out: set[datetime] = set()
     while len(out) < count:
         hour = rng.choices(hours, weights=[HOUR_WEIGHTS[h] for h in hours])[0]
         local = datetime.combine(day, time(hour, rng.randrange(60), rng.randrange(60)), tzinfo=tz)

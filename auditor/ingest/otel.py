@@ -59,6 +59,7 @@ from auditor.normalize import (
     clean_text,
     message_text,
     normalize_workflow,
+    object_at,
     optional_float,
     optional_int,
     optional_str,
@@ -883,7 +884,7 @@ def _event_message(record: dict[str, Any]) -> _Message:
     if not isinstance(body, dict):
         body = {}
     if record["event"] == CHOICE_EVENT:
-        message = body.get("message") if isinstance(body.get("message"), dict) else {}
+        message = object_at(body, "message")
         return _Message("assistant", _text_of(message.get("content")))
     return _Message(MESSAGE_EVENTS[record["event"]], _text_of(body.get("content")))
 

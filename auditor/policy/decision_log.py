@@ -20,7 +20,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Executable, Row, select
 from sqlalchemy.orm import Session
 
 from auditor import __version__
@@ -89,7 +89,7 @@ def decision_events(session: Session, period: str) -> Iterator[dict[str, Any]]:
     return _events(session, query)
 
 
-def _events(session: Session, query: Select[Any]) -> Iterator[dict[str, Any]]:
+def _events(session: Session, query: Executable) -> Iterator[dict[str, Any]]:
     rows = session.execute(query)
     try:
         for _, group in groupby(

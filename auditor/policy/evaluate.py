@@ -158,7 +158,9 @@ def _evaluate_chunk(
         # again under the same scanner revision, or the engine failure may have passed.
         current = scans[iid][0] if iid in scans else None
         rows = existing.get(iid)
-        return bool(rows) and all(v != NOT_EVALUATED and rev == current for v, rev in rows)
+        if not rows:
+            return False
+        return all(v != NOT_EVALUATED and rev == current for v, rev in rows)
 
     todo = [iid for iid in ids if not done(iid)]
     stats.skipped_already_done += len(ids) - len(todo)

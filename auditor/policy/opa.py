@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -171,17 +172,20 @@ class OpaEngine:
                 try:
                     self._call(
                         f"policy file {path}",
-                        lambda path=path, text=text: self._client.update_policy_from_string(
-                            text, f"{prefix}/{path}", rego_compat=False
+                        partial(
+                            self._client.update_policy_from_string,
+                            text,
+                            f"{prefix}/{path}",
+                            rego_compat=False,
                         ),
                     )
                 except PolicyError as exc:
                     failed.append((path, text, exc))
             if not failed or len(failed) == len(pending):
                 if failed:
-                    path, _text, exc = failed[0]
+                    path, _text, refusal = failed[0]
                     raise PolicyError(
-                        f"policy file {path} refused by OPA: {exc.message}",
+                        f"policy file {path} refused by OPA: {refusal.message}",
                         f"fix the Rego in {self._bundle.source}/{path}",
                     )
                 return
@@ -201,7 +205,7 @@ class OpaEngine:
             if str(policy_id).startswith(f"{POLICY_PREFIX}/") and policy_id not in current:
                 self._call(
                     f"removal of stale module {policy_id}",
-                    lambda policy_id=policy_id: self._client.delete_policy(policy_id),
+                    partial(self._client.delete_policy, policy_id),
                 )
 
     def _check(self) -> list[RuleInfo]:
@@ -274,7 +278,7 @@ class OpaEngine:
                 with contextlib.suppress(PolicyError):
                     self._call(
                         "test module removal",
-                        lambda m=module: self._client.delete_policy(f"{TEST_PREFIX}/{m.path}"),
+                        partial(self._client.delete_policy, f"{TEST_PREFIX}/{module.path}"),
                     )
             with contextlib.suppress(PolicyError):
                 self._call("examples removal", lambda: self._client.delete_data(EXAMPLES_ROOT))

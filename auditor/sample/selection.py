@@ -472,7 +472,7 @@ def draw_sample(
                     "report and needs a reason on record",
                     hint="say why with --reason (e.g. late logs that must be covered)",
                 )
-            plan_doc["redraw"] = {"replaces": previous, "reason": redraw_reason.strip()}
+            plan_doc["redraw"] = {"replaces": previous, "reason": (redraw_reason or "").strip()}
     if plan.strata:
         pairs = draw_stratified(assignment, sizes, chosen_seed)
         method, generator = STRATIFIED_METHOD, STRATIFIED_GENERATOR
@@ -532,7 +532,8 @@ def _same_test(existing: dict[str, Any], plan: SamplePlan) -> bool:
     for key in ("confidence", "tolerable_rate", "expected_deviations", "deviation"):
         if existing.get(key) != now.get(key):
             return False
-    then_strat, now_strat = existing.get("stratification"), now.get("stratification")
+    then_strat: Any = existing.get("stratification")
+    now_strat: Any = now.get("stratification")
     if (then_strat is None) != (now_strat is None):
         return False
     if then_strat is not None and now_strat is not None:

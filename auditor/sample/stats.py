@@ -350,12 +350,13 @@ STATED_DECIMALS = 2
 
 def _shown(value: float, decimals: int, *, up: bool = False, down: bool = False) -> float:
     """The percentage as displayed with `decimals` decimals, rounded up, down or to nearest."""
-    scaled = round(value * 100 * 10**decimals, 9)  # the guard keeps 4.9 from becoming 4.9000001
+    scale = float(10**decimals)
+    scaled = round(value * 100 * scale, 9)  # the guard keeps 4.9 from becoming 4.9000001
     if up:
-        return math.ceil(scaled) / 10**decimals
+        return math.ceil(scaled) / scale
     if down:
-        return math.floor(scaled) / 10**decimals
-    return round(scaled) / 10**decimals
+        return math.floor(scaled) / scale
+    return round(scaled) / scale
 
 
 def _percent(value: float, decimals: int, *, up: bool = False, down: bool = False) -> str:

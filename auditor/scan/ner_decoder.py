@@ -117,7 +117,7 @@ _self_checks: dict[int, tuple[object, str]] = {}
 
 
 def _check_docs(component: EntityRecognizer) -> list[Doc]:
-    vocab = component.vocab  # type: ignore[attr-defined]
+    vocab = component.vocab
     return [
         Doc(vocab, words=text.split()) if text else Doc(vocab, words=[])
         for text in SELF_CHECK_TEXTS
@@ -160,7 +160,7 @@ def decodable(component: object) -> bool:
     """Whether `component` is a NER this module decodes exactly as spaCy does: spaCy's own
     greedy NER of the known architecture, with the libraries at their verified versions, and
     the start-up self-check passed for it."""
-    return _decodable(component) and not self_check(component)  # type: ignore[arg-type]
+    return _decodable(component) and not self_check(component)
 
 
 def _decodable(component: object) -> bool:
@@ -289,10 +289,10 @@ class NerDecoder:
             best = np.where(valid, scores, -np.inf).argmax(axis=1)
             action = kinds[best]
             for row in np.flatnonzero((action == _UNIT) | (action == _LAST)):
-                doc = first + row
+                index = first + row
                 label = int(label_ids[best[row]])
-                begin = t if action[row] == _UNIT else int(ent_start[doc])
-                found[doc].append((begin, t + 1, label))
+                begin = t if action[row] == _UNIT else int(ent_start[index])
+                found[index].append((begin, t + 1, label))
             begins = action == _BEGIN
             ent_start[live] = np.where(begins, t, ent_start[live])
             ent_label[live] = np.where(begins, label_ids[best], ent_label[live])

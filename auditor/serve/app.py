@@ -42,9 +42,9 @@ from auditor.config import Settings
 from auditor.db.session import session_scope
 from auditor.errors import AuditorError, InputError, NotFoundError, PolicyError
 from auditor.ops.lock import RunLockedError, run_lock
+from auditor.periods import period_bounds
 from auditor.pipeline import REPORT_FORMATS, make_pseudonymizer, render_report
 from auditor.report.bidi import mark_text
-from auditor.report.context import parse_period
 from auditor.report.render import _dash, _label, _status_key, _when
 from auditor.serve import accounts
 from auditor.serve.accounts import Actor, SignInRefused
@@ -520,7 +520,7 @@ def create_app(
                 check_csrf(actor, form)
             if not isinstance(period, str) or not isinstance(fmt, str) or fmt not in REPORT_FORMATS:
                 raise InputError("choose a period and a format")
-            parse_period(period)
+            period_bounds(period)
             try:
                 with run_lock(settings, "report"), session_scope(engine) as session:
                     path = render_report(session, period, settings, fmt=fmt)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from auditor.normalize import message_text, to_utc
+from auditor.normalize import message_text, object_at, to_utc
 
 FORMAT = "chatgpt-compliance"
 SUFFIX = ".jsonl"
@@ -109,7 +109,7 @@ def _turn_messages(
 
 
 def _key(rec: dict[str, Any], index: int) -> tuple[str, str, str]:
-    user = rec.get("user") if isinstance(rec.get("user"), dict) else {}
+    user = object_at(rec, "user")
     response = rec.get("response") or {}
     session = rec.get("session_id") or f"conv-{response.get('id') or index}"
     return (str(session), str(user.get("id") or ""), str(user.get("email") or ""))

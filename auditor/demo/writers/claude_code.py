@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from auditor.normalize import RecordError, message_text, to_utc
+from auditor.normalize import RecordError, message_text, object_at, to_utc
 
 FORMAT = "claude-code"
 SUFFIX = ".jsonl"
@@ -39,7 +39,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def prompt_id_for(record: dict[str, Any]) -> str:
     """The `prompt.id` (and so the event id a reader gives back) for one demo record."""
-    response = record.get("response") if isinstance(record.get("response"), dict) else {}
+    response = object_at(record, "response")
     source_id = response.get("id") or record.get("id") or record.get("custom_id")
     return str(uuid.uuid5(_NAMESPACE, f"prompt:{source_id}"))
 
@@ -76,8 +76,8 @@ def _utf16_len(text: str) -> int:
 
 def _texts(record: dict[str, Any]) -> tuple[str | None, str | None]:
     """The last user message and the joined answers, as `normalize_openai_chat` sees them."""
-    request = record.get("request") if isinstance(record.get("request"), dict) else {}
-    response = record.get("response") if isinstance(record.get("response"), dict) else {}
+    request = object_at(record, "request")
+    response = object_at(record, "response")
     messages = [m for m in request.get("messages") or [] if isinstance(m, dict)]
     users = [m for m in messages if m.get("role") == "user"]
     prompt = message_text(users[-1].get("content")) if users else None
@@ -95,10 +95,10 @@ _Event = tuple[datetime, dict[str, Any], dict[str, Any]]
 
 def _events(record: dict[str, Any], sequence: dict[str, int]) -> list[_Event]:
     """(time, resource attributes, log record) for each event of one interaction."""
-    request = record.get("request") if isinstance(record.get("request"), dict) else {}
-    response = record.get("response") if isinstance(record.get("response"), dict) else {}
-    metadata = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
-    user = record.get("user") if isinstance(record.get("user"), dict) else {}
+    request = object_at(record, "request")
+    response = object_at(record, "response")
+    metadata = object_at(record, "metadata")
+    user = object_at(record, "user")
     user_id = user.get("id") or record.get("user_id")
     email = user.get("email") or record.get("user_email")
     started = to_utc(record.get("timestamp", response.get("created")))
@@ -107,7 +107,7 @@ def _events(record: dict[str, Any], sequence: dict[str, int]) -> list[_Event]:
         answered = max(started, to_utc(response["created"]))
     prompt, output = _texts(record)
     model = response.get("model") or request.get("model")
-    usage = response.get("usage") if isinstance(response.get("usage"), dict) else {}
+    usage = object_at(response, "usage")
     session = record.get("session_id") or metadata.get("session_id")
     who = str(user_id or email or "")
 
@@ -213,7 +213,7 @@ def write(records: Sequence[dict[str, Any]], path: Path) -> int:
     reader gets back (records with a user id or e-mail and a usable time)."""
     timed = []
     for index, record in enumerate(records):
-        response = record.get("response") if isinstance(record.get("response"), dict) else {}
+        response = object_at(record, "response")
         try:
             started = to_utc(record.get("timestamp", response.get("created")))
         except RecordError:
@@ -226,7 +226,7 @@ def write(records: Sequence[dict[str, Any]], path: Path) -> int:
     events = []
     count = 0
     for _, _, index, record in timed:
-        user = record.get("user") if isinstance(record.get("user"), dict) else {}
+        user = object_at(record, "user")
         if user.get("id") or user.get("email") or record.get("user_id") or record.get("user_email"):
             count += 1
         for order, ev in enumerate(_events(record, sequence)):

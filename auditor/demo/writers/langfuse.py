@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from auditor.normalize import normalize_openai_chat, to_utc
+from auditor.normalize import normalize_openai_chat, object_at, to_utc
 
 FORMAT = "langfuse"
 SUFFIX = ".jsonl"
@@ -66,7 +66,7 @@ def row(record: dict[str, Any]) -> dict[str, Any]:
     """
     normalize_openai_chat(record, source_format="openai-chat")  # the same records, or none
     request, response = record["request"], record.get("response") or {}
-    user = record.get("user") if isinstance(record.get("user"), dict) else {}
+    user = object_at(record, "user")
     started = to_utc(record.get("timestamp", response.get("created")))
     ended = to_utc(response["created"]) if response.get("created") is not None else started
     usage = response.get("usage") or {}
@@ -80,7 +80,7 @@ def row(record: dict[str, Any]) -> dict[str, Any]:
     cost = record.get("cost_usd")
     metadata = {k: record[k] for k in METADATA_KEYS if isinstance(record.get(k), str)}
     # The app's own trace metadata: review and external-use flags (see demo/logs.py).
-    extra = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
+    extra = object_at(record, "metadata")
     metadata.update({k: v for k, v in extra.items() if isinstance(v, bool | int | float | str)})
     email = user.get("email") or record.get("user_email")
     if email:

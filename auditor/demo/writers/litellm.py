@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.ingest.litellm import SPEND_LOGS_COLUMNS
-from auditor.normalize import to_utc
+from auditor.normalize import object_at, to_utc
 
 FORMAT = "litellm"
 SUFFIX = ".csv"
@@ -41,7 +41,7 @@ def _dumps(value: Any) -> str:
 def _row(record: dict[str, Any]) -> dict[str, Any]:
     request = record.get("request") or {}
     response = record.get("response") or {}
-    user = record.get("user") if isinstance(record.get("user"), dict) else {}
+    user = object_at(record, "user")
     user_id = user.get("id") or record.get("user_id")
     email = user.get("email") or record.get("user_email")
     tool = record.get("tool")
@@ -66,11 +66,11 @@ def _row(record: dict[str, Any]) -> dict[str, Any]:
         if v
     }
     # The calling app's request metadata: review and external-use flags (see demo/logs.py).
-    extra = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
+    extra = object_at(record, "metadata")
     spend_logs_metadata.update(
         {k: v for k, v in extra.items() if isinstance(v, bool | int | float | str)}
     )
-    metadata = {
+    metadata: dict[str, Any] = {
         "user_api_key": key_hash,
         "user_api_key_alias": tool,
         "user_api_key_team_id": None,
