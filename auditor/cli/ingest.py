@@ -34,10 +34,10 @@ def print_file_results(results: list[FileResult]) -> None:
     table = Table("file", "format", "records", "loaded", "dupl.", "rejected", title="ingest")
     for r in results:
         if r.already_ingested or r.skipped:
-            table.add_row(r.path.name, r.source_format, "-", "-", "-", "-")
+            table.add_row(r.name, r.source_format, "-", "-", "-", "-")
             continue
         table.add_row(
-            r.path.name,
+            r.name,
             r.source_format,
             str(r.total),
             str(r.loaded),
@@ -52,9 +52,9 @@ def print_file_results(results: list[FileResult]) -> None:
         if not (r.already_ingested or r.skipped):
             console.print(r.reconciliation, highlight=False, markup=False, soft_wrap=True)
         if r.skipped:
-            _say(f"{r.path}: skipped: {r.skipped}")
-        _list_lines(r.path, "warning", "warnings", r.warnings, r.warning_count)
-        _list_lines(r.path, "rejected", "rejected records", r.rejections, r.rejected)
+            _say(f"{r.location}: skipped: {r.skipped}")
+        _list_lines(r.location, "warning", "warnings", r.warnings, r.warning_count)
+        _list_lines(r.location, "rejected", "rejected records", r.rejections, r.rejected)
 
 
 def _say(text: str) -> None:
@@ -63,7 +63,7 @@ def _say(text: str) -> None:
 
 
 def _list_lines(
-    path: Path, label: str, plural: str, items: list[tuple[int, str]], total: int
+    path: Path | str, label: str, plural: str, items: list[tuple[int, str]], total: int
 ) -> None:
     """The first lines of a kind, then how many more there are (`items` keeps only the
     first ones a file had; `total` counts them all)."""

@@ -248,7 +248,7 @@ def file_entries(files: Sequence[FileResult]) -> list[dict[str, Any]]:
     out = []
     for f in files:
         entry: dict[str, Any] = {
-            "path": str(f.path),
+            "path": f.location,
             "sha256": f.sha256 or None,
             "format": f.source_format,
             "total": f.total,
@@ -256,6 +256,8 @@ def file_entries(files: Sequence[FileResult]) -> list[dict[str, Any]]:
             "duplicate": f.duplicate,
             "rejected": f.rejected,
         }
+        if f.watermark is not None:
+            entry["watermark"] = f.watermark
         if f.already_ingested:
             entry["skipped"] = "already ingested"
         elif f.skipped:
