@@ -375,3 +375,70 @@ def test_nothing_read_from_an_empty_table_leaves_no_watermark(
     assert (result.total, result.sha256) == (0, "")
     assert session.scalar(select(func.count()).select_from(SourceWatermark)) == 0
     assert session.scalar(select(func.count()).select_from(SourceFile)) == 0
+
+
+@pytest.mark.both_databases
+def test_cli_reads_incrementally_and_the_ledger_keeps_the_watermark(
+    backend: str,
+    settings: Any,
+    spend_logs: SpendLogs,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from auditor.cli import main
+    from auditor.db.models import Run
+    from auditor.db.session import make_engine, session_scope
+
+    monkeypatch.setenv("AUDITOR_DATABASE__URL", settings.database.url)
+    monkeypatch.setenv("AUDITOR_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("COLUMNS", "200")
+    # Trust authentication ignores the password: it must still never be shown or stored.
+    url = _password_url(spend_logs.url, "s3cret-pw")
+    today = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    spend_logs.insert([spend_row(n, today - timedelta(hours=5, minutes=n)) for n in range(5)])
+
+    assert main(["ingest", "--source", url, "--format", "litellm-db", "--lag", "30"]) == 0
+    first = capsys.readouterr()
+    spend_logs.insert([spend_row(10, today - timedelta(hours=1))])
+    assert main(["ingest", "--source", url]) == 0
+    second = capsys.readouterr()
+    # The 60-minute lag window behind the watermark is read again: duplicates, not stored.
+    assert "read 6 = stored 1 + duplicates 5 + rejected 0" in second.out
+    assert "s3cret-pw" not in first.out + first.err + second.out + second.err
+    assert "watermark" in second.err and "chatcmpl-00010" in second.err
+
+    engine = make_engine(settings.database.url)
+    try:
+        with session_scope(engine) as s:
+            runs = list(s.scalars(select(Run).order_by(Run.started_at)))
+            stored = s.scalar(select(func.count()).select_from(Interaction))
+    finally:
+        engine.dispose()
+    assert stored == 6
+    assert [r.outcome for r in runs] == ["completed", "completed"]
+    entry = runs[1].files[0]
+    assert entry["path"].startswith("postgresql://postgres@127.0.0.1:5432/")
+    assert entry["watermark"]["before"]["request_id"] == "chatcmpl-00000"
+    assert entry["watermark"]["after"]["request_id"] == "chatcmpl-00010"
+    assert (entry["total"], entry["loaded"], entry["duplicate"]) == (6, 1, 5)
+    ledger = json.dumps([[r.arguments, r.files, r.counts, r.error] for r in runs])
+    assert "s3cret-pw" not in ledger
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--format", "litellm-db", "logs"], "litellm-db reads a database"),
+        (["--source", "postgresql://x@h/db", "--format", "litellm"], "is read with --format"),
+        (["--source", "postgresql://x@h/db", "logs"], "not both"),
+        (["--source", "postgresql://x@h/db", "--since", "last week"], "YYYY-MM-DD"),
+    ],
+)
+def test_cli_usage_errors(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    from auditor.cli import main
+
+    monkeypatch.setenv("COLUMNS", "300")
+    assert main(["ingest", *args]) == 2
+    assert message in " ".join(capsys.readouterr().err.replace("│", " ").split())
