@@ -442,3 +442,51 @@ def test_cli_usage_errors(
     monkeypatch.setenv("COLUMNS", "300")
     assert main(["ingest", *args]) == 2
     assert message in " ".join(capsys.readouterr().err.replace("│", " ").split())
+
+
+@pytest.mark.both_databases
+def test_auditor_run_reads_a_declared_database_source(
+    backend: str,
+    settings: Any,
+    spend_logs: SpendLogs,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Any,
+) -> None:
+    from auditor.cli import main
+    from auditor.db.models import Run
+    from auditor.db.session import make_engine, session_scope
+
+    monkeypatch.setenv("AUDITOR_DATABASE__URL", settings.database.url)
+    monkeypatch.setenv("AUDITOR_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("AUDITOR_REPORT__OUTPUT_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("AUDITOR_SCAN__HASH_KEY", "test-key-padded-to-thirty-two-bytes")
+    monkeypatch.setenv("COLUMNS", "200")
+    config = tmp_path / "auditor.toml"
+    url = _password_url(spend_logs.url, "s3cret-pw")
+    config.write_text(f'[[sources.feed]]\nname = "litellm"\nurl = "{url}"\nlag_minutes = 60\n')
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    spend_logs.insert([spend_row(n, now - timedelta(hours=2, minutes=n)) for n in range(4)])
+
+    code = main(["--config", str(config), "run"])
+    first = capsys.readouterr()
+    assert code in (0, 3), first.err
+    # A row the proxy wrote three hours late: beyond the lag, named, exit 7.
+    spend_logs.insert([spend_row(9, now - timedelta(hours=5))])
+    code = main(["--config", str(config), "run"])
+    second = capsys.readouterr()
+    assert code == 7, second.err
+    assert "1 row(s) arrived more than the lag after the watermark" in second.err
+    assert "s3cret-pw" not in first.out + first.err + second.out + second.err
+
+    engine = make_engine(settings.database.url)
+    try:
+        with session_scope(engine) as s:
+            runs = list(s.scalars(select(Run).order_by(Run.started_at)))
+            stored = s.scalar(select(func.count()).select_from(Interaction))
+    finally:
+        engine.dispose()
+    assert stored == 4
+    assert runs[0].files[0]["loaded"] == 4 and runs[0].files[0]["format"] == "litellm-db"
+    assert runs[1].outcome == "delivery_short" and runs[1].counts["records_beyond_lag"] == 1
+    assert "s3cret-pw" not in json.dumps([[r.arguments, r.files, r.counts] for r in runs])
