@@ -275,3 +275,14 @@ def test_run_without_paths_or_sources_is_a_usage_error(
     config.write_text("")
     code, _, err = cli(config, "run")
     assert code == 2 and "[[sources.feed]]" in err
+
+
+def test_the_readme_sources_example_is_valid(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in readme.split("```toml\n")[1:]]
+    [example] = [b for b in blocks if b.startswith("[sources]")]
+    config = tmp_path / "auditor.toml"
+    config.write_text(example)
+    sources = load_settings(config).sources
+    assert [f.name for f in sources.feed] == ["gateway-files", "litellm"]
+    assert sources.feed[1].format == "litellm-db" and sources.max_rejected_ratio == 0.01
