@@ -253,6 +253,10 @@ def test_run_reads_declared_sources_and_exits_7_on_a_short_delivery_8_on_rejecti
     kinds = {(p["source"], p["kind"]) for p in run.counts["delivery_problems"]}
     assert ("archive", "missing") in kinds and ("gateway", "short_day") in kinds
     assert run.counts["records_stored"] == 2
+    # What each source delivered, in the ledger.
+    assert run.counts["sources"]["gateway"]["records_stored"] == 2
+    assert run.counts["sources"]["gateway"]["records_rejected"] == 1
+    assert [f["source"] for f in run.files] == ["gateway"]
 
     # No minimum, but a rejection ceiling that one bad line of three exceeds; a new file.
     write_jsonl(gateway / "next.jsonl", [chat_record("e3", "Hello"), b"{", b"["])

@@ -263,7 +263,13 @@ def read_spend_logs(
     says where the read started and ended. Raises SourceError naming the source and the fix."""
     now = now or datetime.now(UTC)
     upper = _naive_utc(now)
-    result = FileResult(path=Path(TABLE), source_format=NAME, sha256="", display=source.display)
+    result = FileResult(
+        path=Path(TABLE),
+        source_format=NAME,
+        sha256="",
+        display=source.display,
+        source_name=source.name,
+    )
     mark = session.get(SourceWatermark, source.key)
     before = _Position(mark.position_time, mark.position_id) if mark is not None else None
     if source.since is not None:

@@ -132,6 +132,8 @@ class FileResult:
     # What a database source read moved: watermark before and after, rows re-read within
     # the lag, rows found beyond the lag, rows dated after the read started (left for later).
     watermark: dict[str, Any] | None = None
+    # The `[sources]` entry that delivered it (None: named on the command line).
+    source_name: str | None = None
     _pending_rejections: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     @property
@@ -691,6 +693,8 @@ def ingest_paths(
                 else (result.skipped or f"{result.total:,} records, {result.loaded:,} new")
             )
             progress(f"ingest: {path.name} ({len(results)}/{len(files)}): {state}")
+    for result in results:
+        result.source_name = source_name
     return results
 
 

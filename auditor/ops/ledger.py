@@ -264,6 +264,8 @@ def file_entries(files: Sequence[FileResult]) -> list[dict[str, Any]]:
             "duplicate": f.duplicate,
             "rejected": f.rejected,
         }
+        if f.source_name is not None:
+            entry["source"] = f.source_name
         if f.watermark is not None:
             entry["watermark"] = f.watermark
         if f.already_ingested:
@@ -274,7 +276,22 @@ def file_entries(files: Sequence[FileResult]) -> list[dict[str, Any]]:
     return out
 
 
-def ingest_counts(files: Sequence[FileResult]) -> dict[str, int]:
+def source_counts(files: Sequence[FileResult]) -> dict[str, dict[str, Any]]:
+    """What each declared source (`[[sources.feed]]`) delivered in this run: files, records,
+    and a database source's watermark after the read."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in dict.fromkeys(f.source_name for f in files if f.source_name is not None):
+        mine = [f for f in files if f.source_name == name]
+        entry: dict[str, Any] = ingest_counts(mine)
+        marks = [f.watermark for f in mine if f.watermark is not None]
+        if marks:
+            entry["watermark"] = marks[-1].get("after")
+            entry["records_beyond_lag"] = sum(m.get("beyond_lag", 0) for m in marks)
+        out[name] = entry
+    return out
+
+
+def ingest_counts(files: Sequence[FileResult]) -> dict[str, Any]:
     return {
         "files": len(files),
         "files_new": sum(1 for f in files if not f.skipped and not f.already_ingested),
@@ -344,6 +361,7 @@ def fill_from_run(record: RunRecord, result: RunResult, components: Components) 
             "report": str(p.report_path) if p.report_path else None,
         }
     counts["periods"] = per_period
+    counts["sources"] = source_counts(result.files)
     counts["records_beyond_lag"] = sum(
         (f.watermark or {}).get("beyond_lag", 0) for f in result.files
     )

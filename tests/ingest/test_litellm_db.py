@@ -489,4 +489,7 @@ def test_auditor_run_reads_a_declared_database_source(
     assert stored == 4
     assert runs[0].files[0]["loaded"] == 4 and runs[0].files[0]["format"] == "litellm-db"
     assert runs[1].outcome == "delivery_short" and runs[1].counts["records_beyond_lag"] == 1
+    delivered = runs[1].counts["sources"]["litellm"]
+    assert delivered["records_beyond_lag"] == 1
+    assert delivered["watermark"]["request_id"] == "chatcmpl-00000"
     assert "s3cret-pw" not in json.dumps([[r.arguments, r.files, r.counts] for r in runs])
