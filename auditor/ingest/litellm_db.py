@@ -68,6 +68,10 @@ DESCRIPTION = (
 TABLE = "LiteLLM_SpendLogs"
 # Without these a row is not a spend-log row this reader can place in time and identify.
 REQUIRED_COLUMNS = ("request_id", "call_type", "startTime")
+# The table's Json columns (JSONB in PostgreSQL).
+JSON_COLUMNS = frozenset(
+    {"metadata", "request_tags", "messages", "response", "proxy_server_request"}
+)
 # Rows per chunk: read, stored and committed with the advanced watermark together.
 CHUNK = 5000
 DEFAULT_LAG = timedelta(minutes=60)
@@ -217,15 +221,13 @@ def _naive_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def _row_object(row: dict[str, Any]) -> dict[str, Any]:
+def _row_object(columns: list[str], row: Any) -> dict[str, Any]:
     """A table row as the export reader sees a record: times as ISO 8601 UTC (the table's
     `timestamp(3)` columns hold UTC without a zone), JSON columns already parsed."""
-    out: dict[str, Any] = {}
-    for key, value in row.items():
-        if isinstance(value, datetime):
-            value = _naive_utc(value).isoformat() + "+00:00"
-        out[key] = value
-    return out
+    return {
+        key: (_naive_utc(value).isoformat() + "+00:00" if isinstance(value, datetime) else value)
+        for key, value in zip(columns, row, strict=True)
+    }
 
 
 def _normalize(raw: RawRecord) -> InteractionRecord:
@@ -375,7 +377,12 @@ def _stream(
     """Stream the rows in (`startTime`, `request_id`) order, chunk by chunk; store each chunk
     and advance the watermark with it. Returns (last row's position, rows at or before the
     earlier watermark, of those the ones stored now: late rows within the lag)."""
-    select_list = ", ".join(f'"{c}"' for c in columns)
+    # JSON columns come as their text, parsed by the reader only when it needs them, as in a
+    # CSV export (`proxy_server_request`, the whole request body, is read only for a row
+    # whose `messages` is empty) instead of the driver decoding every value of every row.
+    select_list = ", ".join(
+        f'"{c}"::text AS "{c}"' if c in JSON_COLUMNS else f'"{c}"' for c in columns
+    )
     where = ['"startTime" <= :upper']
     params: dict[str, Any] = {"upper": upper}
     if lower is not None:
@@ -389,18 +396,20 @@ def _stream(
         rows = conn.execution_options(stream_results=True, max_row_buffer=CHUNK).execute(
             query, params
         )
+    at = columns.index("startTime")
     sf: SourceFile | None = None
     last: _Position | None = None
     reread = late = ordinal = 0
-    for chunk in _chunks(rows.mappings(), source):
+    for chunk in _chunks(rows, source):
         if sf is None:
             sf = _source_file(session, source)
         old: list[RawRecord] = []
         new: list[RawRecord] = []
         for row in chunk:
             ordinal += 1
-            position = _Position(_naive_utc(row["startTime"]), str(row["request_id"]))
-            item = RawRecord(ordinal, _row_object(dict(row)))
+            obj = _row_object(columns, row)
+            position = _Position(_naive_utc(row[at]), str(obj["request_id"]))
+            item = RawRecord(ordinal, obj)
             seen = before is not None and (position.time, position.request_id) <= (
                 before.time,
                 before.request_id,
