@@ -466,6 +466,11 @@ class FeedSettings(_Section):
         description="Fewer interactions in a checked period (a month in progress: its share of "
         "the days elapsed): a short delivery (exit 7).",
     )
+    expected_from: date | None = Field(
+        default=None,
+        description="The first day the source is expected to deliver (days before it are not "
+        "checked; a month it starts in is held to its share from that day).",
+    )
 
     @model_validator(mode="after")
     def _one_place(self) -> FeedSettings:

@@ -115,6 +115,21 @@ CASES = [
         ],
     ),
     Case("no minimum, no check", {}, {}, date(2026, 11, 1), []),
+    Case(
+        "days before the source was expected are not checked",
+        {date(2026, 10, d): 3 for d in range(21, 32)},
+        {"min_records_per_day": 1, "min_records_per_period": 93, "expected_from": "2026-10-21"},
+        date(2026, 11, 1),
+        # 11 of 31 days: ceil(93 * 11 / 31) = 33 expected, 33 delivered.
+        [],
+    ),
+    Case(
+        "nothing is due before the source was expected",
+        {},
+        {"min_records_per_day": 1, "expected_from": "2026-11-05"},
+        date(2026, 11, 1),
+        [],
+    ),
 ]
 
 

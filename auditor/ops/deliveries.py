@@ -83,12 +83,13 @@ def check_feed(
     problems: list[DeliveryProblem] = []
     for period in periods:
         start, end = period_bounds(period)
+        first = max(start.date(), feed.expected_from or start.date())
         last = min(end.date() - timedelta(days=1), last_day)
-        if last < start.date():
-            continue  # nothing of this period is due yet
+        if last < first:
+            continue  # nothing of this period is due (yet)
         until = datetime.combine(last, datetime.min.time()) + timedelta(days=1)
         counts = _day_counts(session, feed.name, start, until)
-        days = [start.date() + timedelta(days=i) for i in range((last - start.date()).days + 1)]
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         if feed.min_records_per_day is not None:
             short = [d for d in days if counts.get(d, 0) < feed.min_records_per_day]
             if short:
