@@ -1,7 +1,7 @@
 """`litellm-db` throughput: N rows of LiteLLM's spend-log table read into the auditor.
 
     .venv/bin/python benchmarks/litellm_db_throughput.py [--rows 100000]
-        [--database sqlite|postgresql|both] [--postgres-url URL]
+        [--database sqlite|postgresql|both] [--postgres-url URL] [--compare-export]
 
 Creates a PostgreSQL database holding `LiteLLM_SpendLogs` as LiteLLM's migrations create it
 (tests/data/litellm_spend_logs.sql) on the server of --postgres-url (default: the test suite's,
@@ -9,7 +9,10 @@ postgresql+psycopg://postgres@127.0.0.1:5432/test), fills it with N rows with st
 (server side, generate_series), then, in a child process per auditor database: the first read
 of the whole table, and an incremental read after 1% more rows arrived (the lag window of 60
 minutes, about 1,800 rows at one row every 2 s, is read again as duplicates). Prints rows per
-second and the child's peak RSS. Every database it creates is dropped afterwards.
+second and the child's peak RSS. With --compare-export, the same rows are also written as a
+JSON Lines export of the table and read with `--format litellm` into a fresh database of the
+same kind, for the cost of reading the table instead of a file. Every database it creates is
+dropped afterwards.
 """
 
 from __future__ import annotations
@@ -75,6 +78,36 @@ print(res.total, res.loaded, res.duplicate, f"{again:.3f}", f"{peak_mb:.1f}")
 """
 
 
+EXPORT_CHILD = """
+import sys, time
+from pathlib import Path
+from auditor.db.session import make_engine, session_scope, upgrade
+from auditor.ingest.stage import ingest_paths
+url, log = sys.argv[1], Path(sys.argv[2])
+engine = make_engine(url)
+upgrade(engine)
+with session_scope(engine) as s:
+    start = time.perf_counter()
+    [res] = ingest_paths(s, [log], "litellm", max_line_bytes=16 << 20)
+    took = time.perf_counter() - start
+assert res.reconciles and res.loaded == res.total
+print(res.loaded, f"{took:.3f}")
+"""
+
+
+def _export(source: str, path: Path) -> None:
+    import json
+
+    engine = create_engine(source)
+    try:
+        with engine.connect() as conn, path.open("w") as fh:
+            query = 'SELECT row_to_json(t) FROM "LiteLLM_SpendLogs" t ORDER BY "startTime"'
+            for (row,) in conn.execute(text(query)):
+                fh.write(json.dumps(row) + "\n")
+    finally:
+        engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -82,6 +115,7 @@ def main() -> None:
     parser.add_argument(
         "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test"
     )
+    parser.add_argument("--compare-export", action="store_true")
     args = parser.parse_args()
     backends = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
     more = max(1, args.rows // 100)
@@ -115,6 +149,28 @@ def main() -> None:
                 f"({int(again_total):,} read, {int(again_dup):,} re-read within the lag) in "
                 f"{float(again):.1f} s; peak RSS {float(peak):,.0f} MB"
             )
+            if args.compare_export:
+                _compare(backend, source, args.rows, args.postgres_url)
+
+
+def _compare(backend: str, source: str, rows: int, postgres_url: str) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp, _auditor_db(backend, postgres_url) as url:
+        log = Path(tmp) / "spend_logs.jsonl"
+        _export(source, log)
+        out = subprocess.run(
+            [sys.executable, "-c", EXPORT_CHILD, url, str(log)],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        ).stdout.split()
+        loaded, took = int(out[0]), float(out[1])
+        print(
+            f"{backend}: the same {loaded:,} rows as a JSON Lines export, --format litellm: "
+            f"{took:.1f} s ({loaded / took:,.0f} rows/s)"
+        )
 
 
 def _fill(url: str, first: int, last: int) -> None:

@@ -281,6 +281,10 @@ def test_run_reads_declared_sources_and_exits_7_on_a_short_delivery_8_on_rejecti
     )
     code, _, err = cli(config, "run")
     assert code == 8, err
+    assert (
+        "input: 2 file(s) or table read(s): 1 new, 1 already ingested, 0 skipped (of them 0 "
+        "unreadable); records: 3 read = 1 stored + 0 duplicate + 2 rejected" in err
+    )
     assert "2 of 3 records rejected" in err and "sources.max_rejected_ratio 25.00%" in err
     second = _runs(settings)[1]
     assert (second.outcome, second.exit_code) == ("input_rejected", 8)

@@ -110,6 +110,17 @@ def _scan_bar() -> Iterator[_ScanBar]:
         yield _ScanBar(bar)
 
 
+def input_summary(counts: dict[str, object]) -> str:
+    """One line accounting for everything the run was given (the ledger's ingest counts)."""
+    return (
+        f"input: {counts['files']} file(s) or table read(s): {counts['files_new']} new, "
+        f"{counts['files_already_ingested']} already ingested, {counts['files_skipped']} "
+        f"skipped (of them {counts['files_unreadable']} unreadable); records: "
+        f"{counts['records_read']} read = {counts['records_stored']} stored + "
+        f"{counts['records_duplicate']} duplicate + {counts['records_rejected']} rejected"
+    )
+
+
 def _with_workers(settings: Settings, workers: int | None) -> Settings:
     if workers is None:
         return settings
@@ -215,6 +226,7 @@ def run_cmd(
         record_refused(settings, "run", arguments, exc)
         raise
     _print_run(result)
+    err_console.print(input_summary(record.counts), markup=False, highlight=False, soft_wrap=True)
     unreadable = [f for f in result.files if f.unreadable]
     if unreadable:
         err_console.print(
