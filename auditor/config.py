@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -425,6 +426,122 @@ class IngestSettings(_Section):
     )
 
 
+class FeedSettings(_Section):
+    """One declared source of logs (`[[sources.feed]]`): a folder (or file) of log files, or a
+    database (LiteLLM's spend-log table), and what it should deliver."""
+
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="How messages, the ledger and the delivery checks name the source.",
+    )
+    path: Path | None = Field(
+        default=None, description="A folder (or file) of log files, read like `auditor run PATH`."
+    )
+    url: str | None = Field(
+        default=None,
+        description="A database to read instead: postgresql://USER@HOST:5432/DB of the LiteLLM "
+        "proxy (format litellm-db). Leave the password out: libpq reads it from ~/.pgpass or "
+        "PGPASSWORD.",
+    )
+    format: str = Field(
+        default="auto",
+        description="Log format of the files (`auto` detects per file); `litellm-db` for a url.",
+    )
+    lag_minutes: int = Field(
+        default=60,
+        ge=0,
+        le=7 * 24 * 60,
+        description="Database sources: how far before the watermark each read starts again, so "
+        "rows the gateway writes late are still read (and rows read before are duplicates).",
+    )
+    min_records_per_day: int | None = Field(
+        default=None,
+        ge=1,
+        description="Fewer interactions dated on any whole day of a checked period: a short "
+        "delivery (exit 7).",
+    )
+    min_records_per_period: int | None = Field(
+        default=None,
+        ge=1,
+        description="Fewer interactions in a checked period (a month in progress: its share of "
+        "the days elapsed): a short delivery (exit 7).",
+    )
+    expected_from: date | None = Field(
+        default=None,
+        description="The first day the source is expected to deliver (days before it are not "
+        "checked; a month it starts in is held to its share from that day).",
+    )
+
+    @model_validator(mode="after")
+    def _one_place(self) -> FeedSettings:
+        if (self.path is None) == (self.url is None):
+            raise ValueError(f"source {self.name!r}: give either path (files) or url (a database)")
+        if self.url is not None:
+            if self.format == "auto":
+                self.format = "litellm-db"
+            if self.format != "litellm-db":
+                raise ValueError(
+                    f"source {self.name!r}: a url is read with format litellm-db, "
+                    f"not {self.format!r}"
+                )
+        elif self.format == "litellm-db":
+            raise ValueError(
+                f"source {self.name!r}: format litellm-db reads a database: give url, not path"
+            )
+        return self
+
+    @field_serializer("url")
+    def _no_password(self, url: str | None) -> str | None:
+        # Effective settings and their digests show the source, never its password.
+        if url is None:
+            return None
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            return make_url(url).render_as_string(hide_password=True)
+        except ArgumentError:
+            return "(not a URL)"
+
+
+class SourcesSettings(_Section):
+    """What `auditor run` reads besides the paths it is given, what each source should deliver,
+    and how much rejected input a run tolerates."""
+
+    feed: list[FeedSettings] = Field(
+        default_factory=list,
+        description="Declared sources ([[sources.feed]]), read by every `auditor run`.",
+    )
+    max_rejected_ratio: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="More of the records read rejected than this fraction (e.g. 0.01): the run "
+        "exits 8. Unset: rejections never change the exit code.",
+    )
+    max_skipped_files: int | None = Field(
+        default=None,
+        ge=0,
+        description="More files skipped (not a log format, unreadable, refused) than this: the "
+        "run exits 8. Unset: skipped files never change the exit code.",
+    )
+    settle_days: int = Field(
+        default=0,
+        ge=0,
+        le=31,
+        description="Days that are too recent to check for expected deliveries besides today "
+        "(1: yesterday is not checked yet either).",
+    )
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> SourcesSettings:
+        names = [f.name for f in self.feed]
+        doubled = sorted({n for n in names if names.count(n) > 1})
+        if doubled:
+            raise ValueError(f"sources.feed names must be unique: {', '.join(doubled)}")
+        return self
+
+
 class ServeAuthSettings(_Section):
     mode: Literal["local", "oidc"] = Field(
         default="local",
@@ -551,6 +668,7 @@ class Settings(BaseSettings):
     report: ReportSettings = Field(default_factory=ReportSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    sources: SourcesSettings = Field(default_factory=SourcesSettings)
 
     @model_validator(mode="after")
     def _tiers_consistent(self) -> Settings:

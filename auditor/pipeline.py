@@ -7,7 +7,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 import auditor
-from auditor.config import DatabaseSettings, SampleSettings, Settings
+from auditor.config import DatabaseSettings, FeedSettings, SampleSettings, Settings
 from auditor.db.keys import check_hash_key
 from auditor.db.models import (
     Decision,
@@ -31,6 +31,7 @@ from auditor.directory import DirectoryResult, link_identities, load_people
 from auditor.errors import AuditorError
 from auditor.findings import FindingStats, build_findings
 from auditor.ingest.stage import FileResult, IngestLimits, Mappings, ingest_paths
+from auditor.ops.deliveries import DeliveryProblem, check_deliveries, input_problems
 from auditor.periods import period_bounds, periods_between
 from auditor.sample.selection import SamplePlan, draw_sample
 
@@ -90,6 +91,10 @@ class RunResult:
     files: list[FileResult] = field(default_factory=list)
     directory: DirectoryResult | None = None
     periods: list[PeriodResult] = field(default_factory=list)
+    # Declared sources ([[sources.feed]]) that delivered nothing, too little or too late.
+    delivery_problems: list[DeliveryProblem] = field(default_factory=list)
+    # Rejected records or skipped files above the [sources] thresholds.
+    input_problems: list[str] = field(default_factory=list)
 
     @property
     def loaded(self) -> int:
@@ -334,10 +339,14 @@ def run_audit(
     people_csv: Path | None = None,
     progress: Progress = _quiet,
     components: Components | None = None,
+    run_id: str | None = None,
+    today: date | None = None,
 ) -> RunResult:
-    """The scheduled job: migrate, load the directory, ingest what is new, then audit each
-    period the logs cover (or the periods given). Idempotent: a second run over the same logs
-    adds no interactions, samples, detections, decisions or findings. Raises
+    """The scheduled job: migrate, load the directory, ingest what is new (the paths given
+    and the declared `[[sources.feed]]`), then audit each period the logs cover (or the
+    periods given), then check the declared sources' deliveries (`auditor.ops.deliveries`;
+    `today`: the day the check is made, default the UTC date). Idempotent: a second run over
+    the same logs adds no interactions, samples, detections, decisions or findings. Raises
     DatabaseDamagedError before anything else when SQLite's quick_check finds the file
     damaged (a page no earlier command read)."""
     from auditor.db.integrity import require_intact
@@ -354,19 +363,12 @@ def run_audit(
             result.directory = load_people(session, people_csv)
         progress(f"directory: {result.directory.rows} people")
     with session_scope(engine) as session:
-        result.files = ingest_paths(
-            session,
-            paths,
-            fmt,
-            max_line_bytes=settings.ingest.max_line_bytes,
-            mappings=Mappings.from_maps(settings.ingest.tool_map, settings.ingest.workflow_map),
-            limits=IngestLimits.from_settings(settings.ingest),
-            progress=progress,
-            # Each file is committed when read: a run stopped midway keeps what it finished.
-            commit=session.commit,
-        )
+        read = _Ingest(session, settings, progress, run_id)
+        result.files = read.paths(paths, fmt) if paths else []
+        for feed in settings.sources.feed:
+            result.files += read.feed(feed, result.delivery_problems)
         linked = link_identities(session)
-        progress(f"ingest: {result.loaded} new interactions from {len(result.files)} file(s)")
+        progress(f"ingest: {result.loaded} new interactions from {len(result.files)} source(s)")
         if linked:
             progress(f"directory: {linked} interaction(s) matched to people by e-mail")
     todo = list(periods) if periods else None
@@ -376,7 +378,73 @@ def run_audit(
     for period in todo:
         with session_scope(engine) as session:
             result.periods.append(audit_period(session, period, components, progress=progress))
+    with session_scope(engine) as session:
+        result.delivery_problems += check_deliveries(
+            session, settings.sources, todo, result.files, (today or datetime.now(UTC).date())
+        )
+    result.input_problems = input_problems(settings.sources, result.files)
+    for line in [p.line for p in result.delivery_problems] + result.input_problems:
+        progress(line)
     return result
+
+
+@dataclass
+class _Ingest:
+    """The run's ingest: paths given, then each declared source, each file or chunk committed
+    when read, so a run stopped midway keeps what it finished."""
+
+    session: Session
+    settings: Settings
+    progress: Progress
+    run_id: str | None
+
+    def paths(
+        self, paths: Sequence[Path], fmt: str, source_name: str | None = None
+    ) -> list[FileResult]:
+        ingest = self.settings.ingest
+        return ingest_paths(
+            self.session,
+            paths,
+            fmt,
+            max_line_bytes=ingest.max_line_bytes,
+            mappings=Mappings.from_maps(ingest.tool_map, ingest.workflow_map),
+            limits=IngestLimits.from_settings(ingest),
+            progress=self.progress,
+            commit=self.session.commit,
+            source_name=source_name,
+        )
+
+    def feed(self, feed: FeedSettings, problems: list[DeliveryProblem]) -> list[FileResult]:
+        """Read one declared source. A folder that is not there is a missing delivery (named,
+        the run goes on); a database that cannot be read stops the run (SourceError)."""
+        from auditor.ingest.litellm_db import DatabaseSource, read_spend_logs
+
+        if feed.path is not None:
+            if not feed.path.exists():
+                problems.append(
+                    DeliveryProblem(
+                        feed.name,
+                        "missing",
+                        f"source {feed.name}: {feed.path} does not exist: nothing was delivered "
+                        "(check the delivery, or the mount)",
+                    )
+                )
+                return []
+            return self.paths([feed.path], feed.format, source_name=feed.name)
+        assert feed.url is not None
+        ingest = self.settings.ingest
+        source = DatabaseSource(feed.url, lag=timedelta(minutes=feed.lag_minutes), name=feed.name)
+        return [
+            read_spend_logs(
+                self.session,
+                source,
+                mappings=Mappings.from_maps(ingest.tool_map, ingest.workflow_map),
+                limits=IngestLimits.from_settings(ingest),
+                progress=self.progress,
+                commit=self.session.commit,
+                run_id=self.run_id,
+            )
+        ]
 
 
 DEMO_SEED = 20261031

@@ -30,7 +30,7 @@ from auditor.cli._common import (
     settings_from,
 )
 from auditor.cli.directory import print_directory_result
-from auditor.cli.ingest import print_file_results, print_progress
+from auditor.cli.ingest import print_file_results, print_progress, watermark_line
 from auditor.config import Settings
 from auditor.ops.ledger import (
     NO_NEW_DATA,
@@ -110,6 +110,17 @@ def _scan_bar() -> Iterator[_ScanBar]:
         yield _ScanBar(bar)
 
 
+def input_summary(counts: dict[str, object]) -> str:
+    """One line accounting for everything the run was given (the ledger's ingest counts)."""
+    return (
+        f"input: {counts['files']} file(s) or table read(s): {counts['files_new']} new, "
+        f"{counts['files_already_ingested']} already ingested, {counts['files_skipped']} "
+        f"skipped (of them {counts['files_unreadable']} unreadable); records: "
+        f"{counts['records_read']} read = {counts['records_stored']} stored + "
+        f"{counts['records_duplicate']} duplicate + {counts['records_rejected']} rejected"
+    )
+
+
 def _with_workers(settings: Settings, workers: int | None) -> Settings:
     if workers is None:
         return settings
@@ -123,6 +134,9 @@ def _print_run(result: RunResult) -> None:
         print_directory_result(result.directory)
     if result.files:
         print_file_results(result.files)
+        for f in result.files:
+            if f.watermark is not None:
+                err_console.print(watermark_line(f), markup=False, highlight=False, soft_wrap=True)
     for p in result.periods:
         drawn = "drew" if p.sample_created else "reused"
         scan, ev, found = p.scan, p.evaluation, p.findings
@@ -158,7 +172,12 @@ def _print_run(result: RunResult) -> None:
 
 def run_cmd(
     ctx: typer.Context,
-    paths: Annotated[list[Path], typer.Argument(help="Log files or folders.")],
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Log files or folders (optional when [[sources.feed]] declares the sources)."
+        ),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="Log format, or `auto`.")] = "auto",
     period: Annotated[
         list[str] | None,
@@ -179,12 +198,21 @@ def run_cmd(
     """The scheduled job: ingest what is new, sample, scan, evaluate, report. Idempotent.
 
     Exits 3 when findings await review, 4 when the policy engine failed on sampled
-    interactions and 6 when no new interaction was delivered, so a scheduler can alert. Each
+    interactions, 6 when no new interaction was delivered, 7 when a declared source delivered
+    nothing, too little or too late, 8 when more input was rejected than [sources] allows, so
+    a scheduler can alert. Each
     run is recorded in the run ledger (`auditor runs list`).
     """
     settings = _with_workers(settings_from(ctx), workers)
+    paths = list(paths or [])
+    if not paths and not settings.sources.feed:
+        raise typer.BadParameter(
+            "give log files or folders, or declare the sources in [[sources.feed]]",
+            param_hint="PATH",
+        )
     arguments = {
         "paths": [str(p) for p in paths],
+        "sources": [f.name for f in settings.sources.feed],
         "format": fmt,
         "period": list(period or []),
         "people": str(people) if people else None,
@@ -198,6 +226,7 @@ def run_cmd(
         record_refused(settings, "run", arguments, exc)
         raise
     _print_run(result)
+    err_console.print(input_summary(record.counts), markup=False, highlight=False, soft_wrap=True)
     unreadable = [f for f in result.files if f.unreadable]
     if unreadable:
         err_console.print(
@@ -222,15 +251,18 @@ def run_cmd(
         )
     elif record.outcome == NO_NEW_DATA:
         counts = record.counts
+        where = [str(p) for p in paths] + [f"source {f.name}" for f in settings.sources.feed]
         err_console.print(
             f"no new interactions were delivered: {counts['files']} file(s) under "
-            f"{', '.join(map(str, paths))} ({counts['files_already_ingested']} already "
+            f"{', '.join(where)} ({counts['files_already_ingested']} already "
             f"ingested, {counts['files_skipped']} skipped or unreadable, "
             f"{counts['records_rejected']} record(s) rejected); check the log delivery",
             markup=False,
             highlight=False,
             soft_wrap=True,
         )
+    for line in [p.line for p in result.delivery_problems] + result.input_problems:
+        err_console.print(line, markup=False, highlight=False, soft_wrap=True)
     if result.open_findings:
         new = record.counts.get("findings_new", 0)
         err_console.print(
@@ -267,6 +299,7 @@ def _run_locked(
                 people_csv=people,
                 progress=_progress,
                 components=components,
+                run_id=record.id,
             )
             fill_from_run(record, result, components)
             record.outcome, record.exit_code = run_outcome(result)

@@ -73,6 +73,29 @@ class SourceFile(Base):
     records_loaded: Mapped[int] = mapped_column(default=0)
     records_duplicate: Mapped[int] = mapped_column(default=0)
     records_rejected: Mapped[int] = mapped_column(default=0)
+    # The `[sources]` entry this file (or database read) was delivered by, for the expected
+    # delivery checks; None for paths given on the command line.
+    source_name: Mapped[str | None] = mapped_column(String(128), index=True)
+
+
+class SourceWatermark(Base):
+    """How far a database source has been read: the (`startTime`, `request_id`) of the last
+    row, so the next run reads only what is newer (less the source's lag, re-read to catch rows
+    written late). `settled_before` / `settled_count`: the source's row count before the next
+    read's lower bound when this read ended; more rows there later arrived beyond the lag."""
+
+    __tablename__ = "source_watermarks"
+
+    # The source without its password, e.g. `litellm-db postgresql://ro@gw-db:5432/litellm`.
+    source: Mapped[str] = mapped_column(String(512), primary_key=True)
+    source_format: Mapped[str] = mapped_column(String(64))
+    position_time: Mapped[datetime]
+    position_id: Mapped[str] = mapped_column(String(255))
+    settled_before: Mapped[datetime]
+    settled_count: Mapped[int] = mapped_column(BigCount)
+    records_read: Mapped[int] = mapped_column(BigCount)
+    updated_at: Mapped[datetime]
+    run_id: Mapped[str | None] = mapped_column(String(40))
 
 
 class IngestRejection(Base):

@@ -17,7 +17,7 @@ from auditor.ingest.base import Reader, read_head
 
 _READERS: dict[str, type[Reader]] = {}
 _LOADED = False
-_INFRASTRUCTURE = {"base", "registry", "stage", "export", "csvrows"}
+_INFRASTRUCTURE = {"base", "registry", "stage", "export", "csvrows", "litellm_db"}
 
 
 def register(cls: type[Reader]) -> type[Reader]:

@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -127,7 +127,24 @@ class FileResult:
     # run did not see everything it was given.
     unreadable: bool = False
     periods: set[str] = field(default_factory=set)
+    # A database source read instead of a file: how it is named (never with its password).
+    display: str | None = None
+    # What a database source read moved: watermark before and after, rows re-read within
+    # the lag, rows found beyond the lag, rows dated after the read started (left for later).
+    watermark: dict[str, Any] | None = None
+    # The `[sources]` entry that delivered it (None: named on the command line).
+    source_name: str | None = None
     _pending_rejections: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    @property
+    def name(self) -> str:
+        """The file's name, or the database source's display name."""
+        return self.display or self.path.name
+
+    @property
+    def location(self) -> str:
+        """The file's path, or the database source's display name."""
+        return self.display or str(self.path)
 
     def reject(self, line_no: int, reason: str) -> None:
         """Count a rejection; it is written to the database with the next batch."""
@@ -151,7 +168,7 @@ class FileResult:
         stored = self.loaded - self.coverage_gaps
         verdict = "reconciles" if self.reconciles else "DOES NOT RECONCILE"
         line = (
-            f"{self.path.name}: read {self.total} = stored {stored} + duplicates {self.duplicate}"
+            f"{self.name}: read {self.total} = stored {stored} + duplicates {self.duplicate}"
             f" + rejected {self.rejected} + coverage gaps {self.coverage_gaps} ({verdict})"
         )
         if self.conflicts:
@@ -465,6 +482,7 @@ def ingest_file(
     limits: IngestLimits = DEFAULT_LIMITS,
     now: datetime | None = None,
     progress: Callable[[str], None] | None = None,
+    source_name: str | None = None,
 ) -> FileResult:
     """Ingest one file with one reader. Bad records are counted and stored, never raised.
 
@@ -485,11 +503,13 @@ def ingest_file(
     if known is not None:
         result = FileResult(path=path, source_format=reader.name, sha256=known)
         result.already_ingested = True
+        _claim(session, known, source_name)
         return result
     sha = file_sha256(path)
     result = FileResult(path=path, source_format=reader.name, sha256=sha)
     if session.scalar(select(SourceFile.id).where(SourceFile.sha256 == sha)) is not None:
         result.already_ingested = True
+        _claim(session, sha, source_name)
         return result
     source = SourceFile(
         path=str(path),
@@ -498,19 +518,67 @@ def ingest_file(
         mtime_ns=st.st_mtime_ns,
         source_format=reader.name,
         ingested_at=datetime.now(UTC).replace(tzinfo=None),
+        source_name=source_name,
     )
     session.add(source)
     session.flush()
+    ingest_records(
+        session,
+        reader.records(path, max_line_bytes=max_line_bytes),
+        reader.normalize,
+        result,
+        source.id,
+        mappings=mappings,
+        limits=limits,
+        now=now,
+        progress=progress,
+    )
+    result.not_interactions = dict(getattr(reader, "skipped", {}))
+    source.records_total = result.total
+    source.records_loaded = result.loaded
+    source.records_duplicate = result.duplicate
+    source.records_rejected = result.rejected
+    session.flush()
+    return result
+
+
+def _claim(session: Session, sha256: str, source_name: str | None) -> None:
+    """A file read before from the command line, now delivered by a `[sources]` entry, counts
+    for that source's expected deliveries."""
+    if source_name is not None:
+        session.execute(
+            update(SourceFile)
+            .where(SourceFile.sha256 == sha256, SourceFile.source_name.is_(None))
+            .values(source_name=source_name)
+        )
+
+
+def ingest_records(
+    session: Session,
+    items: Iterable[RawRecord | Rejected],
+    normalize: Callable[[RawRecord], InteractionRecord],
+    result: FileResult,
+    source_id: int,
+    *,
+    mappings: Mappings = NO_MAPPINGS,
+    limits: IngestLimits = DEFAULT_LIMITS,
+    now: datetime,
+    progress: Callable[[str], None] | None = None,
+) -> None:
+    """Normalize, check and store records into `result` under the source_files row
+    `source_id`: the loop every file and every database source goes through (time window,
+    tool and workflow maps, the attribute fence, duplicates and conflicts, rejections written
+    as they come). Flushes everything before it returns; the caller commits."""
     pending: list[tuple[int, InteractionRecord]] = []
-    for item in reader.records(path, max_line_bytes=max_line_bytes):
+    for item in items:
         result.total += 1
         if progress is not None and result.total % PROGRESS_EVERY == 0:
-            progress(f"ingest: {path.name}: {result.total:,} records read, {result.loaded:,} new")
+            progress(f"ingest: {result.name}: {result.total:,} records read, {result.loaded:,} new")
         if isinstance(item, Rejected):
             result.reject(item.line_no, item.reason)
         else:
             try:
-                rec = reader.normalize(item)
+                rec = normalize(item)
             except RecordError as exc:
                 result.reject(item.line_no, str(exc))
             else:
@@ -528,18 +596,11 @@ def ingest_file(
                     rec = replace(rec, attributes=bound_attributes(attributes))
                     pending.append((item.line_no, _storable_record(rec)))
                     if len(pending) >= BATCH:
-                        _flush(session, pending, result, source.id)
+                        _flush(session, pending, result, source_id)
         if len(result._pending_rejections) >= REJECTION_BATCH:
-            _flush_rejections(session, result, source.id)
-    _flush(session, pending, result, source.id)
-    _flush_rejections(session, result, source.id)
-    result.not_interactions = dict(getattr(reader, "skipped", {}))
-    source.records_total = result.total
-    source.records_loaded = result.loaded
-    source.records_duplicate = result.duplicate
-    source.records_rejected = result.rejected
-    session.flush()
-    return result
+            _flush_rejections(session, result, source_id)
+    _flush(session, pending, result, source_id)
+    _flush_rejections(session, result, source_id)
 
 
 def ingest_paths(
@@ -552,6 +613,7 @@ def ingest_paths(
     limits: IngestLimits = DEFAULT_LIMITS,
     progress: Callable[[str], None] | None = None,
     commit: Callable[[], None] | None = None,
+    source_name: str | None = None,
 ) -> list[FileResult]:
     """Ingest files and folders in `fmt` ("auto" detects per file). Raises InputError early
     for a missing path or an unknown format, before anything is written.
@@ -561,6 +623,7 @@ def ingest_paths(
     called with a line after each file and every PROGRESS_EVERY records of a large one.
     `commit`, if given (the caller's `session.commit`), is called after each file, so that an
     interrupted ingest keeps the files it finished and the rerun skips them.
+    `source_name`: the `[sources]` entry the files are delivered by (recorded per file).
     """
     files = expand_paths(paths)
     fixed = None if fmt == "auto" else get_reader(fmt)
@@ -601,6 +664,7 @@ def ingest_paths(
                 limits=limits,
                 now=now,
                 progress=progress,
+                source_name=source_name,
             )
         except (OSError, EOFError, zlib.error) as exc:
             # Read errors the reader did not turn into a rejection: nothing of this file is
@@ -629,6 +693,8 @@ def ingest_paths(
                 else (result.skipped or f"{result.total:,} records, {result.loaded:,} new")
             )
             progress(f"ingest: {path.name} ({len(results)}/{len(files)}): {state}")
+    for result in results:
+        result.source_name = source_name
     return results
 
 

@@ -6,9 +6,11 @@ it ends, also when it fails or is interrupted (Ctrl-C, SIGTERM). A process kille
 it `interrupted`, as nothing else can hold the lock while that run is alive.
 
 Outcomes and their exit codes: completed 0, findings_await_review 3, not_evaluated 4,
-no_new_data 6 (nothing new was delivered: a scheduler should alert), failed 1 (or the error's
-own code), interrupted 130 (Ctrl-C) or 143 (SIGTERM), refused 5 (another run held the lock;
-recorded so the ledger shows the overlap).
+no_new_data 6 (nothing new was delivered: a scheduler should alert), delivery_short 7 (a
+declared source delivered nothing, too little or too late), input_rejected 8 (more records
+rejected or files skipped than `[sources]` allows), failed 1 (or the error's own code),
+interrupted 130 (Ctrl-C) or 143 (SIGTERM), refused 5 (another run held the lock; recorded so
+the ledger shows the overlap).
 """
 
 from __future__ import annotations
@@ -44,12 +46,16 @@ COMPLETED = "completed"
 FINDINGS_AWAIT_REVIEW = "findings_await_review"
 NOT_EVALUATED = "not_evaluated"
 NO_NEW_DATA = "no_new_data"
+DELIVERY_SHORT = "delivery_short"
+INPUT_REJECTED = "input_rejected"
 FAILED = "failed"
 INTERRUPTED = "interrupted"
 
 EXIT_FINDINGS = 3
 EXIT_NOT_EVALUATED = 4
 EXIT_NO_NEW_DATA = 6
+EXIT_DELIVERY_SHORT = 7
+EXIT_INPUT_REJECTED = 8
 
 REFUSED = "refused"  # another run held the lock (exit 5)
 
@@ -60,6 +66,8 @@ OUTCOMES = (
     FINDINGS_AWAIT_REVIEW,
     NOT_EVALUATED,
     NO_NEW_DATA,
+    DELIVERY_SHORT,
+    INPUT_REJECTED,
     FAILED,
     INTERRUPTED,
 )
@@ -248,7 +256,7 @@ def file_entries(files: Sequence[FileResult]) -> list[dict[str, Any]]:
     out = []
     for f in files:
         entry: dict[str, Any] = {
-            "path": str(f.path),
+            "path": f.location,
             "sha256": f.sha256 or None,
             "format": f.source_format,
             "total": f.total,
@@ -256,6 +264,10 @@ def file_entries(files: Sequence[FileResult]) -> list[dict[str, Any]]:
             "duplicate": f.duplicate,
             "rejected": f.rejected,
         }
+        if f.source_name is not None:
+            entry["source"] = f.source_name
+        if f.watermark is not None:
+            entry["watermark"] = f.watermark
         if f.already_ingested:
             entry["skipped"] = "already ingested"
         elif f.skipped:
@@ -264,7 +276,22 @@ def file_entries(files: Sequence[FileResult]) -> list[dict[str, Any]]:
     return out
 
 
-def ingest_counts(files: Sequence[FileResult]) -> dict[str, int]:
+def source_counts(files: Sequence[FileResult]) -> dict[str, dict[str, Any]]:
+    """What each declared source (`[[sources.feed]]`) delivered in this run: files, records,
+    and a database source's watermark after the read."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in dict.fromkeys(f.source_name for f in files if f.source_name is not None):
+        mine = [f for f in files if f.source_name == name]
+        entry: dict[str, Any] = ingest_counts(mine)
+        marks = [f.watermark for f in mine if f.watermark is not None]
+        if marks:
+            entry["watermark"] = marks[-1].get("after")
+            entry["records_beyond_lag"] = sum(m.get("beyond_lag", 0) for m in marks)
+        out[name] = entry
+    return out
+
+
+def ingest_counts(files: Sequence[FileResult]) -> dict[str, Any]:
     return {
         "files": len(files),
         "files_new": sum(1 for f in files if not f.skipped and not f.already_ingested),
@@ -280,10 +307,15 @@ def ingest_counts(files: Sequence[FileResult]) -> dict[str, int]:
 
 def run_outcome(result: RunResult) -> tuple[str, int]:
     """The outcome of an `auditor run` and its exit code: the policy engine failing comes
-    first (the control was not tested), then nothing new delivered (no interaction stored and
-    no period sampled for the first time), then new or reopened findings."""
+    first (the control was not tested), then a declared source's missing, short or late
+    delivery, then too much rejected input, then nothing new delivered (no interaction stored
+    and no period sampled for the first time), then new or reopened findings."""
     if result.evaluation_failures:
         return NOT_EVALUATED, EXIT_NOT_EVALUATED
+    if result.delivery_problems:
+        return DELIVERY_SHORT, EXIT_DELIVERY_SHORT
+    if result.input_problems:
+        return INPUT_REJECTED, EXIT_INPUT_REJECTED
     # Nothing stored and nothing to audit for the first time (a run stopped after its ingest
     # leaves periods whose first sample the rerun draws: that is new work, not a missing
     # delivery).
@@ -329,6 +361,14 @@ def fill_from_run(record: RunRecord, result: RunResult, components: Components) 
             "report": str(p.report_path) if p.report_path else None,
         }
     counts["periods"] = per_period
+    counts["sources"] = source_counts(result.files)
+    counts["records_beyond_lag"] = sum(
+        (f.watermark or {}).get("beyond_lag", 0) for f in result.files
+    )
+    counts["delivery_problems"] = [
+        {"source": p.source, "kind": p.kind, "line": p.line} for p in result.delivery_problems
+    ]
+    counts["input_problems"] = list(result.input_problems)
     counts["findings_new"] = _new_findings(result)
     counts["findings_open"] = result.open_findings
     record.counts = counts
