@@ -12,6 +12,7 @@ import os
 import secrets
 import sys
 import tomllib
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -272,6 +273,14 @@ class PolicySettings(_Section):
         default=None,
         description="An OPA bundle (.tar.gz, as `auditor policy bundle` writes) to load "
         "instead of `directory`; its manifest's revision is recorded with every decision.",
+    )
+    tools: Path | None = Field(
+        default=None,
+        description="The firm's own tool registry: a JSON file shaped as the pack's "
+        "data/tools.json (tool id -> name, approval_status, destination, approved_workflows, "
+        "...). Its tools are added to the pack's, an id the pack also has replaced, so a tool "
+        "is added without copying the pack; the file is part of the pack's revision. Only with "
+        "`directory` (a bundle carries its own registry).",
     )
     bundle_public_key: Path | None = Field(
         default=None,
@@ -630,26 +639,127 @@ def _format_validation_error(source: str, exc: ValidationError) -> str:
     return f"invalid configuration in {source}: " + "; ".join(parts)
 
 
+def path_keys(model: type[BaseModel] | None = None, prefix: str = "") -> list[str]:
+    """The dotted keys of every setting that names a file or folder."""
+    model = model or Settings
+    keys = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys += path_keys(annotation, f"{prefix}{name}.")
+        elif annotation is Path or "Path" in str(annotation):
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+def resolve_file_paths(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The configuration file's values with every relative path (and a relative SQLite URL)
+    made absolute against `folder`, the file's own folder: a scheduler starts the auditor
+    from any working directory, and the file must mean the same from each."""
+    folder = folder.resolve()
+    for key in path_keys():
+        *parents, leaf = key.split(".")
+        section: Any = data
+        for part in parents:
+            section = section.get(part) if isinstance(section, dict) else None
+        if isinstance(section, dict) and isinstance(section.get(leaf), str):
+            value = Path(section[leaf]).expanduser()
+            if not value.is_absolute():
+                section[leaf] = str(folder / value)
+    database = data.get("database")
+    if isinstance(database, dict) and isinstance(database.get("url"), str):
+        url = database["url"]
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            file = url.removeprefix("sqlite:///")
+            if file and not Path(file).is_absolute():
+                database["url"] = f"sqlite:///{folder / file}"
+    return data
+
+
+def config_file_in_use(config_file: Path | None) -> Path | None:
+    """The file `load_settings` reads: the one given, else ./auditor.toml if it exists."""
+    if config_file is None and Path(DEFAULT_CONFIG_FILE).exists():
+        return Path(DEFAULT_CONFIG_FILE)
+    return config_file
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist", "check --config")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return resolve_file_paths(data, path.parent)
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Load settings from `config_file` (or ./auditor.toml if it exists) plus the environment.
 
+    Relative paths in the file are read against the file's folder (`resolve_file_paths`);
+    those from the environment, `overrides` and the defaults against the working directory.
     Raises ConfigError naming the file and key on any invalid or unknown setting.
     """
     data: dict[str, Any] = {}
     source = "defaults and environment"
-    path = config_file
-    if path is None and Path(DEFAULT_CONFIG_FILE).exists():
-        path = Path(DEFAULT_CONFIG_FILE)
+    path = config_file_in_use(config_file)
     if path is not None:
-        if not path.exists():
-            raise ConfigError(f"config file {path} does not exist", "check --config")
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        data = _read_file(path)
         source = str(path)
     data.update(overrides)
     try:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(source, exc)) from None
+
+
+DEFAULT, FILE, ENVIRONMENT, COMMAND_LINE = "default", "file", "environment", "command line"
+
+
+def _leaves(data: Any, prefix: str = "") -> Iterator[str]:
+    if isinstance(data, dict) and data:
+        for key, value in data.items():
+            yield from _leaves(value, f"{prefix}{key}.")
+    elif prefix:
+        yield prefix.rstrip(".")
+
+
+def setting_sources(
+    config_file: Path | None = None, overrides: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """Where each setting that is not a default came from, by dotted key: "file" (the
+    configuration file), "environment" (an AUDITOR_* variable, named) or "command line"
+    (`overrides`), with the precedence `load_settings` applies (environment, then command
+    line, then file). A key under a section given whole (a dict, a JSON variable) counts
+    for every setting below it."""
+    sources: dict[str, str] = {}
+    path = config_file_in_use(config_file)
+    if path is not None and path.exists():
+        try:
+            for key in _leaves(_read_file(path)):
+                sources[key] = f"{FILE} {path}"
+        except ConfigError:
+            pass
+    for key in _leaves(overrides or {}):
+        sources[key] = COMMAND_LINE
+    prefix = Settings.model_config.get("env_prefix", "AUDITOR_")
+    for name in sorted(os.environ):
+        if not name.startswith(prefix) or name == "AUDITOR_CONFIG":
+            continue
+        key = ".".join(name.removeprefix(prefix).lower().split("__"))
+        if key.split(".")[0] in Settings.model_fields:
+            sources[key] = f"{ENVIRONMENT} {name}"
+    return sources
+
+
+def source_of(key: str, sources: dict[str, str]) -> str:
+    """The source of one dotted key: its own, else that of the nearest section given whole,
+    else "default"."""
+    parts = key.split(".")
+    for end in range(len(parts), 0, -1):
+        found = sources.get(".".join(parts[:end]))
+        if found:
+            return found
+    # A table setting (a map) given entry by entry: the source of its entries.
+    below = sorted({v for k, v in sources.items() if k.startswith(key + ".")})
+    return ", ".join(below) if below else DEFAULT

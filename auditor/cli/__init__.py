@@ -18,6 +18,7 @@ from sqlalchemy.exc import DatabaseError
 from auditor import __version__
 from auditor.cli import (
     audit,
+    config,
     db,
     detect,
     directory,
@@ -60,7 +61,8 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
-    ctx.obj = {"settings": load_settings(Path(config) if config else None)}
+    config_file = Path(config) if config else None
+    ctx.obj = {"settings": load_settings(config_file), "config_file": config_file}
     _loaded["database_url"] = ctx.obj["settings"].database.url
 
 
@@ -68,6 +70,7 @@ def _root(
 _loaded: dict[str, str] = {}
 
 
+app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")
 app.add_typer(directory.app, name="directory")
 app.add_typer(sample.app, name="sample")

@@ -42,6 +42,7 @@ from auditor.ops.ledger import (
     run_outcome,
 )
 from auditor.ops.lock import RunLockedError, run_lock
+from auditor.ops.preflight import require_valid
 from auditor.pipeline import (
     Components,
     RunResult,
@@ -183,6 +184,7 @@ def run_cmd(
     run is recorded in the run ledger (`auditor runs list`).
     """
     settings = _with_workers(settings_from(ctx), workers)
+    require_valid(settings)
     arguments = {
         "paths": [str(p) for p in paths],
         "format": fmt,

@@ -16,6 +16,7 @@ from auditor.ingest.registry import available
 from auditor.ingest.stage import FileResult, IngestLimits, Mappings, ingest_paths
 from auditor.ops.ledger import FAILED, file_entries, ingest_counts, recorded_run
 from auditor.ops.lock import run_lock
+from auditor.ops.preflight import require_valid
 
 
 def print_progress(message: str) -> None:
@@ -83,6 +84,7 @@ def ingest_cmd(
 ) -> None:
     """Read log files into normalized interactions; bad records are counted, not fatal."""
     settings = settings_from(ctx)
+    require_valid(settings)
     arguments = {"paths": [str(p) for p in paths], "format": fmt}
     with run_lock(settings, "ingest"):
         engine = open_engine(settings, migrate=True)
