@@ -31,7 +31,7 @@ from auditor.cli import (
     serve,
     stats,
 )
-from auditor.cli._common import ConfigOption, err_console
+from auditor.cli._common import ConfigOption, LogFormat, configure_logs, err_console
 from auditor.config import load_settings
 from auditor.errors import AuditorError
 from auditor.ops.ledger import Terminated
@@ -60,7 +60,17 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format",
+            envvar="AUDITOR_LOG_FORMAT",
+            help="stderr as plain lines with timestamps (default), or json: one JSON object "
+            "per event (time, level, run id, stage, event, counts, durations).",
+        ),
+    ] = LogFormat.plain,
 ) -> None:
+    configure_logs(log_format)
     config_file = Path(config) if config else None
     ctx.obj = {"settings": load_settings(config_file), "config_file": config_file}
     _loaded["database_url"] = ctx.obj["settings"].database.url
@@ -98,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code: 0 done, 1 error, 2 usage, 3 findings to review."""
     # SIGTERM (a scheduler stopping the job) is raised as Terminated where the process is:
     # the open transaction rolls back, stages already committed stay, the ledger says so.
+    configure_logs(LogFormat.plain)  # until the root callback reads --log-format
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
