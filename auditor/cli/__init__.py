@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import DBAPIError
 
 from auditor import __version__
 from auditor.cli import (
@@ -129,15 +129,20 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
-    except DatabaseError as exc:
+    except DBAPIError as exc:
         message = _database_error(exc)
-        err_console.print(f"error: {message}", highlight=False, markup=False)
-        hint = (
-            "restore the database from a backup"
-            if " is damaged: " in message
-            else "another process may be writing to it: try again; AUDITOR_DEBUG=1 shows more"
-        )
-        err_console.print(f"hint: {hint}", highlight=False, markup=False)
+        err_console.print(f"error: {message}", highlight=False, markup=False, soft_wrap=True)
+        if " is damaged: " in message:
+            hint = "restore the database from a backup"
+        elif _connection_lost(exc):
+            hint = (
+                "check that the database server is up and reachable from this machine (a "
+                "restart or a failover ends every connection), then run again: the rerun "
+                "completes the work without duplicates"
+            )
+        else:
+            hint = "another process may be writing to it: try again; AUDITOR_DEBUG=1 shows more"
+        err_console.print(f"hint: {hint}", highlight=False, markup=False, soft_wrap=True)
         if os.environ.get("AUDITOR_DEBUG") == "1":
             traceback.print_exception(exc)
         return 1
@@ -166,11 +171,44 @@ def _terminate(_signum: int, _frame: object) -> None:
 _DAMAGED = ("malformed", "not a database", "file is encrypted", "disk image")
 
 
-def _database_error(exc: DatabaseError) -> str:
+# What a server's end of the connection going away looks like (psycopg and libpq wording).
+_LOST = (
+    "server closed the connection",
+    "terminating connection",
+    "connection is closed",
+    "consuming input failed",
+    "connection already closed",
+    "ssl syscall error",
+)
+
+
+def _connection_lost(exc: DBAPIError) -> bool:
+    """The connection to the server went away mid-work (a restart, a failover, an
+    administrator ending sessions, the network), as opposed to a statement refused."""
+    if exc.connection_invalidated:
+        return True
+    orig = getattr(exc, "orig", None)
+    if type(orig).__name__ in ("AdminShutdown", "CrashShutdown", "IdleSessionTimeout"):
+        return True
+    first_line = str(orig or "").split("\n", 1)[0].lower()
+    return any(words in first_line for words in _LOST)
+
+
+def _database_error(exc: DBAPIError) -> str:
     """One line for a database error that reached the top: for a damaged SQLite file, which
-    file and the first lines of PRAGMA integrity_check's verdict; otherwise the error's type
-    only (a driver's message can quote a value bound to the statement)."""
+    file and the first lines of PRAGMA integrity_check's verdict; for a lost connection, which
+    server; otherwise the error's type only (a driver's message can quote a value bound to
+    the statement)."""
     url = _loaded.get("database_url", "")
+    if _connection_lost(exc):
+        from sqlalchemy.engine import make_url
+
+        kind = type(getattr(exc, "orig", None) or exc).__name__
+        where = make_url(url).render_as_string(hide_password=True) if url else "the database"
+        return (
+            f"the connection to the database was lost during the work ({kind} from {where}): "
+            "what was committed before it is kept, the work in progress was rolled back"
+        )
     reason = str(getattr(exc, "orig", "") or "").split("\n", 1)[0][:200]
     damaged = any(word in reason.lower() for word in _DAMAGED)
     sqlite_file = url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:")
