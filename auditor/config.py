@@ -13,6 +13,7 @@ import secrets
 import sys
 import tomllib
 from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -543,6 +544,19 @@ class NotifySettings(_Section):
     timeout_seconds: float = Field(default=30.0, gt=0)
 
 
+# The configuration file's values while `load_settings` builds Settings from them: a source
+# below the environment (init values would sit above it, where the command line goes).
+_FILE_DATA: ContextVar[dict[str, Any] | None] = ContextVar("auditor_config_file_data", default=None)
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return (_FILE_DATA.get() or {}).get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_FILE_DATA.get() or {})
+
+
 class Settings(BaseSettings):
     """All configuration. Build with `load_settings()`, which names the file on an error."""
 
@@ -578,8 +592,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Environment beats the file (passed as init values), which beats the defaults.
-        return (env_settings, init_settings)
+        # The command line (passed as init values) beats the environment, which beats the
+        # file, which beats the defaults; pydantic-settings merges them key by key.
+        return (init_settings, env_settings, _FileSource(settings_cls))
 
     def hash_key_bytes(self) -> bytes:
         """The HMAC key for value hashes: configured, or a local key file created once (0600).
@@ -706,11 +721,15 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     if path is not None:
         data = _read_file(path)
         source = str(path)
-    data.update(overrides)
+    if overrides:
+        source += " and the command line"
+    token = _FILE_DATA.set(data)
     try:
-        return Settings(**data)
+        return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(source, exc)) from None
+    finally:
+        _FILE_DATA.reset(token)
 
 
 DEFAULT, FILE, ENVIRONMENT, COMMAND_LINE = "default", "file", "environment", "command line"
@@ -729,9 +748,9 @@ def setting_sources(
 ) -> dict[str, str]:
     """Where each setting that is not a default came from, by dotted key: "file" (the
     configuration file), "environment" (an AUDITOR_* variable, named) or "command line"
-    (`overrides`), with the precedence `load_settings` applies (environment, then command
-    line, then file). A key under a section given whole (a dict, a JSON variable) counts
-    for every setting below it."""
+    (`overrides`, as `--set` gives them), with the precedence `load_settings` applies
+    (command line, then environment, then file). A key under a section given whole (a dict,
+    a JSON variable) counts for every setting below it."""
     sources: dict[str, str] = {}
     path = config_file_in_use(config_file)
     if path is not None and path.exists():
@@ -740,8 +759,6 @@ def setting_sources(
                 sources[key] = f"{FILE} {path}"
         except ConfigError:
             pass
-    for key in _leaves(overrides or {}):
-        sources[key] = COMMAND_LINE
     prefix = Settings.model_config.get("env_prefix", "AUDITOR_")
     for name in sorted(os.environ):
         if not name.startswith(prefix) or name == "AUDITOR_CONFIG":
@@ -749,7 +766,35 @@ def setting_sources(
         key = ".".join(name.removeprefix(prefix).lower().split("__"))
         if key.split(".")[0] in Settings.model_fields:
             sources[key] = f"{ENVIRONMENT} {name}"
+    for key in _leaves(overrides or {}):
+        sources[key] = COMMAND_LINE
     return sources
+
+
+def parse_assignments(assignments: list[str]) -> dict[str, Any]:
+    """`--set KEY=VALUE` options as nested overrides: `sample.size=50` -> {"sample": {"size":
+    50}}; a value is read as TOML (numbers, booleans, quoted strings, arrays, inline tables)
+    and, if it is not TOML, as a plain string. Raises ConfigError for a malformed one."""
+    out: dict[str, Any] = {}
+    for item in assignments:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise ConfigError(
+                f"--set {item!r} is not KEY=VALUE", "e.g. --set sample.size=50 (dotted keys)"
+            )
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        *parents, leaf = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r} conflicts with another --set of {part}")
+        node[leaf] = value
+    return out
 
 
 def source_of(key: str, sources: dict[str, str]) -> str:

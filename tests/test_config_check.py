@@ -292,3 +292,29 @@ def test_a_typo_in_the_tool_map_refuses_the_run_before_any_work(
             assert session.scalar(select(func.count(Interaction.id))) == 0
     finally:
         engine.dispose()
+
+
+def test_command_line_beats_environment_beats_file_key_by_key(
+    elsewhere: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    elsewhere.mkdir()
+    cfg = elsewhere / "auditor.toml"
+    cfg.write_text("[sample]\nsize = 50\nseed = 1\nconfidence = 0.9\n")
+    monkeypatch.setenv("AUDITOR_SAMPLE__SEED", "9")
+    monkeypatch.setenv("AUDITOR_SAMPLE__SIZE", "8")
+    monkeypatch.setenv("AUDITOR_SCAN__HASH_KEY", KEY)
+    s = load_settings(cfg, sample={"size": 3})
+    assert (s.sample.size, s.sample.seed, s.sample.confidence) == (3, 9, 0.9)
+    argv = ["--config", str(cfg), "--set", "sample.size=4", "--set", 'scan.allow_list=["Acme"]']
+    assert main([*argv, "config", "check", "--no-database", "--format", "json"]) == 0
+    shown = {r["key"]: r for r in json.loads(capsys.readouterr().out)["settings"]}
+    assert (shown["sample.size"]["value"], shown["sample.size"]["source"]) == ("4", "command line")
+    assert shown["scan.allow_list"]["value"] == '["Acme"]'
+    assert shown["sample.seed"]["source"] == "environment AUDITOR_SAMPLE__SEED"
+    assert shown["sample.confidence"]["source"] == f"file {cfg}"
+
+
+@pytest.mark.parametrize("bad", ["sample.size", "=3", "sample..size=3"])
+def test_a_malformed_set_is_refused(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--set", bad, "config", "check", "--no-database"]) == 1
+    assert "is not KEY=VALUE" in capsys.readouterr().err

@@ -32,7 +32,7 @@ from auditor.cli import (
     stats,
 )
 from auditor.cli._common import ConfigOption, LogFormat, configure_logs, err_console
-from auditor.config import load_settings
+from auditor.config import load_settings, parse_assignments
 from auditor.errors import AuditorError
 from auditor.ops.ledger import Terminated
 
@@ -60,6 +60,15 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
+    assignments: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Override one setting for this command, e.g. --set sample.size=50 (beats the "
+            "environment and the file; repeatable).",
+        ),
+    ] = None,
     log_format: Annotated[
         LogFormat,
         typer.Option(
@@ -72,7 +81,12 @@ def _root(
 ) -> None:
     configure_logs(log_format)
     config_file = Path(config) if config else None
-    ctx.obj = {"settings": load_settings(config_file), "config_file": config_file}
+    overrides = parse_assignments(assignments or [])
+    ctx.obj = {
+        "settings": load_settings(config_file, **overrides),
+        "config_file": config_file,
+        "overrides": overrides,
+    }
     _loaded["database_url"] = ctx.obj["settings"].database.url
 
 

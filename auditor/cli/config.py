@@ -41,7 +41,7 @@ def check_cmd(
     obj = ctx.find_root().obj or {}
     config_file: Path | None = obj.get("config_file")
     in_use = config_file_in_use(config_file)
-    sources = setting_sources(config_file)
+    sources = setting_sources(config_file, obj.get("overrides"))
     rows = effective_settings(settings, sources)
     problems = check_all(settings, database=database)
     errors = [p for p in problems if p.level == ERROR]
