@@ -646,11 +646,42 @@ class Settings(BaseSettings):
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
+# Keys whose value is never repeated in a message (a secret, or a URL that may hold one).
+_UNQUOTED = ("hash_key", "password", "secret", "token", "url")
+
+
+def _fields_at(path: list[str]) -> dict[str, Any]:
+    """The fields of the settings section at `path` ({} if it is not a section)."""
+    model: Any = Settings
+    for part in path:
+        info = getattr(model, "model_fields", {}).get(part)
+        if info is None:
+            return {}
+        model = info.annotation
+    return dict(getattr(model, "model_fields", {}))
+
+
 def _format_validation_error(source: str, exc: ValidationError) -> str:
+    """Each error with its key, the value given (never a secret's) and what would fix it."""
+    import difflib
+
     parts = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        parts.append(f"{key}: {err['msg']}")
+        loc = [str(p) for p in err["loc"]]
+        key = ".".join(loc) or "(top level)"
+        text = f"{key}: {err['msg']}"
+        if err["type"] != "missing" and not any(word in key for word in _UNQUOTED):
+            shown = repr(err["input"])
+            text += f" (given {shown[:60] + '…' if len(shown) > 60 else shown})"
+        if err["type"] == "extra_forbidden":
+            known = _fields_at(loc[:-1])
+            close = difflib.get_close_matches(loc[-1], list(known), n=1)
+            text += (
+                f"; did you mean {'.'.join([*loc[:-1], close[0]])}?"
+                if close
+                else "; remove it (see the Configuration section of the README for the keys)"
+            )
+        parts.append(text)
     return f"invalid configuration in {source}: " + "; ".join(parts)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from auditor.cli import main
 from auditor.config import Settings, load_settings, setting_sources, source_of
+from auditor.errors import ConfigError
 from auditor.ops.preflight import check_all, effective_settings
 from tests.conftest import chat_record, write_jsonl
 
@@ -318,3 +319,34 @@ def test_command_line_beats_environment_beats_file_key_by_key(
 def test_a_malformed_set_is_refused(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--set", bad, "config", "check", "--no-database"]) == 1
     assert "is not KEY=VALUE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "[sample]\nsizee = 4\n",
+            "sample.sizee: Extra inputs are not permitted (given 4); did you mean sample.size?",
+        ),
+        (
+            '[scan]\nscore_threshold = "high"\n',
+            "scan.score_threshold: Input should be a valid number",
+        ),
+        ('[scan]\nscore_threshold = "high"\n', "(given 'high')"),
+        ('[policy]\nengine = "opa-rust"\n', "(given 'opa-rust')"),
+    ],
+)
+def test_a_bad_value_names_key_value_and_fix(tmp_path: Path, text: str, expected: str) -> None:
+    cfg = tmp_path / "auditor.toml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg)
+    assert str(cfg) in info.value.message and expected in info.value.message
+
+
+def test_a_secret_given_badly_is_never_repeated(tmp_path: Path) -> None:
+    cfg = tmp_path / "auditor.toml"
+    cfg.write_text('[notify]\npassword = ["hunter2-not-shown"]\n[database]\nurl = 5\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg)
+    assert "notify.password" in info.value.message and "hunter2" not in info.value.message
