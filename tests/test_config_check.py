@@ -350,3 +350,23 @@ def test_a_secret_given_badly_is_never_repeated(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(cfg)
     assert "notify.password" in info.value.message and "hunter2" not in info.value.message
+
+
+def test_a_bundle_built_with_the_firm_registry_carries_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from auditor.policy.engine import load_pack
+
+    monkeypatch.chdir(tmp_path)
+    firm = tmp_path / "tools.json"
+    firm.write_text(
+        json.dumps({"acme-gpt": {"approval_status": "approved", "approved_workflows": ["coding"]}})
+    )
+    out = tmp_path / "pack.tar.gz"
+    argv = ["--set", f'policy.tools="{firm}"', "policy", "bundle", "--out", str(out)]
+    assert main(argv) == 0, capsys.readouterr().err
+    bundled = load_settings(None, policy={"source": str(out), "allow_unsigned_bundle": True})
+    assert "acme-gpt" in load_pack(bundled.policy).data["tools"]
+    both = load_settings(None, policy={"source": str(out), "tools": str(firm)})
+    with pytest.raises(Exception, match="a bundle carries its own tool registry"):
+        load_pack(both.policy)

@@ -707,7 +707,8 @@ def load_pack(settings: PolicySettings) -> PolicyBundle:
         raise PolicyError(
             f"policy.tools ({settings.tools}) is set with policy.source ({settings.source}): "
             "a bundle carries its own tool registry",
-            "build the bundle from a directory holding the firm's tools, or unset policy.tools",
+            "`auditor policy bundle` writes policy.tools into the bundle it builds; load that "
+            "bundle without policy.tools",
         )
     from auditor.policy.bundle import read_bundle
 
