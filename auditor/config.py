@@ -12,6 +12,8 @@ import os
 import secrets
 import sys
 import tomllib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -273,6 +275,14 @@ class PolicySettings(_Section):
         default=None,
         description="An OPA bundle (.tar.gz, as `auditor policy bundle` writes) to load "
         "instead of `directory`; its manifest's revision is recorded with every decision.",
+    )
+    tools: Path | None = Field(
+        default=None,
+        description="The firm's own tool registry: a JSON file shaped as the pack's "
+        "data/tools.json (tool id -> name, approval_status, destination, approved_workflows, "
+        "...). Its tools are added to the pack's, an id the pack also has replaced, so a tool "
+        "is added without copying the pack; the file is part of the pack's revision. Only with "
+        "`directory` (a bundle carries its own registry).",
     )
     bundle_public_key: Path | None = Field(
         default=None,
@@ -651,6 +661,19 @@ class NotifySettings(_Section):
     timeout_seconds: float = Field(default=30.0, gt=0)
 
 
+# The configuration file's values while `load_settings` builds Settings from them: a source
+# below the environment (init values would sit above it, where the command line goes).
+_FILE_DATA: ContextVar[dict[str, Any] | None] = ContextVar("auditor_config_file_data", default=None)
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return (_FILE_DATA.get() or {}).get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_FILE_DATA.get() or {})
+
+
 class Settings(BaseSettings):
     """All configuration. Build with `load_settings()`, which names the file on an error."""
 
@@ -687,8 +710,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Environment beats the file (passed as init values), which beats the defaults.
-        return (env_settings, init_settings)
+        # The command line (passed as init values) beats the environment, which beats the
+        # file, which beats the defaults; pydantic-settings merges them key by key.
+        return (init_settings, env_settings, _FileSource(settings_cls))
 
     def hash_key_bytes(self) -> bytes:
         """The HMAC key for value hashes: configured, or a local key file created once (0600).
@@ -740,34 +764,203 @@ class Settings(BaseSettings):
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
+# Keys whose value is never repeated in a message (a secret, or a URL that may hold one).
+_UNQUOTED = ("hash_key", "password", "secret", "token", "url")
+
+
+def _fields_at(path: list[str]) -> dict[str, Any]:
+    """The fields of the settings section at `path` ({} if it is not a section)."""
+    model: Any = Settings
+    for part in path:
+        info = getattr(model, "model_fields", {}).get(part)
+        if info is None:
+            return {}
+        model = info.annotation
+    return dict(getattr(model, "model_fields", {}))
+
+
 def _format_validation_error(source: str, exc: ValidationError) -> str:
+    """Each error with its key, the value given (never a secret's) and what would fix it."""
+    import difflib
+
     parts = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        parts.append(f"{key}: {err['msg']}")
+        loc = [str(p) for p in err["loc"]]
+        key = ".".join(loc) or "(top level)"
+        text = f"{key}: {err['msg']}"
+        if err["type"] != "missing" and not any(word in key for word in _UNQUOTED):
+            shown = repr(err["input"])
+            text += f" (given {shown[:60] + '…' if len(shown) > 60 else shown})"
+        if err["type"] == "extra_forbidden":
+            known = _fields_at(loc[:-1])
+            close = difflib.get_close_matches(loc[-1], list(known), n=1)
+            text += (
+                f"; did you mean {'.'.join([*loc[:-1], close[0]])}?"
+                if close
+                else "; remove it (see the Configuration section of the README for the keys)"
+            )
+        parts.append(text)
     return f"invalid configuration in {source}: " + "; ".join(parts)
+
+
+def path_keys(model: type[BaseModel] | None = None, prefix: str = "") -> list[str]:
+    """The dotted keys of every setting that names a file or folder."""
+    model = model or Settings
+    keys = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys += path_keys(annotation, f"{prefix}{name}.")
+        elif annotation is Path or "Path" in str(annotation):
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+def resolve_file_paths(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The configuration file's values with every relative path (and a relative SQLite URL)
+    made absolute against `folder`, the file's own folder: a scheduler starts the auditor
+    from any working directory, and the file must mean the same from each."""
+    folder = folder.resolve()
+    for key in path_keys():
+        *parents, leaf = key.split(".")
+        section: Any = data
+        for part in parents:
+            section = section.get(part) if isinstance(section, dict) else None
+        if isinstance(section, dict) and isinstance(section.get(leaf), str):
+            value = Path(section[leaf]).expanduser()
+            if not value.is_absolute():
+                section[leaf] = str(folder / value)
+    sources = data.get("sources")
+    feeds = sources.get("feed") if isinstance(sources, dict) else None
+    for feed in feeds if isinstance(feeds, list) else []:  # [[sources.feed]] path = "logs"
+        if isinstance(feed, dict) and isinstance(feed.get("path"), str):
+            value = Path(feed["path"]).expanduser()
+            if not value.is_absolute():
+                feed["path"] = str(folder / value)
+    database = data.get("database")
+    if isinstance(database, dict) and isinstance(database.get("url"), str):
+        url = database["url"]
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            file = url.removeprefix("sqlite:///")
+            if file and not Path(file).is_absolute():
+                database["url"] = f"sqlite:///{folder / file}"
+    return data
+
+
+def config_file_in_use(config_file: Path | None) -> Path | None:
+    """The file `load_settings` reads: the one given, else ./auditor.toml if it exists."""
+    if config_file is None and Path(DEFAULT_CONFIG_FILE).exists():
+        return Path(DEFAULT_CONFIG_FILE)
+    return config_file
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist", "check --config")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return resolve_file_paths(data, path.parent)
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Load settings from `config_file` (or ./auditor.toml if it exists) plus the environment.
 
+    Relative paths in the file are read against the file's folder (`resolve_file_paths`);
+    those from the environment, `overrides` and the defaults against the working directory.
     Raises ConfigError naming the file and key on any invalid or unknown setting.
     """
     data: dict[str, Any] = {}
     source = "defaults and environment"
-    path = config_file
-    if path is None and Path(DEFAULT_CONFIG_FILE).exists():
-        path = Path(DEFAULT_CONFIG_FILE)
+    path = config_file_in_use(config_file)
     if path is not None:
-        if not path.exists():
-            raise ConfigError(f"config file {path} does not exist", "check --config")
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        data = _read_file(path)
         source = str(path)
-    data.update(overrides)
+    if overrides:
+        source += " and the command line"
+    token = _FILE_DATA.set(data)
     try:
-        return Settings(**data)
+        return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(source, exc)) from None
+    finally:
+        _FILE_DATA.reset(token)
+
+
+DEFAULT, FILE, ENVIRONMENT, COMMAND_LINE = "default", "file", "environment", "command line"
+
+
+def _leaves(data: Any, prefix: str = "") -> Iterator[str]:
+    if isinstance(data, dict) and data:
+        for key, value in data.items():
+            yield from _leaves(value, f"{prefix}{key}.")
+    elif prefix:
+        yield prefix.rstrip(".")
+
+
+def setting_sources(
+    config_file: Path | None = None, overrides: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """Where each setting that is not a default came from, by dotted key: "file" (the
+    configuration file), "environment" (an AUDITOR_* variable, named) or "command line"
+    (`overrides`, as `--set` gives them), with the precedence `load_settings` applies
+    (command line, then environment, then file). A key under a section given whole (a dict,
+    a JSON variable) counts for every setting below it."""
+    sources: dict[str, str] = {}
+    path = config_file_in_use(config_file)
+    if path is not None and path.exists():
+        try:
+            for key in _leaves(_read_file(path)):
+                sources[key] = f"{FILE} {path}"
+        except ConfigError:
+            pass
+    prefix = Settings.model_config.get("env_prefix", "AUDITOR_")
+    for name in sorted(os.environ):
+        if not name.startswith(prefix) or name == "AUDITOR_CONFIG":
+            continue
+        key = ".".join(name.removeprefix(prefix).lower().split("__"))
+        if key.split(".")[0] in Settings.model_fields:
+            sources[key] = f"{ENVIRONMENT} {name}"
+    for key in _leaves(overrides or {}):
+        sources[key] = COMMAND_LINE
+    return sources
+
+
+def parse_assignments(assignments: list[str]) -> dict[str, Any]:
+    """`--set KEY=VALUE` options as nested overrides: `sample.size=50` -> {"sample": {"size":
+    50}}; a value is read as TOML (numbers, booleans, quoted strings, arrays, inline tables)
+    and, if it is not TOML, as a plain string. Raises ConfigError for a malformed one."""
+    out: dict[str, Any] = {}
+    for item in assignments:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise ConfigError(
+                f"--set {item!r} is not KEY=VALUE", "e.g. --set sample.size=50 (dotted keys)"
+            )
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        *parents, leaf = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r} conflicts with another --set of {part}")
+        node[leaf] = value
+    return out
+
+
+def source_of(key: str, sources: dict[str, str]) -> str:
+    """The source of one dotted key: its own, else that of the nearest section given whole,
+    else "default"."""
+    parts = key.split(".")
+    for end in range(len(parts), 0, -1):
+        found = sources.get(".".join(parts[:end]))
+        if found:
+            return found
+    # A table setting (a map) given entry by entry: the source of its entries.
+    below = sorted({v for k, v in sources.items() if k.startswith(key + ".")})
+    return ", ".join(below) if below else DEFAULT

@@ -145,8 +145,10 @@ class Components:
     settings: Settings
     _scanner: Scanner | None = None
     _policy: PolicyEngine | None = None
-    # Called with (fields done, fields to do) while a sample is scanned (the CLI's bar).
+    # Called with (fields done, fields to do) while a sample is scanned (the CLI's bar), and
+    # with (interactions done, to do) while it is evaluated.
     scan_progress: Callable[[int, int], None] | None = None
+    evaluate_progress: Callable[[int, int], None] | None = None
 
     @property
     def scanner(self) -> Scanner:
@@ -183,6 +185,7 @@ def audit_period(
     settings = components.settings
     period_bounds(period)  # validates the period
     # Tiers first: they do not depend on the sample, and tier strata need them.
+    progress(f"{period}: tiers: computing the usage tiers")
     tiers = compute_tiers(session, period, settings.tiers)
     sample, created = draw_sample(
         session,
@@ -226,8 +229,13 @@ def audit_period(
         f"revision {components.policy.revision[:12]})"
     )
     result.evaluation = evaluate_sample(
-        session, components.policy, sample.id, require_scanned=tuple(settings.scan.fields)
+        session,
+        components.policy,
+        sample.id,
+        require_scanned=tuple(settings.scan.fields),
+        progress=components.evaluate_progress,
     )
+    progress(f"{period}: findings: {result.evaluation.violations} violation(s) decided")
     result.findings = build_findings(session, sample.id, components.policy.revision)
     result.tiers = tiers
     result.open_findings = (
@@ -242,6 +250,7 @@ def audit_period(
         or 0
     )
     if write_report:
+        progress(f"{period}: report: writing")
         result.report_path = render_report(session, period, settings, progress=progress)
     return result
 

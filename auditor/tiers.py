@@ -253,8 +253,11 @@ def assess(
     )
 
 
-def load_approved_workflows(policy_dir: Path) -> dict[str, frozenset[str]]:
-    """Tool id -> its approved workflow tags, from `<policy_dir>/data/tools.json`.
+def load_approved_workflows(
+    policy_dir: Path, firm_tools: Path | None = None
+) -> dict[str, frozenset[str]]:
+    """Tool id -> its approved workflow tags, from `<policy_dir>/data/tools.json` with the
+    firm's own registry (`policy.tools`) laid over it.
 
     Raises PolicyError if the file is missing, is not JSON, or is not shaped as the registry.
     """
@@ -268,6 +271,10 @@ def load_approved_workflows(policy_dir: Path) -> dict[str, frozenset[str]]:
         raise PolicyError(f"tool registry {path} cannot be read: {exc}", hint) from None
     if not isinstance(data, dict):
         raise PolicyError(f"tool registry {path} is not a JSON object of tools", hint)
+    if firm_tools is not None:
+        from auditor.policy.engine import merge_firm_tools
+
+        data = merge_firm_tools(data, firm_tools)
     approved: dict[str, frozenset[str]] = {}
     for tool, entry in data.items():
         flows = entry.get("approved_workflows", []) if isinstance(entry, dict) else None
@@ -379,7 +386,9 @@ def effective_use(session: Session, period: str, cfg: Settings) -> dict[str, Eff
     Reads the tool registry from `cfg.policy.directory`; uses `cfg.tiers` for the weights and
     threshold. Raises PolicyError if the registry cannot be read, InputError on a bad period.
     """
-    gathered = gather_effectiveness(session, period, load_approved_workflows(cfg.policy.directory))
+    gathered = gather_effectiveness(
+        session, period, load_approved_workflows(cfg.policy.directory, cfg.policy.tools)
+    )
     return {
         uid: assess(uid, dept, tier, figures, cfg.tiers)
         for uid, (dept, tier, figures) in gathered.items()

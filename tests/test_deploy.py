@@ -109,3 +109,70 @@ def test_the_parser_check_catches_a_wrong_command(
     argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main([*argv, "--help"]) == 2
+
+
+def _containerfile() -> list[tuple[str, str]]:
+    """The Containerfile's instructions as (INSTRUCTION, arguments), continuations joined."""
+    text = (DEPLOY / "container" / "Containerfile").read_text()
+    joined = text.replace("\\\n", " ")
+    out = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), " ".join(rest.split())))
+    return out
+
+
+def test_container_image_is_slim_non_root_and_needs_no_network_at_run_time(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import re
+    import tomllib
+
+    steps = _containerfile()
+    [base] = [a for i, a in steps if i == "FROM"]
+    assert re.fullmatch(r"python:3\.11-slim-\w+", base), base
+    # The spaCy model and the auditor installed from the index at build time, the model
+    # pinned as pyproject.toml pins it.
+    pyproject = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())
+    [model_pin] = [d for d in pyproject["project"]["dependencies"] if d.startswith("en-core-web")]
+    installs = [a for i, a in steps if i == "RUN" and "pip install" in a]
+    assert installs and all("--index-url" in a for a in installs)
+    assert any(f'"{model_pin}"' in a and "[postgres]" in a for a in installs)
+    for instruction, args in steps:
+        if instruction == "COPY":
+            for source in args.split()[:-1]:
+                assert (DEPLOY.parent / source).exists(), source
+    # Never root: the user the Kubernetes example runs as.
+    [user] = [a for i, a in steps if i == "USER"]
+    assert user.split(":")[0] not in ("root", "0")
+    job = yaml.safe_load((DEPLOY / "kubernetes" / "cronjob.yaml").read_text())
+    pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert int(user.split(":")[0]) == pod["securityContext"]["runAsUser"]
+    # The entrypoint is the CLI; the default command and the build-time checks parse.
+    [entrypoint] = [json.loads(a) for i, a in steps if i == "ENTRYPOINT"]
+    assert entrypoint == ["auditor"]
+    [cmd] = [json.loads(a) for i, a in steps if i == "CMD"]
+    assert main(cmd) == 0
+    capsys.readouterr()
+    env: dict[str, str] = {}
+    for instruction, args in steps:
+        if instruction == "ENV":
+            env.update(dict(pair.split("=", 1) for pair in args.split()))
+    settings_env = {k: v for k, v in env.items() if k.startswith("AUDITOR_")}
+    assert all(_setting_exists(k) or k == "AUDITOR_LOG_FORMAT" for k in settings_env), settings_env
+    assert settings_env["AUDITOR_LOG_FORMAT"] in ("plain", "json")
+    [check] = [a for i, a in steps if i == "RUN" and "auditor config check" in a]
+    argv = shlex.split(check.split("auditor config check", 1)[1].split(">")[0])
+    # The build-time check passes on an empty image's folders, without network.
+    for name, value in settings_env.items():
+        folder = tmp_path / value.strip("/") if value.startswith("/") else None
+        if folder is not None:
+            folder.mkdir(parents=True)
+            value = str(folder)
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AUDITOR_DATABASE__URL", raising=False)
+    assert main(["config", "check", *argv]) == 0

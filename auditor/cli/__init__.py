@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import DBAPIError
 
 from auditor import __version__
 from auditor.cli import (
     audit,
+    config,
     db,
     detect,
     directory,
@@ -30,8 +31,8 @@ from auditor.cli import (
     serve,
     stats,
 )
-from auditor.cli._common import ConfigOption, err_console
-from auditor.config import load_settings
+from auditor.cli._common import ConfigOption, LogFormat, configure_logs, err_console
+from auditor.config import load_settings, parse_assignments
 from auditor.errors import AuditorError
 from auditor.ops.ledger import Terminated
 
@@ -59,8 +60,33 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
+    assignments: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Override one setting for this command, e.g. --set sample.size=50 (beats the "
+            "environment and the file; repeatable).",
+        ),
+    ] = None,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format",
+            envvar="AUDITOR_LOG_FORMAT",
+            help="stderr as plain lines with timestamps (default), or json: one JSON object "
+            "per event (time, level, run id, stage, event, counts, durations).",
+        ),
+    ] = LogFormat.plain,
 ) -> None:
-    ctx.obj = {"settings": load_settings(Path(config) if config else None)}
+    configure_logs(log_format)
+    config_file = Path(config) if config else None
+    overrides = parse_assignments(assignments or [])
+    ctx.obj = {
+        "settings": load_settings(config_file, **overrides),
+        "config_file": config_file,
+        "overrides": overrides,
+    }
     _loaded["database_url"] = ctx.obj["settings"].database.url
 
 
@@ -68,6 +94,7 @@ def _root(
 _loaded: dict[str, str] = {}
 
 
+app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")
 app.add_typer(directory.app, name="directory")
 app.add_typer(sample.app, name="sample")
@@ -95,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code: 0 done, 1 error, 2 usage, 3 findings to review."""
     # SIGTERM (a scheduler stopping the job) is raised as Terminated where the process is:
     # the open transaction rolls back, stages already committed stay, the ledger says so.
+    configure_logs(LogFormat.plain)  # until the root callback reads --log-format
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
@@ -115,15 +143,20 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
-    except DatabaseError as exc:
+    except DBAPIError as exc:
         message = _database_error(exc)
-        err_console.print(f"error: {message}", highlight=False, markup=False)
-        hint = (
-            "restore the database from a backup"
-            if " is damaged: " in message
-            else "another process may be writing to it: try again; AUDITOR_DEBUG=1 shows more"
-        )
-        err_console.print(f"hint: {hint}", highlight=False, markup=False)
+        err_console.print(f"error: {message}", highlight=False, markup=False, soft_wrap=True)
+        if " is damaged: " in message:
+            hint = "restore the database from a backup"
+        elif _connection_lost(exc):
+            hint = (
+                "check that the database server is up and reachable from this machine (a "
+                "restart or a failover ends every connection), then run again: the rerun "
+                "completes the work without duplicates"
+            )
+        else:
+            hint = "another process may be writing to it: try again; AUDITOR_DEBUG=1 shows more"
+        err_console.print(f"hint: {hint}", highlight=False, markup=False, soft_wrap=True)
         if os.environ.get("AUDITOR_DEBUG") == "1":
             traceback.print_exception(exc)
         return 1
@@ -152,11 +185,44 @@ def _terminate(_signum: int, _frame: object) -> None:
 _DAMAGED = ("malformed", "not a database", "file is encrypted", "disk image")
 
 
-def _database_error(exc: DatabaseError) -> str:
+# What a server's end of the connection going away looks like (psycopg and libpq wording).
+_LOST = (
+    "server closed the connection",
+    "terminating connection",
+    "connection is closed",
+    "consuming input failed",
+    "connection already closed",
+    "ssl syscall error",
+)
+
+
+def _connection_lost(exc: DBAPIError) -> bool:
+    """The connection to the server went away mid-work (a restart, a failover, an
+    administrator ending sessions, the network), as opposed to a statement refused."""
+    if exc.connection_invalidated:
+        return True
+    orig = getattr(exc, "orig", None)
+    if type(orig).__name__ in ("AdminShutdown", "CrashShutdown", "IdleSessionTimeout"):
+        return True
+    first_line = str(orig or "").split("\n", 1)[0].lower()
+    return any(words in first_line for words in _LOST)
+
+
+def _database_error(exc: DBAPIError) -> str:
     """One line for a database error that reached the top: for a damaged SQLite file, which
-    file and the first lines of PRAGMA integrity_check's verdict; otherwise the error's type
-    only (a driver's message can quote a value bound to the statement)."""
+    file and the first lines of PRAGMA integrity_check's verdict; for a lost connection, which
+    server; otherwise the error's type only (a driver's message can quote a value bound to
+    the statement)."""
     url = _loaded.get("database_url", "")
+    if _connection_lost(exc):
+        from sqlalchemy.engine import make_url
+
+        kind = type(getattr(exc, "orig", None) or exc).__name__
+        where = make_url(url).render_as_string(hide_password=True) if url else "the database"
+        return (
+            f"the connection to the database was lost during the work ({kind} from {where}): "
+            "what was committed before it is kept, the work in progress was rolled back"
+        )
     reason = str(getattr(exc, "orig", "") or "").split("\n", 1)[0][:200]
     damaged = any(word in reason.lower() for word in _DAMAGED)
     sqlite_file = url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,9 +18,74 @@ from sqlalchemy.orm import Session
 
 from auditor.config import Settings, load_settings
 from auditor.db.session import ensure_current, make_engine, session_scope
+from auditor.ops.logs import EventLog
+
+
+class _Stderr(Console):
+    """stderr: Rich lines, or with `--log-format json` one JSON object per message (the
+    message as the auditor wrote it, its level from how it begins), so a log collector reads
+    nothing else on stderr."""
+
+    events: EventLog | None = None
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        if self.events is None:
+            super().print(*objects, **kwargs)
+            return
+        text = " ".join(o if isinstance(o, str) else _plain(o) for o in objects).strip()
+        lower = text.lower()
+        level = (
+            "error"
+            if lower.startswith(("error:", "internal error", "failed:"))
+            else "warning"
+            if lower.startswith("hint:") or ": warning: " in lower or ": rejected: " in lower
+            else "info"
+        )
+        self.events.event("message", level=level, message=text)
+
+
+def _plain(renderable: Any) -> str:
+    out = Console(file=io.StringIO(), width=200, color_system=None)
+    out.print(renderable)
+    return out.file.getvalue()  # type: ignore[attr-defined,no-any-return]
+
+
+def _write_line(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+class LogFormat(StrEnum):
+    plain = "plain"
+    json = "json"
+
+
+_show_warning = warnings.showwarning
+
+
+def configure_logs(fmt: LogFormat | str) -> None:
+    """Plain (timestamped lines, progress bars) or JSON (one object per event) on stderr;
+    in JSON a library's Python warning is an event too, so stderr stays JSON throughout."""
+    if LogFormat(fmt) is LogFormat.json:
+        log = EventLog(_write_line)
+        err_console.events = log
+
+        def show(message: Any, category: type[Warning], *_: Any, **__: Any) -> None:
+            log.event("python_warning", level="warning", message=f"{category.__name__}: {message}")
+
+        warnings.showwarning = show
+    else:
+        err_console.events = None
+        warnings.showwarning = _show_warning
+
+
+def events() -> EventLog | None:
+    """The JSON event log of this command, or None for plain logs."""
+    return err_console.events
+
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = _Stderr(stderr=True)
 
 # Exit codes (ARCHITECTURE.md): 0 done, 1 error, 2 usage, 3 done and findings await review.
 EXIT_FINDINGS = 3

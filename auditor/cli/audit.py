@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -26,6 +26,7 @@ from auditor.cli._common import (
     console,
     db_session,
     err_console,
+    events,
     open_engine,
     settings_from,
 )
@@ -42,6 +43,7 @@ from auditor.ops.ledger import (
     run_outcome,
 )
 from auditor.ops.lock import RunLockedError, run_lock
+from auditor.ops.preflight import require_valid
 from auditor.pipeline import (
     Components,
     RunResult,
@@ -82,22 +84,29 @@ class _RateColumn(ProgressColumn):
 
 
 class _ScanBar:
-    """The scan stage's progress callback: one bar per scan, on stderr."""
+    """A long stage's progress callback: one bar per scan (or evaluation), on stderr."""
 
-    def __init__(self, bar: Progress) -> None:
+    def __init__(self, bar: Progress, label: str = "scanning fields") -> None:
         self._bar = bar
+        self._label = label
         self._task: object = None
         self._finished = True
 
     def __call__(self, done: int, total: int) -> None:
         if self._finished:
-            self._task = self._bar.add_task("scanning fields", total=total)
+            self._task = self._bar.add_task(self._label, total=total)
         self._bar.update(self._task, completed=done, total=total)  # type: ignore[arg-type]
         self._finished = done >= total
 
 
 @contextmanager
-def _scan_bar() -> Iterator[_ScanBar]:
+def _bars() -> Iterator[tuple[Callable[[int, int], None], Callable[[int, int], None]]]:
+    """Progress callbacks for the scan and the evaluation: Rich bars on stderr, or progress
+    events with `--log-format json`."""
+    log = events()
+    if log is not None:
+        yield log.counter("scan"), log.counter("evaluate")
+        return
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -107,7 +116,13 @@ def _scan_bar() -> Iterator[_ScanBar]:
         TextColumn("left"),
         console=err_console,
     ) as bar:
-        yield _ScanBar(bar)
+        yield _ScanBar(bar), _ScanBar(bar, "evaluating interactions")
+
+
+@contextmanager
+def _scan_bar() -> Iterator[Callable[[int, int], None]]:
+    with _bars() as (scan, _):
+        yield scan
 
 
 def input_summary(counts: dict[str, object]) -> str:
@@ -204,6 +219,7 @@ def run_cmd(
     run is recorded in the run ledger (`auditor runs list`).
     """
     settings = _with_workers(settings_from(ctx), workers)
+    require_valid(settings)
     paths = list(paths or [])
     if not paths and not settings.sources.feed:
         raise typer.BadParameter(
@@ -225,6 +241,17 @@ def run_cmd(
     except RunLockedError as exc:
         record_refused(settings, "run", arguments, exc)
         raise
+    log = events()
+    if log is not None:
+        log.leave()
+        log.event(
+            "run_finished",
+            stage=None,
+            outcome=record.outcome,
+            exit_code=record.exit_code,
+            duration_s=log.elapsed(),
+            counts=record.counts,
+        )
     _print_run(result)
     err_console.print(input_summary(record.counts), markup=False, highlight=False, soft_wrap=True)
     unreadable = [f for f in result.files if f.unreadable]
@@ -287,9 +314,15 @@ def _run_locked(
     try:
         with (
             recorded_run(engine, settings, "run", arguments, periods=period or ()) as record,
-            _scan_bar() as bar,
+            _bars() as (scan_bar, evaluate_bar),
         ):
-            components = Components(settings, scan_progress=bar)
+            log = events()
+            if log is not None:
+                log.run_id = record.id
+                log.event("run_started", command="run", arguments=arguments)
+            components = Components(
+                settings, scan_progress=scan_bar, evaluate_progress=evaluate_bar
+            )
             result = run_audit(
                 engine,
                 settings,

@@ -9,7 +9,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from auditor.cli._common import console, db_session, err_console, open_engine, settings_from
+from auditor.cli._common import (
+    console,
+    db_session,
+    err_console,
+    events,
+    open_engine,
+    settings_from,
+)
 from auditor.db.session import session_scope
 from auditor.ingest.export import export_interactions
 from auditor.ingest.litellm_db import DEFAULT_LAG, DatabaseSource, read_spend_logs
@@ -19,11 +26,16 @@ from auditor.ingest.registry import available
 from auditor.ingest.stage import FileResult, IngestLimits, Mappings, ingest_paths
 from auditor.ops.ledger import FAILED, file_entries, ingest_counts, recorded_run
 from auditor.ops.lock import run_lock
+from auditor.ops.preflight import require_valid
 
 
 def print_progress(message: str) -> None:
     """A progress line on stderr, with a UTC timestamp: a scheduler's log then shows when each
-    stage ran and how long it took."""
+    stage ran and how long it took. With `--log-format json`: a progress event of its stage."""
+    log = events()
+    if log is not None:
+        log.progress(message)
+        return
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     err_console.print(f"{stamp} {message}", markup=False, highlight=False, style="dim")
 
@@ -164,6 +176,7 @@ def ingest_cmd(
     """Read log files, or LiteLLM's spend-log table, into normalized interactions; bad records
     are counted, not fatal."""
     settings = settings_from(ctx)
+    require_valid(settings)
     paths = list(paths or [])
     databases = _database_sources(list(source or []), fmt, paths, lag, since)
     arguments = {
@@ -181,6 +194,10 @@ def ingest_cmd(
                 recorded_run(engine, settings, "ingest", arguments) as record,
                 session_scope(engine) as session,
             ):
+                log = events()
+                if log is not None:
+                    log.run_id = record.id
+                    log.event("run_started", command="ingest", arguments=arguments)
                 mappings = Mappings.from_maps(
                     settings.ingest.tool_map, settings.ingest.workflow_map
                 )
@@ -215,6 +232,16 @@ def ingest_cmd(
                     record.outcome, record.exit_code = FAILED, 1
         finally:
             engine.dispose()
+    log = events()
+    if log is not None:
+        log.leave()
+        log.event(
+            "run_finished",
+            outcome=record.outcome,
+            exit_code=record.exit_code,
+            duration_s=log.elapsed(),
+            counts=record.counts,
+        )
     print_file_results(results)
     for r in results:
         if r.watermark is not None:

@@ -173,12 +173,13 @@ def bundle_cmd(
         typer.Option("--revision", help="Revision for the manifest (default: the content hash)."),
     ] = None,
 ) -> None:
-    """Write the rule pack (policy.directory) as an OPA bundle, optionally signed; print what
-    was written as JSON."""
+    """Write the rule pack (policy.directory, with the firm's tool registry policy.tools) as
+    an OPA bundle, optionally signed; print what was written as JSON."""
     from auditor.policy.bundle import write_bundle
-    from auditor.policy.engine import EmbeddedEngine, load_bundle
+    from auditor.policy.engine import EmbeddedEngine, load_pack
 
-    pack = load_bundle(settings_from(ctx).policy.directory)
+    policy = settings_from(ctx).policy
+    pack = load_pack(policy.model_copy(update={"source": None}))
     EmbeddedEngine(pack, compiled=False)  # refuse to ship a pack that does not load
     info = write_bundle(
         pack,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
@@ -105,23 +106,76 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` with the Alembic migrations."""
-    command.upgrade(alembic_config(engine), revision)
+class SchemaNewerError(AuditorError):
+    """The database was migrated by a newer auditor than this one."""
 
 
-def ensure_current(engine: Engine) -> None:
-    """Raise AuditorError unless the database is at the newest migration."""
-    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+@dataclass(frozen=True)
+class SchemaState:
+    """Where a database's schema stands against this auditor's migrations."""
+
+    current: str | None  # None: no schema yet
+    head: str
+    known: bool  # the current revision is one of this auditor's migrations
+
+    @property
+    def is_current(self) -> bool:
+        return self.current == self.head
+
+    @property
+    def is_newer(self) -> bool:
+        return self.current is not None and not self.known
+
+
+def schema_state(engine: Engine) -> SchemaState:
+    """The database's Alembic revision against this auditor's head. Raises AuditorError if
+    the database cannot be opened (DatabaseUnreachableError for a server)."""
+    scripts = ScriptDirectory.from_config(alembic_config(engine))
     try:
         with engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_revision()
     except OperationalError as exc:
         raise AuditorError(f"cannot open the database: {exc.orig}") from None
-    if current != head:
+    known = current is None or current in {s.revision for s in scripts.walk_revisions()}
+    return SchemaState(current=current, head=scripts.get_current_head() or "", known=known)
+
+
+def _refuse_newer(engine: Engine, state: SchemaState) -> None:
+    where = engine.url.render_as_string(hide_password=True)
+    raise SchemaNewerError(
+        f"the database {where} has schema revision {state.current}, newer than this auditor "
+        f"(version {_version()}, which knows up to {state.head})",
+        "run the auditor version that last migrated it (`auditor runs list` on that version "
+        "shows it), or point database.url at another database; never downgrade it by hand",
+    )
+
+
+def _version() -> str:
+    import auditor
+
+    return auditor.__version__
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision` with the Alembic migrations. Raises SchemaNewerError
+    for a database that a newer auditor migrated (Alembic would say only that it cannot
+    locate the revision)."""
+    state = schema_state(engine)
+    if state.is_newer:
+        _refuse_newer(engine, state)
+    command.upgrade(alembic_config(engine), revision)
+
+
+def ensure_current(engine: Engine) -> None:
+    """Raise AuditorError unless the database is at the newest migration: for an older
+    schema the hint is `auditor db upgrade`, for a newer one SchemaNewerError."""
+    state = schema_state(engine)
+    if state.is_newer:
+        _refuse_newer(engine, state)
+    if not state.is_current:
         raise AuditorError(
-            f"database schema is at {current or 'nothing'}, expected {head}",
-            "run `auditor db upgrade`",
+            f"database schema is at {state.current or 'nothing'}, expected {state.head}",
+            "run `auditor db upgrade` (`auditor run` upgrades it by itself)",
         )
 
 

@@ -23,7 +23,7 @@ import json
 import re
 import threading
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -698,7 +698,18 @@ def load_pack(settings: PolicySettings) -> PolicyBundle:
     against `policy.bundle_public_key`; without a key only if `allow_unsigned_bundle`), else
     the directory `policy.directory`. Raises PolicyError naming the file and the reason."""
     if settings.source is None:
-        return load_bundle(settings.directory)
+        bundle = load_bundle(settings.directory)
+        if settings.tools is None:
+            return bundle
+        tools = merge_firm_tools(bundle.data.get("tools"), settings.tools)
+        return replace(bundle, data={**bundle.data, "tools": tools})
+    if settings.tools is not None:
+        raise PolicyError(
+            f"policy.tools ({settings.tools}) is set with policy.source ({settings.source}): "
+            "a bundle carries its own tool registry",
+            "`auditor policy bundle` writes policy.tools into the bundle it builds; load that "
+            "bundle without policy.tools",
+        )
     from auditor.policy.bundle import read_bundle
 
     if settings.bundle_public_key is None and settings.bundle_key_id is not None:
@@ -715,6 +726,39 @@ def load_pack(settings: PolicySettings) -> PolicyBundle:
     return read_bundle(
         settings.source, public_key=settings.bundle_public_key, key_id=settings.bundle_key_id
     )
+
+
+TOOL_KEYS = frozenset({"approval_status", "approved_workflows"})
+
+
+def merge_firm_tools(pack_tools: Any, path: Path) -> dict[str, Any]:
+    """The pack's tool registry with the firm's own (`policy.tools`, JSON shaped as
+    data/tools.json) laid over it: its tools added, an id the pack has replaced whole.
+    Raises PolicyError naming the file and the tool when it cannot be used."""
+    hint = (
+        'write a JSON object of tools: {"tool-id": {"name": ..., "approval_status": '
+        '"approved", "destination": ..., "approved_workflows": [...]}} (see data/tools.json)'
+    )
+    try:
+        firm = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PolicyError(f"policy.tools: the tool registry {path} does not exist", hint) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PolicyError(
+            f"policy.tools: the tool registry {path} is not JSON: {exc}", hint
+        ) from None
+    if not isinstance(firm, dict):
+        raise PolicyError(f"policy.tools: {path} is not a JSON object of tools", hint)
+    for tool, entry in firm.items():
+        missing = sorted(TOOL_KEYS - set(entry)) if isinstance(entry, dict) else sorted(TOOL_KEYS)
+        flows = entry.get("approved_workflows") if isinstance(entry, dict) else None
+        if missing or not isinstance(flows, list):
+            raise PolicyError(
+                f"policy.tools: tool {tool!r} in {path} lacks "
+                + (", ".join(missing) if missing else "a list of approved_workflows"),
+                hint,
+            )
+    return {**(pack_tools if isinstance(pack_tools, dict) else {}), **firm}
 
 
 def build_engine(settings: PolicySettings, *, fail_closed: bool = False) -> PolicyEngine:

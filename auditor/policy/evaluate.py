@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -78,6 +78,7 @@ def evaluate_sample(
     *,
     require_scanned: Collection[str] = FIELDS,
     now: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> EvaluateStats:
     """Evaluate every interaction of a sample with `engine` and add Decision rows.
 
@@ -90,7 +91,7 @@ def evaluate_sample(
     decided: never a silent pass. A run that decided anything is recorded as a
     PolicyEvaluation (pack revision, engine, rule count). Does not commit. Raises
     NotFoundError if the sample does not exist and PolicyError for a field other than
-    prompt, output or attributes.
+    prompt, output or attributes. `progress(done, total)` is called as interactions are done.
     """
     unknown = sorted(set(require_scanned).difference(FIELDS))
     if unknown:
@@ -111,8 +112,14 @@ def evaluate_sample(
     )
     required = tuple(f for f in FIELDS if f in set(require_scanned))
     stats = EvaluateStats(items=len(interaction_ids))
+    done = 0
+    if progress is not None:
+        progress(0, len(interaction_ids))
     for chunk in _chunks(interaction_ids, CHUNK):
         _evaluate_chunk(session, engine, chunk, required, evaluated_at, stats)
+        done += len(chunk)
+        if progress is not None:
+            progress(done, len(interaction_ids))
     decided = stats.evaluated + stats.not_evaluated
     if decided:
         # The evidence of which pack decided: its revision and how many rules it had (an

@@ -1334,9 +1334,11 @@ def _findings(session: Session, scope: _Scope) -> FindingsSection:
 def _tool_registry(settings: Settings) -> dict[str, Any]:
     """The policy pack's tool registry (data/tools.json). Raises PolicyError if the pack
     cannot be read."""
-    from auditor.policy.engine import load_bundle
+    from auditor.policy.engine import load_bundle, merge_firm_tools
 
     tools = load_bundle(settings.policy.directory).data.get("tools")
+    if settings.policy.tools is not None:
+        tools = merge_firm_tools(tools, settings.policy.tools)
     return tools if isinstance(tools, dict) else {}
 
 
