@@ -52,6 +52,7 @@ fuzz: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check auditor tests benchmarks
 	$(BIN)/ruff format --check auditor tests benchmarks
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .auditor reports/*.html *.egg-info

@@ -37,6 +37,8 @@ from pydantic_settings import (
 from auditor.errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+ScanField = Literal["prompt", "output", "attributes"]
+SCAN_FIELDS: tuple[ScanField, ...] = ("prompt", "output", "attributes")
 REPO_DIR = PACKAGE_DIR.parent
 DEFAULT_CONFIG_FILE = "auditor.toml"
 # The shortest HMAC key accepted for value hashes, finding ids and pseudonyms.
@@ -199,7 +201,7 @@ class ScanSettings(_Section):
     )
     excerpt_context: int = Field(default=24, ge=0, le=200)
     fields: list[Literal["prompt", "output", "attributes"]] = Field(
-        default_factory=lambda: ["prompt", "output", "attributes"],
+        default_factory=lambda: list(SCAN_FIELDS),
         description="Fields scanned (and required scanned by the policies): `attributes` are "
         "the short text values a log carried beside the prompt (department, reviewer, ...).",
     )

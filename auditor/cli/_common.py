@@ -28,7 +28,7 @@ class _Stderr(Console):
 
     events: EventLog | None = None
 
-    def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def print(self, *objects: Any, **kwargs: Any) -> None:
         if self.events is None:
             super().print(*objects, **kwargs)
             return

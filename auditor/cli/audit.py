@@ -226,7 +226,7 @@ def run_cmd(
             "give log files or folders, or declare the sources in [[sources.feed]]",
             param_hint="PATH",
         )
-    arguments = {
+    arguments: dict[str, object] = {
         "paths": [str(p) for p in paths],
         "sources": [f.name for f in settings.sources.feed],
         "format": fmt,

@@ -444,8 +444,11 @@ class _Prompt:
                 self.responses.append(ev)
         elif ev.name == TOOL_RESULT:
             tool = ev.attrs.get("tool_name", ev.attrs.get("name"))  # `name` before 2025-08
-            named = isinstance(tool, str) and 0 < len(tool) <= 64
-            if named and len(self.tool_names) < MAX_TOOL_NAMES:
+            if (
+                isinstance(tool, str)
+                and 0 < len(tool) <= 64
+                and len(self.tool_names) < MAX_TOOL_NAMES
+            ):
                 self.tool_names.add(tool)
             if ev.attrs.get("success") in (False, "false"):
                 self.tool_failures += 1

@@ -129,8 +129,8 @@ KNOWN_COLUMNS = frozenset(
 
 # Where apps and integrations put the user when the trace's `userId` is not set: the LangChain
 # integration's `langfuse_*` metadata keys, OTel attribute names, LiteLLM's `trace_user_id`.
-USER_ID_KEYS = ("langfuse_user_id", "user_id", "userId", "user.id", "langfuse.user.id")
-USER_ID_KEYS += ("trace_user_id", "enduser.id")
+USER_ID_KEYS: tuple[str, ...] = ("langfuse_user_id", "user_id", "userId", "user.id")
+USER_ID_KEYS += ("langfuse.user.id", "trace_user_id", "enduser.id")
 USER_EMAIL_KEYS = ("user_email", "userEmail", "email", "user.email", "enduser.email")
 SESSION_KEYS = ("langfuse_session_id", "session_id", "sessionId", "session.id")
 PROVIDER_KEYS = ("provider", "ls_provider", "gen_ai.provider.name", "gen_ai.system")

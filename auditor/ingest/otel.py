@@ -840,7 +840,7 @@ def _parts_messages(value: Any, default_role: str, what: str) -> tuple[list[_Mes
     for message in decoded:
         if not isinstance(message, dict):
             raise RecordError(f"`{what}` holds a non-object")
-        role = message.get("role") if isinstance(message.get("role"), str) else default_role
+        role = str(message.get("role")) if isinstance(message.get("role"), str) else default_role
         parts = message.get("parts")
         if parts is None and "content" in message:  # writers that skip the parts level
             out.append(_Message(role, _text_of(message.get("content"))))
@@ -959,7 +959,7 @@ def _indexed_messages(attrs: dict[str, Any]) -> dict[str, list[_Message]]:
         default = "user" if kind == "prompt" else "assistant"
         out[kind] = [
             _Message(
-                m.get("role") if isinstance(m.get("role"), str) else default,
+                str(m.get("role")) if isinstance(m.get("role"), str) else default,
                 _text_of(m.get("content")),
             )
             for _, m in sorted(by_index.items())

@@ -390,7 +390,7 @@ def _insert_interactions(session: Session, rows: list[dict[str, Any]]) -> None:
     if session.get_bind().dialect.name != "postgresql":
         session.execute(insert(Interaction), rows)
         return
-    raw = session.connection().connection.driver_connection
+    raw: Any = session.connection().connection.driver_connection  # psycopg's connection
     columns = ", ".join(_COPY_COLUMNS)
     with raw.cursor() as cur, cur.copy(f"COPY interactions ({columns}) FROM STDIN") as copy:
         for row in rows:
@@ -678,7 +678,8 @@ def ingest_paths(
                 path=path,
                 source_format=reader.name,
                 sha256=file_sha256(path),
-                skipped=f"the database refused a record ({type(exc.orig or exc).__name__}); "
+                skipped="the database refused a record "
+                f"({type(getattr(exc, 'orig', None) or exc).__name__}); "
                 "nothing from this file was stored",
             )
         else:
