@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from alembic.runtime.migration import MigrationContext
 
-from auditor.cli._common import console, open_engine, settings_from
+from auditor.cli._common import console, err_console, open_engine, settings_from
 from auditor.db.retention import purge_raw_text, reclaim_space
 from auditor.db.session import make_engine, session_scope, upgrade
 from auditor.ops.ledger import recorded_run
@@ -73,11 +73,21 @@ def purge_cmd(
             with recorded_run(engine, settings, "db purge", {"days": keep}) as record:
                 with session_scope(engine) as session:
                     count = purge_raw_text(session, now - timedelta(days=keep), now=now)
-                reclaim_space(engine)
+                kept_versions = reclaim_space(engine)
                 record.counts = {
                     "purged": count,
                     "before": (now - timedelta(days=keep)).isoformat(),
+                    "old_versions_kept": kept_versions,
                 }
         finally:
             engine.dispose()
     console.print(f"purged raw text of {count} interaction(s) older than {keep} days")
+    if kept_versions:
+        err_console.print(
+            f"warning: {kept_versions} old row version(s) of purged interactions are still in "
+            "the table's files: a transaction open on the database server (in any database) "
+            "may still read them. Run `auditor db purge` again once it has ended.",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )

@@ -116,16 +116,34 @@ def purged_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def reclaim_space(engine: Engine) -> None:
+_NOT_REMOVABLE = re.compile(r"(\d+) dead row versions cannot be removed yet")
+
+
+def reclaim_space(engine: Engine) -> int:
     """Remove what purged rows leave behind in the database's files: SQLite rebuilds the file
     with secure_delete on and truncates the write-ahead log; PostgreSQL rewrites the table and
     its TOAST table (VACUUM FULL: a plain VACUUM only marks the old row versions reusable, and
     their bytes stay in the files until overwritten). Runs outside any transaction, as VACUUM
-    must. Raises SQLAlchemy's errors."""
+    must. Returns how many old row versions PostgreSQL had to keep because a transaction
+    still open on the server (in any database) may read them: their text stays in the files
+    until a later reclaim; 0 on SQLite. Raises SQLAlchemy's errors."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         if engine.dialect.name == "sqlite":
             conn.execute(text("PRAGMA secure_delete=ON"))
             conn.execute(text("VACUUM"))
             conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-        elif engine.dialect.name == "postgresql":
-            conn.execute(text("VACUUM (FULL, ANALYZE) interactions"))
+            return 0
+        if engine.dialect.name != "postgresql":
+            return 0
+        raw: Any = conn.connection.driver_connection  # psycopg's connection
+        notices: list[str] = []
+
+        def keep(diagnostic: Any) -> None:
+            notices.append(f"{diagnostic.message_primary or ''} {diagnostic.message_detail or ''}")
+
+        raw.add_notice_handler(keep)
+        try:
+            conn.execute(text("VACUUM (FULL, VERBOSE, ANALYZE) interactions"))
+        finally:
+            raw.remove_notice_handler(keep)
+        return sum(int(m.group(1)) for n in notices for m in _NOT_REMOVABLE.finditer(n))

@@ -166,3 +166,41 @@ def test_purged_text_is_gone_from_postgresql_files(cli, settings: Settings, tmp_
     left = [s for s in SNIPPETS if s.encode() in _relation_bytes(url)]
     assert left == [], f"{len(left)} purged snippets still readable in the table's files"
     assert b"KEEP-ME-recent" in _relation_bytes(url)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_transaction_open_elsewhere_on_the_server_is_named_and_a_later_purge_finishes(  # type: ignore[no-untyped-def]
+    cli, settings: Settings, tmp_path: Path
+) -> None:
+    """PostgreSQL keeps old row versions that any open transaction on the server (in any
+    database) may still read, even through VACUUM FULL: the purge says how many it had to keep
+    instead of claiming the text is gone, and a purge after that transaction ends removes them."""
+    from sqlalchemy import text
+
+    from auditor.db.session import make_engine
+
+    records = [
+        chat_record(f"old-{n}", s, when="2024-03-05T10:00:00Z") for n, s in enumerate(SNIPPETS)
+    ]
+    code, _out, err = cli(
+        "ingest", str(write_jsonl(tmp_path / "l.jsonl", records)), "--format", "openai-chat"
+    )
+    assert code == 0, err
+    url = settings.database.url
+    other = make_engine(url)
+    holder = other.connect()
+    try:
+        holder.execute(text("SELECT txid_current()"))  # an open transaction with an xid
+        code, out, err = cli("db", "purge", "--days", "365")
+        assert code == 0, err
+        assert "purged raw text of 600 interaction(s)" in out
+        assert "old row version(s) of purged interactions are still in the table's files" in err
+        assert any(s.encode() in _relation_bytes(url) for s in SNIPPETS)
+    finally:
+        holder.rollback()
+        holder.close()
+        other.dispose()
+    code, out, err = cli("db", "purge", "--days", "365")
+    assert code == 0, err
+    assert "still in the table's files" not in err
+    assert not [s for s in SNIPPETS if s.encode() in _relation_bytes(url)]
