@@ -58,7 +58,7 @@ class RecordError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class InteractionRecord:
-    """One normalized interaction, as defined in ARCHITECTURE.md ("Interaction")."""
+    """One normalized interaction, as defined in docs/architecture.md ("Interaction")."""
 
     event_id: str
     source_format: str
