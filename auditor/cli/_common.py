@@ -87,7 +87,8 @@ def events() -> EventLog | None:
 console = Console()
 err_console = _Stderr(stderr=True)
 
-# Exit codes (docs/architecture.md, "Errors and exit codes"): 0 done, 1 error, 2 usage, 3 done and findings await review.
+# Exit codes: docs/architecture.md, "Errors and exit codes" (0 done, 1 error, 2 usage, 3 done
+# and findings await review, ...).
 EXIT_FINDINGS = 3
 # The run finished but the policy engine failed on sampled interactions: the control was not
 # tested for them (a broken pack, an unreachable OPA server). A scheduler must not read this
