@@ -74,6 +74,7 @@ EVALUATED = CORE + CLIENT + OTHER
 EVALUATED_HANDWRITTEN = EVALUATED + ("URL",)
 # Types counted on the prompts of kind `code`, where every detection is noise.
 CODE_NOISE = ("PERSON", "URL", "LOCATION", "STREET_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD")
+SETS = ("corpus", "handwritten", "heldout")
 TARGET_CORE_F1 = 0.85
 TARGET_RECALL = {"CREDIT_CARD": 0.95, "US_SSN": 0.95, "IBAN_CODE": 0.95, "EMAIL_ADDRESS": 0.95}
 TARGET_CLIENT_F1 = 0.95
@@ -384,8 +385,12 @@ class EvalSet:
     sources: frozenset[str]
 
 
-def handwritten_sources() -> frozenset[str]:
-    return frozenset({f"file:{handwritten.DATA.relative_to(Path(__file__).resolve().parents[1])}"})
+def handwritten_sources(path: Path = handwritten.DATA) -> frozenset[str]:
+    return frozenset({f"file:{path.relative_to(Path(__file__).resolve().parents[1])}"})
+
+
+def heldout_sources() -> frozenset[str]:
+    return handwritten_sources(handwritten.HELDOUT)
 
 
 def eval_sets(names: list[str], args: argparse.Namespace, folder: Path) -> list[EvalSet]:
@@ -402,6 +407,16 @@ def eval_sets(names: list[str], args: argparse.Namespace, folder: Path) -> list[
                     scan_settings(corpus, folder),
                     EVALUATED,
                     corpus_sources(),
+                )
+            )
+        elif name == "heldout":
+            out.append(
+                EvalSet(
+                    "heldout",
+                    handwritten.load(handwritten.HELDOUT),
+                    ScanSettings(),
+                    EVALUATED_HANDWRITTEN,
+                    heldout_sources(),
                 )
             )
         else:
@@ -591,7 +606,7 @@ def _figures(res: SetResult) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--set", choices=("all", "corpus", "handwritten"), default="all")
+    parser.add_argument("--set", choices=("all", *SETS), default="all")
     parser.add_argument("--no-stock", action="store_true", help="do not score stock presidio")
     parser.add_argument("--split", choices=("test", "dev"), default="test")
     parser.add_argument("--per-template", type=int, default=40)
@@ -603,7 +618,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from auditor.scan.engine import build_scanner
 
-    names = ["corpus", "handwritten"] if args.set == "all" else [args.set]
+    names = list(SETS) if args.set == "all" else [args.set]
     report: dict[str, Any] = {"sets": {}}
     text_out: list[str] = []
     all_errors: list[dict[str, Any]] = []
