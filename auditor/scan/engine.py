@@ -79,6 +79,7 @@ from auditor.scan.identifiers import (
     SwiftBicRecognizer,
 )
 from auditor.scan.international import CuedNameRecognizer, InternationalAddressRecognizer
+from auditor.scan.invisible import REMOVE_ZERO_WIDTH, ZERO_WIDTH_NOTE, has_zero_width
 from auditor.scan.ner_decoder import decodable, fast_path_status, ner_pipe
 from auditor.scan.recognizers import (
     SUBJECT_KEY,
@@ -840,8 +841,9 @@ def chunk_bounds(text: str, size: int, overlap: int) -> list[tuple[int, int]]:
 
 def normalize_value(entity_type: str, value: str) -> str:
     """The form of a value that is hashed: trimmed, case-folded, whitespace runs as one space
-    (a name over a line break is the same name), letters and digits only for numbers."""
-    normalized = _WHITESPACE_RUN.sub(" ", value.strip().casefold())
+    (a name over a line break is the same name), letters and digits only for numbers, never a
+    zero-width character."""
+    normalized = _WHITESPACE_RUN.sub(" ", value.translate(REMOVE_ZERO_WIDTH).strip().casefold())
     if entity_type in DIGIT_LIKE_ENTITIES:
         normalized = "".join(ch for ch in normalized if ch.isalnum())
     return normalized
@@ -1308,7 +1310,8 @@ def masked_excerpts(
     [TYPE]: every other span, every `also_mask` span (candidates not reported), every other
     occurrence of a value of either, whatever looks like a number of 4+ digits ([NUMBER]),
     an e-mail address, a URL or an IBAN (see `look_alike_spans`), and a number of 3+ digits
-    next to a financial identifier ([NUMBER], see `numbers_beside_financial`). `full_length`
+    next to a financial identifier ([NUMBER], see `numbers_beside_financial`). A span with
+    zero-width characters inside says so: [TYPE, zero-width characters]. `full_length`
     is the length of the whole text when `text` is only its scanned beginning.
     """
     if not spans:
@@ -1317,7 +1320,16 @@ def masked_excerpts(
     starts = [m.start for m in masks]
     total = len(text) if full_length is None else full_length
     return [
-        _excerpt(text, start, etype, masks, starts, context, total) for start, _, etype in spans
+        _excerpt(
+            text,
+            start,
+            etype + (ZERO_WIDTH_NOTE if has_zero_width(text[start:end]) else ""),
+            masks,
+            starts,
+            context,
+            total,
+        )
+        for start, end, etype in spans
     ]
 
 

@@ -18,6 +18,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecognizer
 
 from auditor.errors import ScanError
+from auditor.scan.invisible import has_zero_width, without_zero_width
 from auditor.scan.registers import (
     ClientRegister,
     TermList,
@@ -44,12 +45,28 @@ OFFLINE_TLD_EXTRACT = tldextract.TLDExtract(
 
 
 class OfflineEmailRecognizer(EmailRecognizer):
-    """Presidio's email recognizer, validating the domain against the bundled suffix list."""
+    """Presidio's email recognizer, validating the domain against the bundled suffix list, and
+    seeing through zero-width characters inside an address (auditor.scan.invisible)."""
 
     EXTRA_SUFFIXES = EXTRA_EMAIL_SUFFIXES
 
     def validate_result(self, pattern_text: str) -> bool:
         return OFFLINE_TLD_EXTRACT(pattern_text).fqdn != ""
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        if not has_zero_width(text):
+            return super().analyze(text, entities, nlp_artifacts, regex_flags)  # type: ignore[no-any-return]
+        plain, index = without_zero_width(text)
+        results: list[RecognizerResult] = super().analyze(plain, entities, None, regex_flags)
+        for r in results:
+            r.start, r.end = index[r.start], index[r.end - 1] + 1
+        return results
 
 
 SUBJECT_KEY = "subject_id"  # recognition_metadata key: the client id of a CLIENT_* result
