@@ -452,12 +452,16 @@ def eval_sets(names: list[str], args: argparse.Namespace, folder: Path) -> list[
 
 
 def recognizer_sources(scanner: Any) -> dict[str, frozenset[str]]:
-    """Recognizer name -> the modules or files its lists come from (`DATA_SOURCES`)."""
-    return {
+    """Recognizer name -> the modules or files its lists come from (`DATA_SOURCES`), and the
+    place names the scanner keeps from being persons (auditor.scan.places)."""
+    from auditor.scan import places
+
+    own = {
         rec.name: frozenset(getattr(rec, "DATA_SOURCES", ()))
         for rec in scanner.recognizers
         if getattr(rec, "DATA_SOURCES", ())
     }
+    return {**own, "place names (auditor.scan.places)": frozenset(places.DATA_SOURCES)}
 
 
 def overlap(scanner: Any, sources: frozenset[str]) -> dict[str, list[str]]:

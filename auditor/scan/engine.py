@@ -72,6 +72,7 @@ from auditor.scan.card_data import (
 from auditor.scan.cards import PaymentCardRecognizer
 from auditor.scan.identifiers import (
     AbaRoutingNumberRecognizer,
+    CaseSensitiveIbanRecognizer,
     CusipRecognizer,
     IsinRecognizer,
     SedolRecognizer,
@@ -81,6 +82,7 @@ from auditor.scan.identifiers import (
 from auditor.scan.international import CuedNameRecognizer, InternationalAddressRecognizer
 from auditor.scan.invisible import REMOVE_ZERO_WIDTH, ZERO_WIDTH_NOTE, has_zero_width
 from auditor.scan.ner_decoder import decodable, fast_path_status, ner_pipe
+from auditor.scan.places import is_place, place_names_digest
 from auditor.scan.recognizers import (
     SUBJECT_KEY,
     ClientAccountRecognizer,
@@ -263,6 +265,7 @@ OWN_RECOGNIZERS: tuple[type[EntityRecognizer], ...] = (
     InternationalAddressRecognizer,
     CuedNameRecognizer,
     StrictUsSsnRecognizer,
+    CaseSensitiveIbanRecognizer,
     IsinRecognizer,
     CusipRecognizer,
     SedolRecognizer,
@@ -703,6 +706,7 @@ class Scanner:
             "scheme": HIT_SCHEME,
             "attribute_text": ATTRIBUTE_TEXT_SCHEME,
             "doubtful_person_score": DOUBTFUL_PERSON_SCORE,
+            "place_names": place_names_digest(),
             "presidio": metadata.version("presidio-analyzer"),
             "spacy": spacy.__version__,
             # The NER fast path runs only at verified library versions (ner_decoder); a scan
@@ -749,14 +753,19 @@ DOUBTFUL_PERSON_SCORE = 0.3
 
 
 def _score(text: str, res: RecognizerResult) -> float:
-    """A result's score, with the spaCy model's doubtful names (see doubtful_person) lowered
-    below the default threshold."""
-    if (
-        res.entity_type == "PERSON"
-        and (res.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY)
-        == "SpacyRecognizer"
-        and doubtful_person(text, res.start, res.end)
+    """A result's score, with the spaCy model's doubtful names (see doubtful_person) and
+    place names taken for a person (auditor.scan.places: the whole name a city or country,
+    from spaCy, or a given name and a word from GivenNameRecognizer) lowered below the default
+    threshold."""
+    if res.entity_type != "PERSON":
+        return float(res.score)
+    recognizer = (res.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY)
+    if recognizer == "SpacyRecognizer" and (
+        doubtful_person(text, res.start, res.end) or is_place(text[res.start : res.end])
     ):
+        return min(res.score, DOUBTFUL_PERSON_SCORE)
+    value = text[res.start : res.end]
+    if recognizer == "GivenNameRecognizer" and " " in value and is_place(value):
         return min(res.score, DOUBTFUL_PERSON_SCORE)
     return float(res.score)
 
