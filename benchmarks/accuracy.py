@@ -670,7 +670,16 @@ def save_records(by_revision: dict[str, dict[str, Any]], argv: list[str]) -> Non
     from auditor.scan.accuracy_record import load_records, save_record
 
     records = load_records()
-    command = " ".join([".venv/bin/python benchmarks/accuracy.py", *argv])
+    # The command that reproduces the figures: without where the errors or JSON went.
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--errors":
+            skip = True
+        elif not arg.startswith("--errors=") and arg != "--json":
+            kept.append(arg)
+    command = " ".join([".venv/bin/python benchmarks/accuracy.py", *kept])
     for revision, sets in by_revision.items():
         previous = records.get(revision, {}).get("sets", {})
         save_record(
