@@ -201,7 +201,7 @@ class StrictUsSsnRecognizer(UsSsnRecognizer):
 
 
 _ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_LOWER_IBAN_START = re.compile(r"(?<![A-Za-z0-9])[a-z]{2}[0-9]{2}")
+_LOWER_IBAN_START = re.compile(r"(?<![A-Za-z0-9])[a-z]{2}[0-9]{2}(?:[ -]?[a-z0-9]{4}){2}")
 
 
 class CaseSensitiveIbanRecognizer(IbanRecognizer):

@@ -650,7 +650,7 @@ def _given_names() -> frozenset[str]:
 
 # A capitalised word in any alphabet: an upper-case letter, then lower-case ones.
 _CAP = r"[^\W\d_](?<=[^\W\d_a-zß-ÿ])[^\W\d_]*"
-_NAME_WORD = re.compile(r"[^\W\d_][^\W\d_'’]*")
+_LETTER_RUN = re.compile(r"[^\W\d_]+")
 # What makes a lone given name a person's: a verb of speech or action after it, or a verb that
 # takes a person before it ("ask Ana", "where is Kofi").
 _AFTER_NAME = (
@@ -713,6 +713,10 @@ class GivenNameRecognizer(EntityRecognizer):
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
         if "PERSON" not in entities:
+            return []
+        # Both rules need a listed given name: a text without one is done (exact, and most
+        # texts have none).
+        if self.names.isdisjoint(_LETTER_RUN.findall(text)):
             return []
         out = [
             _result(self, "PERSON", m.start(), m.end(), self.SCORE, None)
