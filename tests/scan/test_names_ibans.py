@@ -61,7 +61,8 @@ def test_words_and_tools_are_not_given_names(scanner: Scanner, text: str) -> Non
 
 def test_the_list_comes_from_the_name_dictionary_not_a_generator() -> None:
     rec = GivenNameRecognizer()
-    assert rec.DATA_SOURCES == ("/".join(NAME_DICTIONARY),)
+    sources = tuple(rec.DATA_SOURCES)
+    assert sources == ("/".join(NAME_DICTIONARY),)
     assert len(rec.names) > 15000
     assert {"Radka", "Eero", "Yusuf", "Anjali"} <= rec.names
     assert not {"The", "In", "Can", "Will"} & rec.names
