@@ -40,6 +40,7 @@ from auditor.errors import NotFoundError, PolicyError
 from auditor.periods import period_bounds as parse_period
 from auditor.periods import period_label, previous_period
 from auditor.report.bidi import mark_bidi_controls
+from auditor.report.sections_accuracy import RevisionAccuracy, revision_accuracy
 from auditor.sample.precision import Precision, expected_confirmations, review_precision
 
 # Canonical orders; values found in the store outside these lists are appended, never dropped.
@@ -446,6 +447,8 @@ class MethodSection:
     tuning_candidates: tuple[str, ...] = ()
     # Rules each counted revision had when it evaluated this sample (its newest recorded run).
     policy_rule_counts: tuple[PolicyRuleCount, ...] = ()
+    # Measured detection accuracy of each counted scanner revision (sections_accuracy).
+    detection_accuracy: tuple[RevisionAccuracy, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -1653,6 +1656,7 @@ def _method(session: Session, scope: _Scope) -> MethodSection:
         review_precision=precision,
         tuning_candidates=tuning,
         policy_rule_counts=_policy_rule_counts(session, sample.id, policies),
+        detection_accuracy=revision_accuracy(session, scanners),
     )
 
 

@@ -24,6 +24,8 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from stdnum import luhn
 
+from auditor.scan.invisible import REMOVE_ZERO_WIDTH, ZERO_WIDTH
+
 
 @dataclass(frozen=True)
 class Brand:
@@ -76,13 +78,13 @@ _WORD = re.compile(r"[^\W\d_]+")
 # code. Zero-width characters (pasted from web pages, or put there to dodge a scanner) may sit
 # anywhere between the digits.
 _SPACES = "\u00a0\u2009\u202f"
-_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+_ZERO_WIDTH = ZERO_WIDTH
 _SEPS = f" .\\-{_SPACES}"
 _CANDIDATE = re.compile(
     rf"(?<![\w+/])(?<!\d[{_SEPS}])\d(?:[{_SEPS}]?[{_ZERO_WIDTH}]*\d){{11,18}}(?![\w])(?![{_SEPS}]\d)"
 )
 _GROUPS = re.compile(rf"[{_SEPS}]")
-_INVISIBLE = str.maketrans("", "", _ZERO_WIDTH)
+_INVISIBLE = REMOVE_ZERO_WIDTH
 CARD_GROUPINGS = frozenset({(4, 4, 4, 4), (4, 6, 5), (4, 6, 4), (4, 4, 4, 4, 3), (4, 4, 4, 3)})
 
 

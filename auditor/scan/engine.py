@@ -72,6 +72,7 @@ from auditor.scan.card_data import (
 from auditor.scan.cards import PaymentCardRecognizer
 from auditor.scan.identifiers import (
     AbaRoutingNumberRecognizer,
+    CaseSensitiveIbanRecognizer,
     CusipRecognizer,
     IsinRecognizer,
     SedolRecognizer,
@@ -79,7 +80,9 @@ from auditor.scan.identifiers import (
     SwiftBicRecognizer,
 )
 from auditor.scan.international import CuedNameRecognizer, InternationalAddressRecognizer
+from auditor.scan.invisible import REMOVE_ZERO_WIDTH, ZERO_WIDTH_NOTE, has_zero_width
 from auditor.scan.ner_decoder import decodable, fast_path_status, ner_pipe
+from auditor.scan.places import is_place, place_names_digest
 from auditor.scan.recognizers import (
     SUBJECT_KEY,
     ClientAccountRecognizer,
@@ -262,6 +265,7 @@ OWN_RECOGNIZERS: tuple[type[EntityRecognizer], ...] = (
     InternationalAddressRecognizer,
     CuedNameRecognizer,
     StrictUsSsnRecognizer,
+    CaseSensitiveIbanRecognizer,
     IsinRecognizer,
     CusipRecognizer,
     SedolRecognizer,
@@ -705,6 +709,7 @@ class Scanner:
             "scheme": HIT_SCHEME,
             "attribute_text": ATTRIBUTE_TEXT_SCHEME,
             "doubtful_person_score": DOUBTFUL_PERSON_SCORE,
+            "place_names": place_names_digest(),
             "presidio": metadata.version("presidio-analyzer"),
             "spacy": spacy.__version__,
             # The NER fast path runs only at verified library versions (ner_decoder); a scan
@@ -751,14 +756,19 @@ DOUBTFUL_PERSON_SCORE = 0.3
 
 
 def _score(text: str, res: RecognizerResult) -> float:
-    """A result's score, with the spaCy model's doubtful names (see doubtful_person) lowered
-    below the default threshold."""
-    if (
-        res.entity_type == "PERSON"
-        and (res.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY)
-        == "SpacyRecognizer"
-        and doubtful_person(text, res.start, res.end)
+    """A result's score, with the spaCy model's doubtful names (see doubtful_person) and
+    place names taken for a person (auditor.scan.places: the whole name a city or country,
+    from spaCy, or a given name and a word from GivenNameRecognizer) lowered below the default
+    threshold."""
+    if res.entity_type != "PERSON":
+        return float(res.score)
+    recognizer = (res.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY)
+    if recognizer == "SpacyRecognizer" and (
+        doubtful_person(text, res.start, res.end) or is_place(text[res.start : res.end])
     ):
+        return min(res.score, DOUBTFUL_PERSON_SCORE)
+    value = text[res.start : res.end]
+    if recognizer == "GivenNameRecognizer" and " " in value and is_place(value):
         return min(res.score, DOUBTFUL_PERSON_SCORE)
     return float(res.score)
 
@@ -843,8 +853,9 @@ def chunk_bounds(text: str, size: int, overlap: int) -> list[tuple[int, int]]:
 
 def normalize_value(entity_type: str, value: str) -> str:
     """The form of a value that is hashed: trimmed, case-folded, whitespace runs as one space
-    (a name over a line break is the same name), letters and digits only for numbers."""
-    normalized = _WHITESPACE_RUN.sub(" ", value.strip().casefold())
+    (a name over a line break is the same name), letters and digits only for numbers, never a
+    zero-width character."""
+    normalized = _WHITESPACE_RUN.sub(" ", value.translate(REMOVE_ZERO_WIDTH).strip().casefold())
     if entity_type in DIGIT_LIKE_ENTITIES:
         normalized = "".join(ch for ch in normalized if ch.isalnum())
     return normalized
@@ -1319,7 +1330,8 @@ def masked_excerpts(
     [TYPE]: every other span, every `also_mask` span (candidates not reported), every other
     occurrence of a value of either, whatever looks like a number of 4+ digits ([NUMBER]),
     an e-mail address, a URL or an IBAN (see `look_alike_spans`), and a number of 3+ digits
-    next to a financial identifier ([NUMBER], see `numbers_beside_financial`). `full_length`
+    next to a financial identifier ([NUMBER], see `numbers_beside_financial`). A span with
+    zero-width characters inside says so: [TYPE, zero-width characters]. `full_length`
     is the length of the whole text when `text` is only its scanned beginning.
     """
     if not spans:
@@ -1328,7 +1340,16 @@ def masked_excerpts(
     starts = [m.start for m in masks]
     total = len(text) if full_length is None else full_length
     return [
-        _excerpt(text, start, etype, masks, starts, context, total) for start, _, etype in spans
+        _excerpt(
+            text,
+            start,
+            etype + (ZERO_WIDTH_NOTE if has_zero_width(text[start:end]) else ""),
+            masks,
+            starts,
+            context,
+            total,
+        )
+        for start, end, etype in spans
     ]
 
 

@@ -11,8 +11,11 @@ below the reporting threshold and need a context word ("CUSIP", "routing") to be
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
-from presidio_analyzer.predefined_recognizers import UsSsnRecognizer
+import re
+
+from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from presidio_analyzer.predefined_recognizers import IbanRecognizer, UsSsnRecognizer
 from stdnum import cusip, isin, luhn
 
 # ISO 3166-1 alpha-2 codes, for ISIN prefixes and BIC country codes (plus XS, EU for ISINs).
@@ -197,8 +200,46 @@ class StrictUsSsnRecognizer(UsSsnRecognizer):
         return bool(super().invalidate_result(pattern_text))
 
 
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_LOWER_IBAN_START = re.compile(r"(?<![A-Za-z0-9])[a-z]{2}[0-9]{2}(?:[ -]?[a-z0-9]{4}){2}")
+
+
+class CaseSensitiveIbanRecognizer(IbanRecognizer):
+    """presidio's IBAN recognizer without the registry's IGNORECASE flag. With it, the pattern's
+    groups of four also took the next word's letters ("LU28 0019 4006 4475 0000 received" read
+    "rece" as a group), the checksum then failed and the IBAN was lost; IBANs are written in
+    capitals. One written in lower case is looked for in an ASCII-upper-cased copy of the text
+    (same offsets), only where one may start."""
+
+    @property  # type: ignore[override]
+    def global_regex_flags(self) -> int:
+        return self._flags
+
+    @global_regex_flags.setter
+    def global_regex_flags(self, value: int | None) -> None:
+        self._flags = (value or 0) & ~re.IGNORECASE
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        results: list[RecognizerResult] = super().analyze(text, entities, nlp_artifacts)
+        if _LOWER_IBAN_START.search(text):
+            upper = text.translate(_ASCII_UPPER)
+            for r in super().analyze(upper, entities, nlp_artifacts):
+                if not text[r.start : r.end].isupper() and not any(
+                    r.start < o.end and o.start < r.end for o in results
+                ):
+                    results.append(r)
+        return results
+
+
 __all__ = [
     "AbaRoutingNumberRecognizer",
+    "CaseSensitiveIbanRecognizer",
     "CusipRecognizer",
     "IsinRecognizer",
     "SedolRecognizer",
