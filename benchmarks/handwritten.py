@@ -9,6 +9,7 @@ from the text.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from pathlib import Path
 
