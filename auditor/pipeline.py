@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -37,7 +37,9 @@ from auditor.sample.selection import SamplePlan, draw_sample
 
 if TYPE_CHECKING:
     from auditor.policy.engine import PolicyEngine
+    from auditor.policy.evaluate import EvaluateStats
     from auditor.scan.engine import Scanner
+    from auditor.scan.stage import ScanStats
 
 Progress = Callable[[str], None]
 
@@ -78,8 +80,8 @@ class PeriodResult:
     sample_created: bool
     sample_size: int
     population: int
-    scan: Any = None
-    evaluation: Any = None
+    scan: ScanStats | None = None
+    evaluation: EvaluateStats | None = None
     findings: FindingStats | None = None
     tiers: dict[str, int] = field(default_factory=dict)
     report_path: Path | None = None

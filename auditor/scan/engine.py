@@ -711,7 +711,7 @@ class Scanner:
             "doubtful_person_score": DOUBTFUL_PERSON_SCORE,
             "place_names": place_names_digest(),
             "presidio": metadata.version("presidio-analyzer"),
-            "spacy": spacy.__version__,
+            "spacy": metadata.version("spacy"),
             # The NER fast path runs only at verified library versions (ner_decoder); a scan
             # without it is another scanner revision, even though it must find the same.
             "ner_fast_path": fast_path_status() == "on",
@@ -978,7 +978,7 @@ class _LoadedSpacyNlpEngine(SpacyNlpEngine):
             ner_model_configuration=ner,
         )
         self._loaded = {language: nlp}
-        self.nlp = dict(self._loaded)
+        self.nlp: dict[str, Language] = dict(self._loaded)  # type: ignore[assignment]
         self.parser = parser
 
     def load(self) -> None:
@@ -1128,20 +1128,20 @@ class _LazyNlpArtifacts(NlpArtifacts):
             }
         return self._complete
 
-    @property  # type: ignore[override]
-    def tokens(self) -> Doc:
+    @property
+    def tokens(self) -> Doc:  # type: ignore[override]
         return self._artifacts()["tokens"]  # type: ignore[no-any-return]
 
-    @property  # type: ignore[override]
-    def lemmas(self) -> list[str]:
+    @property
+    def lemmas(self) -> list[str]:  # type: ignore[override]
         return self._artifacts()["lemmas"]  # type: ignore[no-any-return]
 
-    @property  # type: ignore[override]
-    def tokens_indices(self) -> list[int]:
+    @property
+    def tokens_indices(self) -> list[int]:  # type: ignore[override]
         return self._artifacts()["tokens_indices"]  # type: ignore[no-any-return]
 
-    @property  # type: ignore[override]
-    def keywords(self) -> list[str]:
+    @property
+    def keywords(self) -> list[str]:  # type: ignore[override]
         return self._artifacts()["keywords"]  # type: ignore[no-any-return]
 
     @property
@@ -1174,7 +1174,7 @@ class LinearTimeLemmaContextAwareEnhancer(LemmaContextAwareEnhancer):
         A score can change only for a result of a recognizer with context words, not already
         raised by its recognizer, and below the maximum (raising 1.0 gives 1.0)."""
         if context or any(self._may_raise(res, recognizers) for res in raw_results):
-            return super().enhance_using_context(  # type: ignore[no-any-return]
+            return super().enhance_using_context(
                 text, raw_results, nlp_artifacts, recognizers, context
             )
         return list(raw_results)

@@ -211,7 +211,7 @@ class CaseSensitiveIbanRecognizer(IbanRecognizer):
     capitals. One written in lower case is looked for in an ASCII-upper-cased copy of the text
     (same offsets), only where one may start."""
 
-    @property  # type: ignore[override]
+    @property
     def global_regex_flags(self) -> int:
         return self._flags
 
@@ -226,10 +226,15 @@ class CaseSensitiveIbanRecognizer(IbanRecognizer):
         nlp_artifacts: NlpArtifacts | None = None,
         regex_flags: int | None = None,
     ) -> list[RecognizerResult]:
-        results: list[RecognizerResult] = super().analyze(text, entities, nlp_artifacts)
+        # presidio types the artifacts as required but defaults them to None, as we do.
+        results: list[RecognizerResult] = super().analyze(
+            text,
+            entities,
+            nlp_artifacts,  # type: ignore[arg-type]
+        )
         if _LOWER_IBAN_START.search(text):
             upper = text.translate(_ASCII_UPPER)
-            for r in super().analyze(upper, entities, nlp_artifacts):
+            for r in super().analyze(upper, entities, nlp_artifacts):  # type: ignore[arg-type]
                 if not text[r.start : r.end].isupper() and not any(
                     r.start < o.end and o.start < r.end for o in results
                 ):

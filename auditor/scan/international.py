@@ -123,7 +123,7 @@ class InternationalAddressRecognizer(PatternRecognizer):
         # Every pattern holds a digit: a text without one (most prose) costs one scan.
         if _DIGIT.search(text) is None:
             return []
-        return super().analyze(text, entities, nlp_artifacts, regex_flags)  # type: ignore[no-any-return]
+        return super().analyze(text, entities, nlp_artifacts, regex_flags)
 
 
 # --- names ----------------------------------------------------------------------------------

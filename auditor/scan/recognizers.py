@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -62,7 +63,7 @@ class OfflineEmailRecognizer(EmailRecognizer):
         regex_flags: int | None = None,
     ) -> list[RecognizerResult]:
         if not has_zero_width(text):
-            return super().analyze(text, entities, nlp_artifacts, regex_flags)  # type: ignore[no-any-return]
+            return super().analyze(text, entities, nlp_artifacts, regex_flags)
         plain, index = without_zero_width(text)
         results: list[RecognizerResult] = super().analyze(plain, entities, None, regex_flags)
         for r in results:
@@ -196,7 +197,7 @@ def load_special_categories(path: Path | None) -> TermList:
 
 
 def attach_registers(
-    recognizers: list[EntityRecognizer],
+    recognizers: Iterable[EntityRecognizer],
     client_register: Path | None,
     restricted_list: Path | None,
     special_category_terms: Path | None,
@@ -390,7 +391,8 @@ class DigitGatedPhoneRecognizer(PhoneRecognizer):
     ) -> list[RecognizerResult]:
         if not may_hold_phone_number(text):
             return []
-        results = super().analyze(text, entities, nlp_artifacts)
+        # presidio types the artifacts as required but defaults them to None, as we do.
+        results = super().analyze(text, entities, nlp_artifacts)  # type: ignore[arg-type]
         return [r for r in results if not _words_before(text, r.start) & IDENTIFIER_WORDS]
 
     @property
