@@ -37,6 +37,7 @@ from auditor.db.models import (
     UsageTier,
 )
 from auditor.errors import NotFoundError, PolicyError
+from auditor.findings import SOURCE_SAMPLE
 from auditor.periods import period_bounds as parse_period
 from auditor.periods import period_label, previous_period
 from auditor.report.bidi import mark_bidi_controls
@@ -574,7 +575,9 @@ class _Scope:
     def sample_findings(self) -> ColumnElement[bool]:
         """Findings on the sample's interactions, superseded ones included (of the team's
         people only, in a manager packet)."""
-        on_sample = Finding.interaction_id.in_(self.sampled_ids())
+        on_sample = and_(
+            Finding.interaction_id.in_(self.sampled_ids()), Finding.source == SOURCE_SAMPLE
+        )
         if self.team is None:
             return on_sample
         of_team = select(Interaction.id).where(Interaction.user_id.in_(sorted(self.team)))
@@ -866,6 +869,7 @@ def _expected_confirmations(
     for iid, rule in session.execute(
         select(Finding.interaction_id, Finding.rule_id).where(
             Finding.interaction_id.in_(awaiting),
+            Finding.source == SOURCE_SAMPLE,
             Finding.status.in_(("open", "pending_approval")),
         )
     ):
