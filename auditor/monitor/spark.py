@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import socket
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -112,8 +113,12 @@ def spark_session(master: str, *, app_name: str = "auditor-monitor") -> Any:
             "install a Java 17 runtime or set JAVA_HOME",
         )
     check_master(master)
+    if master.startswith("local"):
+        # Executors in local mode run this interpreter (with the auditor and its model); on a
+        # cluster, PYSPARK_PYTHON / spark.pyspark.python names the environment (README).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     try:
-        return (
+        session = (
             SparkSession.builder.master(master)
             .appName(app_name)
             .config("spark.ui.enabled", "false")
@@ -122,6 +127,8 @@ def spark_session(master: str, *, app_name: str = "auditor-monitor") -> Any:
             .config("spark.sql.parquet.compression.codec", "zstd")
             .getOrCreate()
         )
+        session.sparkContext.setLogLevel("ERROR")
+        return session
     except Exception as exc:  # the JVM's message can be long; the type and first line suffice
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         raise SparkUnavailable(
@@ -372,7 +379,7 @@ def input_schema() -> Any:
     longs = {"id"}
     return T.StructType(
         [
-            T.StructField(c, T.LongType() if c in longs else T.StringType(), c == "id")
+            T.StructField(c, T.LongType() if c in longs else T.StringType(), c not in longs)
             for c in COLUMNS
         ]
         + [T.StructField("day", T.StringType(), False)]
@@ -462,24 +469,44 @@ def run_job(
     )
     broadcast = spark.sparkContext.broadcast(payload)
     try:
-        rdd = frame.rdd.mapPartitions(lambda rows: scan_partition(broadcast, rows))
-        results = spark.createDataFrame(rdd, result_schema())
-        results.write.mode("overwrite").partitionBy("day").parquet(str(out / "results"))
-        stored = spark.read.parquet(str(out / "results"))
-        (
-            stored.select("interaction_id", F.explode("detections").alias("d"))
-            .select("interaction_id", "d.*")
-            .write.mode("overwrite")
-            .parquet(str(out / "detections"))
-        )
-        (
-            stored.select("interaction_id", F.explode("violations").alias("v"))
-            .select("interaction_id", "v.*")
-            .write.mode("overwrite")
-            .parquet(str(out / "violations"))
-        )
+        _write_results(spark, frame, broadcast, out)
+    except AuditorError:
+        raise
+    except Exception as exc:
+        raise ScanError(
+            f"the Spark job failed: {_last_line(exc)}",
+            "see the executors' logs; a worker without the auditor installed needs "
+            "spark.pyspark.python set to an environment that has it",
+        ) from None
     finally:
         broadcast.unpersist()
+
+
+def _last_line(exc: BaseException) -> str:
+    """The innermost cause a Spark error reports (its last line), or the type."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1][:300] if lines else type(exc).__name__
+
+
+def _write_results(spark: Any, frame: Any, broadcast: Any, out: Path) -> None:
+    from pyspark.sql import functions as F
+
+    rdd = frame.rdd.mapPartitions(lambda rows: scan_partition(broadcast, rows))
+    results = spark.createDataFrame(rdd, result_schema())
+    results.write.mode("overwrite").partitionBy("day").parquet(str(out / "results"))
+    stored = spark.read.parquet(str(out / "results"))
+    (
+        stored.select("interaction_id", F.explode("detections").alias("d"))
+        .select("interaction_id", "d.*")
+        .write.mode("overwrite")
+        .parquet(str(out / "detections"))
+    )
+    (
+        stored.select("interaction_id", F.explode("violations").alias("v"))
+        .select("interaction_id", "v.*")
+        .write.mode("overwrite")
+        .parquet(str(out / "violations"))
+    )
 
 
 def load_results(
