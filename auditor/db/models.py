@@ -454,7 +454,8 @@ class MonitorRun(Base):
     engine: Mapped[str] = mapped_column(String(16))  # local / spark
     scanner_revision: Mapped[str] = mapped_column(String(64))
     policy_revision: Mapped[str] = mapped_column(String(64))
-    rules: Mapped[list[str]] = mapped_column(JSON, default=list)  # the monitored rule ids
+    # The monitored rules: {"id", "title", "severity"} each, as the pack had them.
+    rules: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)

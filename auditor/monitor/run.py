@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from auditor.config import Settings
 from auditor.db.keys import check_hash_key
-from auditor.db.models import Interaction, MonitorRun
+from auditor.db.models import Interaction
 from auditor.errors import InputError
 from auditor.monitor.core import monitored_rules
 from auditor.monitor.stage import (
@@ -76,7 +76,12 @@ def run_monitor(
         scanner = build_scanner(settings.scan, key)
         policy = build_engine(settings.policy)
         rules = monitored_rules(policy)
-        run = open_run(session, period, engine, scanner.revision, policy.revision, rules)
+        catalogue = [
+            {"id": r.rule_id, "title": r.title, "severity": r.severity}
+            for r in sorted(policy.rules(), key=lambda r: r.rule_id)
+            if r.rule_id in rules
+        ]
+        run = open_run(session, period, engine, scanner.revision, policy.revision, catalogue)
         session.commit()
         if spark is None:
             from auditor.monitor.local import monitor_local
@@ -129,13 +134,3 @@ def run_monitor(
     finally:
         if spark is not None:
             spark.stop()
-
-
-def latest_run(session: Session, period: str) -> MonitorRun | None:
-    """The newest finished monitoring run of a period."""
-    return session.scalars(
-        select(MonitorRun)
-        .where(MonitorRun.period == period, MonitorRun.ended_at.is_not(None))
-        .order_by(MonitorRun.ended_at.desc(), MonitorRun.id.desc())
-        .limit(1)
-    ).first()

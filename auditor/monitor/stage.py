@@ -115,7 +115,7 @@ def open_run(
     engine: str,
     scanner_revision: str,
     policy_revision: str,
-    rules: tuple[str, ...],
+    rules: list[dict[str, str]],
 ) -> MonitorRun:
     period_bounds(period)  # validates the period
     run = MonitorRun(
@@ -123,7 +123,7 @@ def open_run(
         engine=engine,
         scanner_revision=scanner_revision,
         policy_revision=policy_revision,
-        rules=list(rules),
+        rules=rules,
         started_at=utcnow(),
         counts={},
     )

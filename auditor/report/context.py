@@ -41,6 +41,7 @@ from auditor.findings import SOURCE_SAMPLE
 from auditor.periods import period_bounds as parse_period
 from auditor.periods import period_label, previous_period
 from auditor.report.bidi import mark_bidi_controls
+from auditor.report.monitoring import MonitoringSection, monitoring_section
 from auditor.sample.precision import Precision, expected_confirmations, review_precision
 
 # Canonical orders; values found in the store outside these lists are appended, never dropped.
@@ -544,6 +545,9 @@ class ReportContext:
     coverage: CoverageSection
     provenance: ProvenanceSection
     audience: str = "the risk team (all findings)"
+    # `auditor monitor` on every interaction of the period; None if not monitored, and in a
+    # manager's packet (auditor/report/monitoring.py).
+    monitoring: MonitoringSection | None = None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -1963,6 +1967,7 @@ def build_report_context(
             ),
         ),
         audience=audience,
+        monitoring=monitoring_section(session, period) if team is None else None,
     )
     # Every string from a log or the directory enters the report here: a bidi control in any
     # of them is shown as a marker in every format, never obeyed (auditor/report/bidi.py).
