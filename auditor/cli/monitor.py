@@ -29,7 +29,9 @@ def monitor_cmd(
     spark_master: Annotated[
         str,
         typer.Option(
-            "--spark-master", help="Spark master URL (local[2], spark://host:7077, yarn)."
+            "--spark-master",
+            help="Spark master URL (local[2], spark://host:7077, yarn), or default: the one "
+            "spark-submit or the platform (Databricks, EMR) configured.",
         ),
     ] = DEFAULT_MASTER,
     input_path: Annotated[

@@ -59,6 +59,10 @@ PARTITION_BATCH = 64  # interactions scanned together inside a task
 _REGISTERS = ("client_register", "restricted_list", "special_category_terms")
 
 
+# `--spark-master default`: the master spark-submit or the platform (Databricks, EMR) gave.
+ENVIRONMENT_MASTER = "default"
+
+
 class SparkUnavailable(AuditorError):
     """Spark cannot run: pyspark not installed, no Java, or the master cannot be reached."""
 
@@ -95,7 +99,8 @@ def check_master(master: str) -> None:
 
 
 def spark_session(master: str, *, app_name: str = "auditor-monitor") -> Any:
-    """A SparkSession on `master` (e.g. local[2], spark://host:7077, yarn).
+    """A SparkSession on `master` (e.g. local[2], spark://host:7077, yarn; `default`: the one
+    spark-submit or the platform configured).
 
     Raises SparkUnavailable if pyspark is not installed, Java is missing, the master cannot
     be reached, or Spark fails to start.
@@ -112,15 +117,18 @@ def spark_session(master: str, *, app_name: str = "auditor-monitor") -> Any:
             "Java was not found (JAVA_HOME or java on PATH): Spark needs Java 17 or later",
             "install a Java 17 runtime or set JAVA_HOME",
         )
-    check_master(master)
+    if master != ENVIRONMENT_MASTER:
+        check_master(master)
     if master.startswith("local"):
         # Executors in local mode run this interpreter (with the auditor and its model); on a
         # cluster, PYSPARK_PYTHON / spark.pyspark.python names the environment (README).
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     try:
+        builder = SparkSession.builder
+        if master != ENVIRONMENT_MASTER:
+            builder = builder.master(master)
         session = (
-            SparkSession.builder.master(master)
-            .appName(app_name)
+            builder.appName(app_name)
             .config("spark.ui.enabled", "false")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.python.worker.reuse", "true")  # one scanner per executor process
