@@ -167,9 +167,7 @@ def peak_memory() -> Iterator[dict[int, tuple[str, int]]]:
 # --- the runs ---------------------------------------------------------------------------------
 
 
-def monitor(
-    settings: Any, engine: str, master: str, workers: int, output: Path
-) -> dict[str, Any]:
+def monitor(settings: Any, engine: str, master: str, workers: int, output: Path) -> dict[str, Any]:
     from auditor.db.session import make_engine, session_scope
     from auditor.monitor.run import run_monitor
 
@@ -245,8 +243,10 @@ def main() -> None:
     per_core = spark["texts_per_second"] / max(1, cores or args.workers)
     needed = INTERACTIONS_PER_MONTH * args.texts_per_interaction / (per_core * 3600)
     print()
-    print(f"texts: {args.texts} distinct; machine: {os.cpu_count()} cores; Python {sys.version.split()[0]}")
-    print(f"{'engine':<8}{'seconds':>9}{'texts/s':>10}{'workers':>9}{'peak MiB/worker':>17}{'JVM MiB':>9}")
+    python = sys.version.split()[0]
+    print(f"texts: {args.texts} distinct; machine: {os.cpu_count()} cores; Python {python}")
+    header = ("engine", "seconds", "texts/s", "workers", "peak MiB/worker", "JVM MiB")
+    print(f"{header[0]:<8}{header[1]:>9}{header[2]:>10}{header[3]:>9}{header[4]:>17}{header[5]:>9}")
     for r in rows:
         print(
             f"{r['engine']:<8}{r['seconds']:>9}{r['texts_per_second']:>10}"
