@@ -50,6 +50,7 @@ class QueueItem:
     occurred_at: datetime
     entity_type: str
     masked_excerpt: str | None
+    source: str = "sample"  # or "monitoring": a population finding (`auditor monitor`)
 
 
 _SEVERITY_RANK = case(
@@ -65,6 +66,7 @@ def list_findings(
     manager_id: str | None = None,
     rule_id: str | None = None,
     limit: int | None = None,
+    source: str | None = None,
 ) -> list[QueueItem]:
     """Findings in review order (severity, then first seen), filtered as asked.
 
@@ -95,6 +97,8 @@ def list_findings(
         query = query.where(Finding.severity == severity)
     if rule_id:
         query = query.where(Finding.rule_id == rule_id)
+    if source:
+        query = query.where(Finding.source == source)
     if manager_id:
         team = reporting_line(session, manager_id)
         if not team:
@@ -118,6 +122,7 @@ def list_findings(
             occurred_at=at,
             entity_type=f.entity_type,
             masked_excerpt=f.masked_excerpt,
+            source=f.source,
         )
         for f, uid, tool, at, dept in session.execute(query)
     ]

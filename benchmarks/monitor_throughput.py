@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -188,6 +189,8 @@ def monitor(settings: Any, engine: str, master: str, workers: int, output: Path)
     finally:
         db.dispose()
     workers_kib = [kib for kind, kib in peaks.values() if kind == "python worker"]
+    if not workers_kib:  # one worker: the scanner ran in this process
+        workers_kib = [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]
     jvm_kib = [kib for kind, kib in peaks.values() if kind == "jvm"]
     stats = result.stats
     return {

@@ -34,7 +34,7 @@ from auditor.monitor.local import monitor_local
 from auditor.monitor.run import run_monitor
 from auditor.policy.engine import build_engine
 from auditor.report.context import ReportContext, build_report_context
-from auditor.review import resolve
+from auditor.review import list_findings, resolve
 from auditor.sample.evaluation import evaluate_plan
 from auditor.scan.engine import build_scanner
 from auditor.scan.parallel import ScanOutcome
@@ -122,6 +122,9 @@ def test_every_interaction_is_monitored_and_findings_are_marked(
     assert (
         session.scalar(select(func.count()).where(ScanRecord.interaction_id == out_of_period)) == 0
     )
+    queue = list_findings(session, source=SOURCE_MONITORING)
+    assert [q.source for q in queue] == [SOURCE_MONITORING] * 3
+    assert list_findings(session, source=SOURCE_SAMPLE) == []
     run = session.scalars(select(MonitorRun)).one()
     assert run.ended_at is not None and run.counts["violations"] == 3
 
