@@ -369,6 +369,7 @@ def _item(
         occurred_at=at,
         entity_type=f.entity_type,
         masked_excerpt=f.masked_excerpt,
+        source=f.source,
     )
 
 
