@@ -103,13 +103,10 @@ def run_monitor(
 
             out = output or Path(settings.data_dir) / "monitor" / period
             source = input_path
+            exported = None
             if source is None:
                 source = out / "input"
-                export_period(spark, session, period, source)
-            payload = shipment(
-                settings, key, load_people(session), rules, scanner.revision, policy.revision
-            )
-            run_job(spark, source, out, period, payload)
+                exported = export_period(spark, session, period, source)
             stats = MonitorStats(
                 interactions=session.scalar(
                     select(func.count())
@@ -118,7 +115,14 @@ def run_monitor(
                 )
                 or 0
             )
-            load_results(spark, session, out, scanner.revision, policy.revision, stats, progress)
+            if exported != 0:  # an empty month has nothing to scan (and no Parquet to read)
+                payload = shipment(
+                    settings, key, load_people(session), rules, scanner.revision, policy.revision
+                )
+                run_job(spark, source, out, period, payload)
+                load_results(
+                    spark, session, out, scanner.revision, policy.revision, stats, progress
+                )
         close_run(session, run, stats)
         session.commit()
         return MonitorResult(

@@ -451,7 +451,13 @@ def run_job(
     a needed column."""
     from pyspark.sql import functions as F
 
-    frame = spark.read.parquet(str(source))
+    try:
+        frame = spark.read.parquet(str(source))
+    except Exception as exc:  # AnalysisException: no such path, not Parquet
+        raise InputError(
+            f"{source}: cannot be read as Parquet: {_last_line(exc)}",
+            "give --input a Parquet folder with the export's columns",
+        ) from None
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise InputError(
@@ -502,7 +508,7 @@ def _write_results(spark: Any, frame: Any, broadcast: Any, out: Path) -> None:
     rdd = frame.rdd.mapPartitions(lambda rows: scan_partition(broadcast, rows))
     results = spark.createDataFrame(rdd, result_schema())
     results.write.mode("overwrite").partitionBy("day").parquet(str(out / "results"))
-    stored = spark.read.parquet(str(out / "results"))
+    stored = spark.read.schema(result_schema()).parquet(str(out / "results"))
     (
         stored.select("interaction_id", F.explode("detections").alias("d"))
         .select("interaction_id", "d.*")
@@ -529,7 +535,9 @@ def load_results(
     """Load the job's results into the database, committing every LOAD_BATCH interactions.
     Rows of interactions that are not stored (an `--input` from elsewhere) are counted in
     `stats.unknown`; an interaction loaded before is skipped."""
-    stored = spark.read.parquet(str(out / "results")).orderBy("interaction_id")
+    stored = (
+        spark.read.schema(result_schema()).parquet(str(out / "results")).orderBy("interaction_id")
+    )
     batch: list[Any] = []
     done = 0
     seen: set[int] = set()

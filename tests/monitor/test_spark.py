@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from auditor.cli import main
 from auditor.db.models import Detection, Finding, MonitorItem, MonitorViolation, ScanRecord
 from auditor.db.session import make_engine, session_scope
+from auditor.errors import InputError
 from auditor.monitor.run import run_monitor
 from auditor.monitor.spark import java_executable, load_results, spark_session
 from auditor.monitor.stage import MonitorStats
@@ -228,3 +229,40 @@ def test_spark_that_cannot_run_is_one_line_and_exit_1(
     err = capsys.readouterr().err
     assert code == 1
     assert err.splitlines()[0] == message
+
+
+def test_input_from_the_lake_and_an_empty_month(both_engines: Any, tmp_path: Path) -> None:
+    """`--input`: the Parquet export of the month read back as a lake would hold it, into a
+    database that was monitored already (nothing new); a month without interactions is an
+    empty run, not an error; a path that is not Parquet is one line."""
+    _, _, settings, result = both_engines
+    before = _rows(_db(settings))
+    db = make_engine(settings.database.url)
+    try:
+        with session_scope(db) as session:
+            again = run_monitor(
+                session,
+                settings,
+                PERIOD,
+                engine="spark",
+                input_path=result.output / "input",
+                output=tmp_path / "again",
+            )
+            assert again.stats.skipped_already_done == result.stats.interactions
+            assert again.stats.unknown == 0
+            empty = run_monitor(
+                session, settings, "2026-11", engine="spark", output=tmp_path / "empty"
+            )
+            assert empty.stats.interactions == 0 == empty.stats.evaluated
+            with pytest.raises(InputError, match="cannot be read as Parquet"):
+                run_monitor(
+                    session,
+                    settings,
+                    PERIOD,
+                    engine="spark",
+                    input_path=tmp_path / "no-such-lake",
+                    output=tmp_path / "none",
+                )
+    finally:
+        db.dispose()
+    assert _rows(_db(settings)) == before
