@@ -12,6 +12,7 @@ import typer
 
 from auditor.cli._common import EXIT_FINDINGS, PeriodOption, console, db_session, settings_from
 from auditor.monitor.run import DEFAULT_MASTER, run_monitor
+from auditor.ops.lock import run_lock
 
 
 class Engine(StrEnum):
@@ -58,7 +59,8 @@ def monitor_cmd(
     """Scan every interaction of the period and evaluate the monitored rules; population
     findings go to the review queue marked `monitoring`. Exit 3 when any await review."""
     settings = settings_from(ctx)
-    with db_session(settings, migrate=True) as session:
+    # The run lock: a monitor and a scheduled `auditor run` never write the store at once.
+    with run_lock(settings, "monitor"), db_session(settings, migrate=True) as session:
         result = run_monitor(
             session,
             settings,
