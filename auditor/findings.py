@@ -29,12 +29,25 @@ SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 OPEN = "open"
 SUPERSEDED = "superseded"  # the current policy revision no longer produces it
 SYSTEM_REVIEWER = "auditor"
+# Where a finding came from: the audit sample's evaluation, or population monitoring
+# (`auditor monitor`). Only the sample's count towards its deviation rate.
+SOURCE_SAMPLE = "sample"
+SOURCE_MONITORING = "monitoring"
 
 
 def finding_id(interaction_key: str, rule_id: str, entity_type: str, value_hash: str) -> str:
     """The stable id: first 32 hex chars of SHA-256 over the identifying fields."""
     material = "\x1f".join((interaction_key, rule_id, entity_type, value_hash))
     return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+def monitoring_finding_id(
+    interaction_key: str, rule_id: str, entity_type: str, value_hash: str
+) -> str:
+    """The stable id of a population-monitoring finding: as `finding_id`, with the source in
+    the material, so it never takes the id (and the review) of the sample's finding on the
+    same interaction."""
+    return finding_id(f"{SOURCE_MONITORING}\x1e{interaction_key}", rule_id, entity_type, value_hash)
 
 
 @dataclass
@@ -161,6 +174,7 @@ def _supersede(
     stale = session.scalars(
         select(Finding).where(
             Finding.status == OPEN,
+            Finding.source == SOURCE_SAMPLE,
             Finding.interaction_id.in_(evaluated),
             Finding.interaction_id.not_in(incomplete),
         )

@@ -29,7 +29,7 @@ from auditor.db.models import (
 from auditor.db.session import session_scope, upgrade
 from auditor.directory import DirectoryResult, link_identities, load_people
 from auditor.errors import AuditorError
-from auditor.findings import FindingStats, build_findings
+from auditor.findings import SOURCE_SAMPLE, FindingStats, build_findings
 from auditor.ingest.stage import FileResult, IngestLimits, Mappings, ingest_paths
 from auditor.ops.deliveries import DeliveryProblem, check_deliveries, input_problems
 from auditor.periods import period_bounds, periods_between
@@ -246,6 +246,7 @@ def audit_period(
             .join(SampleItem, SampleItem.interaction_id == Finding.interaction_id)
             .where(
                 SampleItem.sample_id == sample.id,
+                Finding.source == SOURCE_SAMPLE,
                 Finding.status.in_(("open", "pending_approval")),  # both await review
             )
         )

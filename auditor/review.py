@@ -51,6 +51,7 @@ class QueueItem:
     occurred_at: datetime
     entity_type: str
     masked_excerpt: str | None
+    source: str = "sample"  # or "monitoring": a population finding (`auditor monitor`)
 
 
 _SEVERITY_RANK = case(
@@ -66,6 +67,7 @@ def list_findings(
     manager_id: str | None = None,
     rule_id: str | None = None,
     limit: int | None = None,
+    source: str | None = None,
 ) -> list[QueueItem]:
     """Findings in review order (severity, then first seen), filtered as asked.
 
@@ -96,6 +98,8 @@ def list_findings(
         query = query.where(Finding.severity == severity)
     if rule_id:
         query = query.where(Finding.rule_id == rule_id)
+    if source:
+        query = query.where(Finding.source == source)
     if manager_id:
         team = reporting_line(session, manager_id)
         if not team:
@@ -346,6 +350,7 @@ def _item(
         occurred_at=at,
         entity_type=f.entity_type,
         masked_excerpt=f.masked_excerpt,
+        source=f.source,
     )
 
 

@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session
 from auditor.config import Settings, TierSettings
 from auditor.db.models import Finding, Interaction, Person, Sample, SampleItem, UsageTier
 from auditor.errors import PolicyError
+from auditor.findings import SOURCE_SAMPLE
 from auditor.periods import period_bounds
 
 TIERS = ("non_user", "light", "regular", "heavy")
@@ -348,14 +349,14 @@ def gather_effectiveness(
             session.execute(
                 select(in_sample.c.user_id, func.count(distinct(Finding.interaction_id)))
                 .join(Finding, Finding.interaction_id == in_sample.c.id)
-                .where(Finding.status == "confirmed")
+                .where(Finding.status == "confirmed", Finding.source == SOURCE_SAMPLE)
                 .group_by(in_sample.c.user_id)
             ).all()
         )
         for uid, status, n in session.execute(
             select(in_sample.c.user_id, Finding.status, func.count())
             .join(Finding, Finding.interaction_id == in_sample.c.id)
-            .where(Finding.status != _SUPERSEDED)
+            .where(Finding.status != _SUPERSEDED, Finding.source == SOURCE_SAMPLE)
             .group_by(in_sample.c.user_id, Finding.status)
         ):
             findings[uid] = findings.get(uid, 0) + n

@@ -23,6 +23,7 @@ from auditor.cli import (
     detect,
     directory,
     ingest,
+    monitor,
     notify,
     policy,
     review,
@@ -116,6 +117,7 @@ app.command("demo")(audit.demo_cmd)
 app.command("detect")(detect.detect_cmd)
 app.command("serve")(serve.serve_cmd)
 app.command("notify")(notify.notify_cmd)
+app.command("monitor")(monitor.monitor_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

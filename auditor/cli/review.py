@@ -39,6 +39,10 @@ def list_cmd(
     ] = None,
     rule: Annotated[str | None, typer.Option(help="Only this rule id.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many rows.")] = 100,
+    source: Annotated[
+        str | None,
+        typer.Option(help="sample (the audit's) or monitoring (auditor monitor's); default both."),
+    ] = None,
 ) -> None:
     """List findings awaiting review (open by default), most severe first."""
     statuses = status or ["open"]
@@ -52,6 +56,7 @@ def list_cmd(
             manager_id=manager,
             rule_id=rule,
             limit=limit,
+            source=source,
         )
     for it in items:
         line = Text()
@@ -60,6 +65,7 @@ def list_cmd(
         line.append(
             f"{it.rule_id}  {it.status}  {it.department or 'unknown'}  {it.tool or '-'}  "
             f"{it.occurred_at:%Y-%m-%d %H:%M}"
+            + ("  [monitoring]" if it.source == "monitoring" else "")
         )
         console.print(line, soft_wrap=True)
         if it.masked_excerpt:

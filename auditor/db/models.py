@@ -299,6 +299,11 @@ class Finding(Base):
     status: Mapped[str] = mapped_column(String(32), default="open")
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
+    # `sample` (the audit sample's evaluation) or `monitoring` (`auditor monitor`, every
+    # interaction): only the sample's findings count towards its deviation rate.
+    source: Mapped[str] = mapped_column(
+        String(16), default="sample", server_default="sample", index=True
+    )
 
     reviews: Mapped[list[ReviewEvent]] = relationship(
         back_populates="finding", lazy="raise", order_by="ReviewEvent.id"
@@ -459,3 +464,63 @@ class Run(Base):
     files: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     # Counts per stage: files, records, sampled, scanned, evaluated, findings, purged, ...
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class MonitorRun(Base):
+    """One `auditor monitor` of a period: the engine, the scanner and policy revisions, and
+    what it covered (interactions, fields scanned, partial, failed, violations, findings)."""
+
+    __tablename__ = "monitor_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), index=True)
+    engine: Mapped[str] = mapped_column(String(16))  # local / spark
+    scanner_revision: Mapped[str] = mapped_column(String(64))
+    policy_revision: Mapped[str] = mapped_column(String(64))
+    # The monitored rules: {"id", "title", "severity"} each, as the pack had them.
+    rules: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class MonitorItem(Base):
+    """That an interaction was evaluated for monitoring under a scanner and policy revision:
+    the resume point of `auditor monitor` (a killed run skips what has a row) and its
+    coverage. `status` is `evaluated` or `not_evaluated` (the reason says why, never text)."""
+
+    __tablename__ = "monitor_items"
+    __table_args__ = (
+        UniqueConstraint(
+            "interaction_id", "scanner_revision", "policy_revision", name="uq_monitor_items_triple"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"), index=True)
+    scanner_revision: Mapped[str] = mapped_column(String(64))
+    policy_revision: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    violations: Mapped[int] = mapped_column(default=0)
+    evaluated_at: Mapped[datetime]
+
+
+class MonitorViolation(Base):
+    """A monitored rule that an interaction of the population broke (`auditor monitor`).
+
+    `key` hashes interaction, rule, revisions, entity types and message, so loading the same
+    results again (a retried Spark task, a resumed run) adds nothing."""
+
+    __tablename__ = "monitor_violations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"), index=True)
+    rule_id: Mapped[str] = mapped_column(String(128), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(255))
+    message: Mapped[str] = mapped_column(String(1000))
+    entity_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    scanner_revision: Mapped[str] = mapped_column(String(64))
+    policy_revision: Mapped[str] = mapped_column(String(64), index=True)

@@ -127,6 +127,8 @@ class RuleInfo:
     remediation: str
     references: tuple[str, ...]
     frameworks: tuple[FrameworkRef, ...] = ()
+    # `monitor: true` in the metadata: `auditor monitor` evaluates it on every interaction.
+    monitor: bool = False
 
 
 @dataclass(frozen=True)
@@ -655,6 +657,7 @@ def _rule_info(raw: Any, frameworks: Mapping[str, list[FrameworkRef]]) -> RuleIn
         remediation=str(raw["remediation"]),
         references=tuple(str(r) for r in raw["references"]),
         frameworks=tuple(frameworks.get(rule_id, ())),
+        monitor=raw.get("monitor") is True,
     )
 
 

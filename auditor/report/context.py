@@ -37,9 +37,11 @@ from auditor.db.models import (
     UsageTier,
 )
 from auditor.errors import NotFoundError, PolicyError
+from auditor.findings import SOURCE_SAMPLE
 from auditor.periods import period_bounds as parse_period
 from auditor.periods import period_label, previous_period
 from auditor.report.bidi import mark_bidi_controls
+from auditor.report.monitoring import MonitoringSection, monitoring_section
 from auditor.report.sections_accuracy import RevisionAccuracy, revision_accuracy
 from auditor.sample.precision import Precision, expected_confirmations, review_precision
 
@@ -546,6 +548,9 @@ class ReportContext:
     coverage: CoverageSection
     provenance: ProvenanceSection
     audience: str = "the risk team (all findings)"
+    # `auditor monitor` on every interaction of the period; None if not monitored, and in a
+    # manager's packet (auditor/report/monitoring.py).
+    monitoring: MonitoringSection | None = None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -577,7 +582,9 @@ class _Scope:
     def sample_findings(self) -> ColumnElement[bool]:
         """Findings on the sample's interactions, superseded ones included (of the team's
         people only, in a manager packet)."""
-        on_sample = Finding.interaction_id.in_(self.sampled_ids())
+        on_sample = and_(
+            Finding.interaction_id.in_(self.sampled_ids()), Finding.source == SOURCE_SAMPLE
+        )
         if self.team is None:
             return on_sample
         of_team = select(Interaction.id).where(Interaction.user_id.in_(sorted(self.team)))
@@ -869,6 +876,7 @@ def _expected_confirmations(
     for iid, rule in session.execute(
         select(Finding.interaction_id, Finding.rule_id).where(
             Finding.interaction_id.in_(awaiting),
+            Finding.source == SOURCE_SAMPLE,
             Finding.status.in_(("open", "pending_approval")),
         )
     ):
@@ -1965,6 +1973,7 @@ def build_report_context(
             ),
         ),
         audience=audience,
+        monitoring=monitoring_section(session, period) if team is None else None,
     )
     # Every string from a log or the directory enters the report here: a bidi control in any
     # of them is shown as a marker in every format, never obeyed (auditor/report/bidi.py).

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from auditor.db.models import Decision, Finding, Sample, SampleItem
 from auditor.errors import NotFoundError
+from auditor.findings import SOURCE_SAMPLE
 from auditor.sample.stats import (
     NOT_CONCLUDED,
     ReviewBounds,
@@ -103,7 +104,11 @@ def _items(session: Session, sample_id: str, *conditions: object) -> set[int]:
     query = (
         select(SampleItem.interaction_id)
         .join(Finding, Finding.interaction_id == SampleItem.interaction_id)
-        .where(SampleItem.sample_id == sample_id, *conditions)  # type: ignore[arg-type]
+        .where(
+            SampleItem.sample_id == sample_id,
+            Finding.source == SOURCE_SAMPLE,  # population monitoring never counts here
+            *conditions,  # type: ignore[arg-type]
+        )
     )
     return set(session.scalars(query))
 

@@ -3,6 +3,7 @@ package auditor.rules.mnpi
 
 metadata := {
 	"id": "mnpi-to-external-ai",
+	"monitor": true,
 	"severity": "critical",
 	"title": "Possible MNPI sent to an external AI tool",
 	"description": "A restricted-list term (deal code name, restricted issuer or ticker) was detected, or the work was tagged as private-side deal work, in an interaction with a tool outside the bank.",

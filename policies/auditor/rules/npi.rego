@@ -3,6 +3,7 @@ package auditor.rules.npi
 
 metadata := {
 	"id": "client-npi-to-uncontracted-tool",
+	"monitor": true,
 	"severity": "high",
 	"title": "Customer NPI sent to a tool without an NPI contract",
 	"description": "A financial identifier (SSN/TIN, account, IBAN or card number), possibly together with a name or contact detail, was sent to a tool whose contract does not cover customer NPI. Critical from a configured number of identifiers.",

@@ -5,6 +5,7 @@ package auditor.rules.pci
 
 metadata := {
 	"id": "card-data-outside-pci-scope",
+	"monitor": true,
 	"severity": "critical",
 	"title": "Card data sent to a tool outside PCI scope",
 	"description": "A payment card number, or sensitive authentication data (a card security code, track data or a PIN block), was detected with high confidence in an interaction with a tool that is not inside the bank's PCI DSS scope.",

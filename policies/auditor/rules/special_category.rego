@@ -3,6 +3,7 @@ package auditor.rules.special_category
 
 metadata := {
 	"id": "special-category-data-to-external-ai",
+	"monitor": true,
 	"severity": "high",
 	"title": "Special-category data about a person sent to an external AI tool",
 	"description": "Health, religion, union membership or other GDPR Art. 9 data was detected together with a person's or client's name in an interaction with a tool outside the bank.",
