@@ -417,7 +417,7 @@ def export_period(spark: Any, session: Session, period: str, out: Path) -> int:
         ).all()
         if not rows and written:
             break
-        data = [_export_row(r._mapping) for r in rows]
+        data = [_export_row(dict(r._mapping)) for r in rows]
         spark.createDataFrame(data, schema).write.mode(mode).partitionBy("day").parquet(str(out))
         mode = "append"
         written += len(rows)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
@@ -119,7 +120,9 @@ def _figures(session: Session, run: MonitorRun) -> _Figures:
         MonitorViolation.policy_revision == run.policy_revision,
     )
 
-    def grouped(column: object, model: object, where: tuple[object, ...], join: bool) -> dict:
+    def grouped(
+        column: object, model: object, where: tuple[object, ...], join: bool
+    ) -> dict[str, int]:
         query = select(column, func.count()).select_from(model)  # type: ignore[call-overload]
         query = query.join(Interaction, Interaction.id == model.interaction_id)  # type: ignore[attr-defined]
         if join:
@@ -168,9 +171,8 @@ def monitoring_section(session: Session, period: str) -> MonitoringSection | Non
     if run is None:
         return None
     in_period = _in_period(period)
-    population = int(
-        session.scalar(select(func.count()).select_from(in_period.subquery())) or 0  # type: ignore[attr-defined]
-    )
+    count_query: Any = select(func.count()).select_from(in_period.subquery())  # type: ignore[attr-defined]
+    population = int(session.scalar(count_query) or 0)
     items = dict(
         session.execute(
             select(MonitorItem.status, func.count())
@@ -233,9 +235,11 @@ def monitoring_section(session: Session, period: str) -> MonitoringSection | Non
         fields_failed=int(records.get("error", 0)),
         fields_not_stored=int(records.get("not_stored", 0)) + int(records.get("redacted", 0)),
         interactions_with_detections=with_detections,
-        detections_by_type=_counts(now.by_type, before and before.by_type),
-        detections_by_tool=_counts(now.by_tool, before and before.by_tool),
-        detections_by_department=_counts(now.by_department, before and before.by_department),
+        detections_by_type=_counts(now.by_type, before.by_type if before else None),
+        detections_by_tool=_counts(now.by_tool, before.by_tool if before else None),
+        detections_by_department=_counts(
+            now.by_department, before.by_department if before else None
+        ),
         violations_by_rule=tuple(
             MonitoredRule(
                 rule_id=rule["id"],
@@ -247,9 +251,11 @@ def monitoring_section(session: Session, period: str) -> MonitoringSection | Non
             )
             for rule in run.rules
         ),
-        violations_by_tool=_counts(now.violations_by_tool, before and before.violations_by_tool),
+        violations_by_tool=_counts(
+            now.violations_by_tool, before.violations_by_tool if before else None
+        ),
         violations_by_department=_counts(
-            now.violations_by_department, before and before.violations_by_department
+            now.violations_by_department, before.violations_by_department if before else None
         ),
         findings_by_status=_counts({str(k): int(v) for k, v in statuses.items()}, None),
         previous_period=previous,
