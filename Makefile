@@ -4,16 +4,34 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test fuzz lint install opa-go clean
+.PHONY: demo test fuzz lint install opa-go clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# The suite runs the database tests on PostgreSQL too, so the test install has its driver.
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test,postgres]"
+# Every version `make install` puts in .venv is pinned in requirements.lock (the direct pins of
+# pyproject.toml and everything they pull in), so two machines get the same environment; the
+# package itself is then installed without resolving anything. The suite runs the database
+# tests on PostgreSQL and the monitor on Spark, so the lock has those extras. After changing a
+# dependency in pyproject.toml, `make lock` regenerates it (uv, in a throwaway venv).
+LOCK := requirements.lock
+
+$(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e ".[test,postgres,spark]"
 	touch $(STAMP)
+
+UV := .lock-venv/bin/uv
+
+$(UV):
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet uv==0.13.8
+
+lock: $(UV)
+	$(UV) pip compile pyproject.toml --extra test --extra postgres --extra spark \
+		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+		--custom-compile-command "make lock" --quiet -o $(LOCK)
 
 # OPA's own Go evaluator, for the differential policy tests and `--engine opa-go`. The wheel
 # declares Requires-Python >=3.14 although its ctypes wrapper runs on 3.11 (it has no
@@ -55,4 +73,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .auditor reports/*.html *.egg-info
+	rm -rf $(VENV) .lock-venv .auditor reports/*.html *.egg-info

@@ -49,3 +49,36 @@ def test_default_is_the_installed_copy_without_a_source_tree(
     monkeypatch.setattr(config, "REPO_DIR", tmp_path / "site-packages")
     monkeypatch.setattr(config.sys, "prefix", str(tmp_path / "venv"))
     assert default_policy_directory() == tmp_path / "venv" / INSTALLED_POLICIES
+
+
+def _pins(lines: list[str]) -> dict[str, str]:
+    """name -> version of every `name==version` requirement (extras and markers dropped)."""
+    import re
+
+    out = {}
+    for line in lines:
+        m = re.match(r"\s*([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?\s*==\s*([^\s;#]+)", line)
+        if m:
+            out[re.sub(r"[-_.]+", "-", m.group(1)).lower()] = m.group(2)
+    return out
+
+
+def test_the_lock_file_holds_every_pin_of_pyproject_at_its_version() -> None:
+    """`make install` installs requirements.lock: a direct dependency pinned in pyproject.toml
+    but missing from the lock, or locked at another version, means the lock is stale (run
+    `make lock`)."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = list(project["dependencies"])
+    for extra in ("test", "postgres", "spark"):
+        declared += project["optional-dependencies"][extra]
+    wanted = _pins(declared)
+    locked = _pins((REPO / "requirements.lock").read_text(encoding="utf-8").splitlines())
+    assert len(wanted) >= 20
+    assert {
+        name: (version, locked.get(name))
+        for name, version in wanted.items()
+        if locked.get(name) != version
+    } == {}
+    # Unpinned direct dependencies would make the lock the only record of their version.
+    unpinned = [r for r in declared if "==" not in r]
+    assert unpinned == []
