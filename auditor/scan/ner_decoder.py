@@ -93,17 +93,17 @@ def fast_path_status() -> str:
 # and by this module, entity by entity. Words are given pre-split, so only the decoders differ.
 SELF_CHECK_TEXTS: tuple[str, ...] = (
     "Please send the Q3 summary to Margaret O'Neill at Barclays in London by Friday .",
-    "Dr. Oluwaseun Adeyemi met Jean-Pierre Dubois and Ana María de la Cruz in Madrid on 3 March .",
+    "Dr. Chukwuemeka Obi met Jean-Pierre Dubois and Ana María de la Cruz in Madrid on 3 March .",
     "Transfer EUR 2,500,000 from Deutsche Bank AG Frankfurt to HSBC Hong Kong before 17:00 .",
     "Call Rahul Venkataraman about the Tata Steel bond ; he is in Mumbai until Tuesday .",
-    "Why is Knut so late ? People call me Rosalba .",
+    "Why is Sigrun so late ? People call me Annunziata .",
     "Goldman Sachs , Morgan Stanley and J.P. Morgan lead the IPO of Northwind Holdings .",
     "def total ( principal , rate ) : return principal . multiply ( rate ) # Intl . NumberFormat",
     "The European Central Bank held rates on Thursday ; the Fed meets in Washington next week .",
-    "Meeting with Nguyễn Thị Minh Khai and Zhang Wei from Ping An Insurance in Shanghai .",
-    "Ms. Ingrid van der Berg ( Rabobank , Utrecht ) asked about the 2026 annual report .",
+    "Meeting with Nguyễn Thị Minh Khai and Chen Jiahao from Ping An Insurance in Shanghai .",
+    "Ms. Wilhelmina van der Laan ( Rabobank , Utrecht ) asked about the 2026 annual report .",
     "ERROR 2026-10-05T09:00:00Z OrderService failed : NullPointerException at line 42",
-    "Tomasz Wiśniewski of PKO Bank Polski flew from Warsaw to New York on Monday morning .",
+    "Krzysztof Wiśniewski of PKO Bank Polski flew from Warsaw to New York on Monday morning .",
     " ".join(
         f"Report {i} : Alice Martin of Lloyds in Edinburgh sent 1,{i:03d} GBP to Bob Stone ."
         for i in range(40)
