@@ -44,6 +44,7 @@ from auditor.ops.ledger import (
 from auditor.ops.lock import RunLockedError, run_lock
 from auditor.pipeline import (
     Components,
+    PeriodResult,
     RunResult,
     demo_settings,
     render_report,
@@ -207,7 +208,9 @@ def run_cmd(
         )
     for p in result.periods:
         if p.report_path:
-            console.print(f"report: {p.report_path}", markup=False, highlight=False)
+            console.print(
+                f"report: {p.report_path}" + _version_note(p), markup=False, highlight=False
+            )
     err_console.print(
         f"run {record.id}: {record.outcome} (`auditor runs show {record.id}`)",
         markup=False,
@@ -243,6 +246,12 @@ def run_cmd(
         raise typer.Exit(record.exit_code)
 
 
+def _version_note(p: PeriodResult) -> str:
+    if p.report_unchanged:
+        return f" (unchanged: nothing it is built from changed since v{p.report_version})"
+    return f" (v{p.report_version})" if p.report_version and p.report_version > 1 else ""
+
+
 def _run_locked(
     settings: Settings,
     paths: list[Path],
@@ -257,7 +266,7 @@ def _run_locked(
             recorded_run(engine, settings, "run", arguments, periods=period or ()) as record,
             _scan_bar() as bar,
         ):
-            components = Components(settings, scan_progress=bar)
+            components = Components(settings, scan_progress=bar, run_id=record.id)
             result = run_audit(
                 engine,
                 settings,

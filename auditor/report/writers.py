@@ -111,8 +111,11 @@ def canonical_json(data: Any) -> str:
 
 
 def _stem(ctx: ReportContext, packet: str | None) -> str:
-    """`audit-<period>`, or `audit-<period>-<packet>` for a manager packet (as the HTML)."""
-    return f"audit-{ctx.period}-{packet}" if packet else f"audit-{ctx.period}"
+    """`audit-<period>`, or `audit-<period>-<packet>` for a manager packet (as the HTML), with
+    `.v<n>` from the context's version 2 on (`versions.stem`)."""
+    from auditor.report.versions import stem
+
+    return stem(ctx.period, packet, ctx.version.number if ctx.version is not None else 1)
 
 
 def write_json(
