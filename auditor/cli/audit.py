@@ -47,7 +47,7 @@ from auditor.pipeline import (
     PeriodResult,
     RunResult,
     demo_settings,
-    render_report,
+    render_report_version,
     run_audit,
     run_demo,
 )
@@ -353,18 +353,45 @@ def report_cmd(
     ] = ReportFormat.html,
 ) -> None:
     """Write the period's audit report: one self-contained HTML file, or JSON, CSV or OCSF."""
+    from auditor.db.session import session_scope
+
     settings = settings_from(ctx)
-    with run_lock(settings, "report"), db_session(settings) as session:
-        path = render_report(
-            session,
-            period,
-            settings,
-            output_dir=output_dir,
-            manager_id=manager,
-            fmt=fmt.value,
-            progress=_progress,
-        )
-    console.print(f"report: {path}", markup=False, highlight=False)
+    arguments = {
+        "period": [period],
+        "format": fmt.value,
+        "output_dir": str(output_dir) if output_dir else None,
+        "manager": manager,
+    }
+    with run_lock(settings, "report"):
+        engine = open_engine(settings)
+        try:
+            # Recorded in the ledger like any run: the Control operation section lists it,
+            # and the run's counts name the version it wrote.
+            with recorded_run(engine, settings, "report", arguments, periods=[period]) as record:
+                with session_scope(engine) as session:
+                    rendered = render_report_version(
+                        session,
+                        period,
+                        settings,
+                        output_dir=output_dir,
+                        manager_id=manager,
+                        fmt=fmt.value,
+                        progress=_progress,
+                        run_id=record.id,
+                    )
+                record.counts = {
+                    "report": str(rendered.path),
+                    "report_version": rendered.version,
+                    "report_status": "rendered",
+                    "format": fmt.value,
+                }
+        finally:
+            engine.dispose()
+    console.print(
+        f"report: {rendered.path}" + (f" (v{rendered.version})" if rendered.version > 1 else ""),
+        markup=False,
+        highlight=False,
+    )
 
 
 @contextmanager

@@ -9,7 +9,7 @@ import typer
 from alembic.runtime.migration import MigrationContext
 
 from auditor.cli._common import console, open_engine, settings_from
-from auditor.db.retention import purge_raw_text, reclaim_space
+from auditor.db.retention import months_before, purge_raw_text, reclaim_space
 from auditor.db.session import make_engine, session_scope, upgrade
 from auditor.ops.ledger import recorded_run
 from auditor.ops.lock import run_lock
@@ -72,6 +72,9 @@ def purge_cmd(
         try:
             with recorded_run(engine, settings, "db purge", {"days": keep}) as record:
                 with session_scope(engine) as session:
+                    # The months whose text it removes, so the ledger lists the purge under
+                    # them (`auditor runs list --period`, the report's Control operation).
+                    record.periods = months_before(session, now - timedelta(days=keep))
                     count = purge_raw_text(session, now - timedelta(days=keep), now=now)
                 reclaim_space(engine)
                 record.counts = {

@@ -212,7 +212,7 @@ def _statement(period: str, rows: list[OperationRun]) -> str:
     commands = Counter(r.command for r in rows)
     parts = [
         f"{_plural(len(rows), 'run', 'runs')} touched {period} ("
-        + ", ".join(f"{n} `{c}`" for c, n in sorted(commands.items()))
+        + ", ".join(f"{c}: {n}" for c, n in sorted(commands.items()))
         + ")"
     ]
     finished = [r for r in rows if r.outcome in FINISHED]
@@ -233,14 +233,19 @@ def _statement(period: str, rows: list[OperationRun]) -> str:
             for r in stopped
             if any(f.command == r.command and f.started_at > r.started_at for f in finished)
         )
-        verb = "was" if len(stopped) == 1 else "were"
-        if redone == len(stopped):
-            tail = "and completed by a later run"
+        n = len(stopped)
+        what = (
+            f"{n} {'was' if n == 1 else 'were'} interrupted"
+            if outcome == INTERRUPTED
+            else (f"{n} failed")
+        )
+        if redone == n:
+            tail = ", and a later run completed the work"
         elif redone == 0:
-            tail = "and no later run of the same command has finished since"
+            tail = ", and no later run of the same command has finished since"
         else:
-            tail = f"({redone} completed by a later run)"
-        parts.append(f"{len(stopped)} {verb} {outcome} {tail}")
+            tail = f", {redone} of them completed by a later run"
+        parts.append(what + tail)
     refused = sum(1 for r in rows if r.outcome == REFUSED)
     if refused:
         verb = "was" if refused == 1 else "were"

@@ -244,6 +244,8 @@ def ocsf_finding(ctx: ReportContext, f: ReportFinding) -> dict[str, Any]:
         ],
         "unmapped": {
             "period": ctx.period,
+            # Which rendering of the period this feed is (report/versions.py).
+            "report_version": ctx.version.number if ctx.version is not None else None,
             "entity_type": f.entity_type,
             "masked_excerpt": f.masked_excerpt,
             "department": f.department,
