@@ -363,7 +363,10 @@ def test_run_twice_keeps_v1_and_v2_with_their_digests_and_both_verify(  # type: 
 ) -> None:
     logs = tmp_path / "delivery"
     logs.mkdir()
-    write_jsonl(logs / "a.jsonl", [chat_record("e1", "Summarise rates."), chat_record("e2", "Hi")])
+    write_jsonl(
+        logs / "a.jsonl",
+        [chat_record("e1", "Summarise rates.", tool="deepseek-chat"), chat_record("e2", "Hi")],
+    )
     reports = settings.data_dir / "reports"
 
     code, out, err = cli("run", str(logs), "--people", PEOPLE)
