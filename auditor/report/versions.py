@@ -196,11 +196,25 @@ def period_inputs(
             ScanRecord.interaction_id.in_(sampled)
         )
     ).one()
-    decisions, newest_decision = session.execute(
-        select(func.count(Decision.id), func.max(Decision.id)).where(
-            Decision.interaction_id.in_(sampled)
+    # Decisions by content, not id: an item the engine could not evaluate is tried again on
+    # every run, and its decision replaced by one that may say the same.
+    decisions = 0
+    decided = hashlib.sha256()
+    for row in session.execute(
+        select(
+            Decision.interaction_id,
+            Decision.rule_id,
+            Decision.verdict,
+            Decision.severity,
+            Decision.policy_revision,
+            Decision.engine,
         )
-    ).one()
+        .where(Decision.interaction_id.in_(sampled))
+        .order_by(Decision.interaction_id, Decision.rule_id, Decision.verdict, Decision.id)
+        .execution_options(yield_per=5000)
+    ):
+        decisions += 1
+        decided.update(json.dumps(list(row), default=str).encode() + b"\n")
     by_status = {
         status: int(n)
         for status, n in session.execute(
@@ -225,8 +239,8 @@ def period_inputs(
             )
             or 0
         ),
-        decisions=int(decisions or 0),
-        newest_decision=newest_decision,
+        decisions=decisions,
+        decided=decided.hexdigest(),
         findings=sum(by_status.values()),
         findings_by_status=by_status,
         review_events=int(reviews or 0),
@@ -311,6 +325,10 @@ def changes_between(before: dict[str, Any], after: dict[str, Any]) -> tuple[Chan
         "people"
     ):
         out.append(Change("directory", None, None, "the people directory was changed"))
+    if before.get("decided") != after.get("decided") and before.get("decisions") == after.get(
+        "decisions"
+    ):
+        out.append(Change("decided", None, None, "policy decisions were replaced with others"))
     if before.get("tiers") != after.get("tiers"):
         out.append(Change("tiers", None, None, "usage tiers were recomputed with other results"))
     if before.get("report_settings") != after.get("report_settings"):
