@@ -414,16 +414,27 @@ def render_report_version(
             f"`auditor verify --public-key`):\n{signer.public_key_pem}"
         )
     path = write(context, out_dir, packet=packet, signer=signer)
-    record_report(
-        session,
-        period,
-        path,
-        series=series,
-        version=number,
-        run_id=run_id,
-        inputs=inputs,
-        inputs_digest=digest,
-    )
+    written = [(path, series)]
+    if fmt == "csv":
+        # The Control operation section travels beside the findings CSV, whose columns are
+        # one row per finding.
+        written.append(
+            (
+                writers.write_runs_csv(context, out_dir, packet=packet, signer=signer),
+                versions.file_name(period, "runs", packet),
+            )
+        )
+    for file, its_series in written:
+        record_report(
+            session,
+            period,
+            file,
+            series=its_series,
+            version=number,
+            run_id=run_id,
+            inputs=inputs,
+            inputs_digest=digest,
+        )
     return RenderedReport(path, number)
 
 

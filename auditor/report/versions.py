@@ -50,6 +50,7 @@ TAILS: dict[str, str] = {
     "json": ".json",
     "csv": "-findings.csv",
     "ocsf": ".ocsf.jsonl",
+    "runs": "-runs.csv",  # the CSV format's Control operation companion
 }
 
 

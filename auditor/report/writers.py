@@ -178,6 +178,63 @@ def write_findings_csv(
     return write_signed(target, buf.getvalue().encode("utf-8"), signer)
 
 
+RUN_COLUMNS: tuple[str, ...] = (
+    "id",
+    "command",
+    "arguments",
+    "started_at",
+    "ended_at",
+    "host",
+    "outcome",
+    "exit_code",
+    "this_run",
+    "files",
+    "records_read",
+    "records_stored",
+    "records_rejected",
+    "sampled",
+    "scanned",
+    "evaluated",
+    "not_evaluated",
+    "findings_new",
+    "findings_open",
+    "purged",
+    "report",
+    "note",
+)
+
+
+def write_runs_csv(
+    ctx: ReportContext,
+    out_dir: Path,
+    *,
+    packet: str | None = None,
+    signer: ReportSigner | None = None,
+) -> Path:
+    """Write `audit-<period>-runs.csv`: the Control operation section, one row per run of the
+    ledger that touched the period (RUN_COLUMNS), and its `.sig` with a signer. Written
+    beside the findings CSV, with the same version. Raises AuditorError if the folder cannot
+    be written."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(RUN_COLUMNS)
+    for run in ctx.operation.runs if ctx.operation is not None else ():
+        row = []
+        for column in RUN_COLUMNS:
+            value = getattr(run, column)
+            if isinstance(value, datetime):
+                row.append(iso_utc(value))
+            elif value is None:
+                row.append("")
+            elif isinstance(value, str):
+                row.append(_cell(value))  # paths and hosts can start with "=" too
+            else:
+                row.append(str(value).lower() if isinstance(value, bool) else str(value))
+        writer.writerow(row)
+    target = out_dir / f"{_stem(ctx, packet)}-runs.csv"
+    return write_signed(target, buf.getvalue().encode("utf-8"), signer)
+
+
 # --------------------------------------------------------------------------- OCSF
 
 

@@ -9,6 +9,7 @@ nothing, `auditor report` and `db purge` are listed, and the JSON report carries
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from auditor.db.session import make_engine, session_scope
 from auditor.report.operation import build_operation, mask_secrets, period_runs
 from auditor.report.versions import changes_between, file_name
 from tests.conftest import DATA, chat_record, write_jsonl
+from tests.report.test_writers import load_schema, validate
 
 PEOPLE = str(DATA / "people" / "people.csv")
 PERIOD = "2026-10"
@@ -423,6 +425,8 @@ def test_run_twice_keeps_v1_and_v2_with_their_digests_and_both_verify(  # type: 
     assert code == 0, err
     data = json.loads((reports / "audit-2026-10.json").read_text(encoding="utf-8"))
     assert data["version"]["number"] == 1 and data["version"]["series"] == "audit-2026-10.json"
+    schema = load_schema()
+    assert validate(data, schema, schema) == []
     report_run = _runs(settings)[-1]
     assert (report_run.command, report_run.outcome, report_run.periods) == (
         "report",
@@ -433,6 +437,19 @@ def test_run_twice_keeps_v1_and_v2_with_their_digests_and_both_verify(  # type: 
     listed = [r["id"] for r in data["operation"]["runs"]]
     assert listed == [r.id for r in _runs(settings)]
     assert data["operation"]["runs"][-1]["this_run"] is True
+
+    # The CSV format carries the section beside the findings: one row per run, signed too.
+    code, out, err = cli("report", "--period", PERIOD, "--format", "csv")
+    assert code == 0, err
+    runs_csv = reports / "audit-2026-10-runs.csv"
+    with runs_csv.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["id"] for r in rows] == [r.id for r in _runs(settings)]
+    assert rows[-1]["command"] == "report" and rows[-1]["this_run"] == "true"
+    assert rows[0]["records_stored"] == "2" and rows[0]["outcome"] == "findings_await_review"
+    for path in (runs_csv, reports / "audit-2026-10-findings.csv"):
+        code, out, err = cli("verify", str(path))
+        assert code == 0, err + out
 
     # Raw text purged: the purge is listed under the month and the next version says so.
     code, _, err = cli("db", "purge", "--days", "0")
