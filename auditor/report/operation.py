@@ -219,8 +219,8 @@ def _statement(period: str, rows: list[OperationRun]) -> str:
     if finished:
         last = finished[-1]
         parts.append(
-            f"the last to finish, {last.id}, ended {last.outcome.replace('_', ' ')} "
-            f"at {_when(last.ended_at)}"
+            f"the last to finish, {last.id}, ended at {_when(last.ended_at)} "
+            f"({last.outcome.replace('_', ' ')})"
         )
     else:
         parts.append("none has finished")

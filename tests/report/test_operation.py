@@ -193,7 +193,11 @@ def test_the_section_lists_the_runs_that_touched_the_period(session: Session) ->
 STATEMENTS = [
     # (outcomes of the period's runs in order, what the sentence says)
     ([], "No run in the ledger touched 2026-10"),
-    (["completed"], "1 run touched 2026-10 (run: 1); the last to finish, R-0, ended completed"),
+    (
+        ["completed"],
+        "1 run touched 2026-10 (run: 1); the last to finish, R-0, ended at 2026-11-01 06:00 UTC "
+        "(completed)",
+    ),
     (["completed", "interrupted"], "1 was interrupted, and no later run of the same command"),
     (["interrupted", "no_new_data"], "1 was interrupted, and a later run completed the work"),
     (["failed", "failed", "completed"], "2 failed, and a later run completed the work"),
