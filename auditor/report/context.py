@@ -1970,7 +1970,11 @@ def build_report_context(
         ),
         audience=audience,
         operation=build_operation(
-            session, period, generated_at=generated_at, current_run=current_run
+            session,
+            period,
+            generated_at=generated_at,
+            pseudonymize=pseudonymize,
+            current_run=current_run,
         ),
     )
     # Every string from a log or the directory enters the report here: a bidi control in any

@@ -15,13 +15,15 @@ A run touched a period when:
   run that touched the period and the end of the last.
 
 Nothing here reads prompt text. Arguments are shown as given (paths are fine), with the
-password of any URL in them masked; error texts are library messages, masked the same way.
+password of any URL in them masked and a manager packet's manager by pseudonym; error texts
+are library messages, masked the same way.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +44,9 @@ FINISHED = ("completed", "findings_await_review", "not_evaluated", "no_new_data"
 
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*):[^@\s]*@")
 _SECRET_KEY = re.compile(r"password|passwd|secret|token|credential", re.IGNORECASE)
+# Arguments that name a person by directory id: shown by pseudonym.
+_PERSON_KEYS = frozenset({"manager"})
+Pseudonymize = Callable[[str | None], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +95,17 @@ def mask_secrets(text: str) -> str:
     return _URL_PASSWORD.sub(r"\g<head>:***@", text)
 
 
-def _argument_text(arguments: dict[str, Any]) -> str:
-    """`key=value` for each argument given (empty ones left out), secrets masked."""
+def _argument_text(arguments: dict[str, Any], pseudonymize: Pseudonymize) -> str:
+    """`key=value` for each argument given (empty ones left out), secrets masked, a person
+    (a manager packet's manager) by pseudonym as everywhere in the report."""
     parts = []
     for key, value in (arguments or {}).items():
         if value is None or value == [] or value == "":
             continue
         if _SECRET_KEY.search(str(key)):
             shown = "***"
+        elif key in _PERSON_KEYS:
+            shown = pseudonymize(str(value))
         elif isinstance(value, list | tuple):
             shown = ",".join(str(v) for v in value)
         else:
@@ -135,7 +143,7 @@ def _report_text(period_counts: dict[str, Any]) -> str | None:
     return None
 
 
-def _row(run: Run, period: str, this_run: bool) -> OperationRun:
+def _row(run: Run, period: str, this_run: bool, pseudonymize: Pseudonymize) -> OperationRun:
     counts = run.counts or {}
     per = (counts.get("periods") or {}).get(period) or {}
     if run.command == "report" and not per and counts.get("report"):
@@ -148,7 +156,7 @@ def _row(run: Run, period: str, this_run: bool) -> OperationRun:
     return OperationRun(
         id=run.id,
         command=run.command,
-        arguments=_argument_text(run.arguments),
+        arguments=_argument_text(run.arguments, pseudonymize),
         started_at=run.started_at,
         ended_at=run.ended_at,
         host=run.host,
@@ -260,14 +268,16 @@ def build_operation(
     period: str,
     *,
     generated_at: datetime,
+    pseudonymize: Pseudonymize,
     current_run: str | None = None,
 ) -> OperationSection:
-    """The Control operation section of `period`'s report (see the module's rules)."""
+    """The Control operation section of `period`'s report (see the module's rules); a person
+    named in a run's arguments is shown through `pseudonymize`."""
     now = generated_at
     if now.tzinfo is not None:
         now = now.astimezone(UTC).replace(tzinfo=None)
     runs = period_runs(session, period, current_run=current_run, now=now)
-    rows = [_row(r, period, r.id == current_run) for r in runs]
+    rows = [_row(r, period, r.id == current_run, pseudonymize) for r in runs]
     return OperationSection(
         runs=tuple(rows),
         statement=_statement(period, rows),

@@ -10,6 +10,7 @@ nothing, `auditor report` and `db purge` are listed, and the JSON report carries
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 from datetime import UTC, datetime
@@ -47,6 +48,10 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str)
         scan={"hash_key": "test-key-not-secret-padded-to-32-bytes"},
         report={"output_dir": str(tmp_path / "reports")},
     )
+
+
+def _pseudonym(user_id: str | None) -> str:
+    return "P-" + hashlib.sha256((user_id or "").encode()).hexdigest()[:10]
 
 
 def _run(
@@ -177,6 +182,7 @@ def test_the_section_lists_the_runs_that_touched_the_period(session: Session) ->
         session,
         PERIOD,
         generated_at=datetime(2026, 11, 4, 6, 5, tzinfo=UTC),
+        pseudonymize=_pseudonym,
         current_run="R-j-current",
     )
     assert [r.id for r in section.runs] == listed
@@ -215,7 +221,9 @@ def test_the_statement_sums_up_the_runs(
     for i, outcome in enumerate(outcomes):
         session.add(_run(f"R-{i}", started=datetime(2026, 11, 1, 6 + i), outcome=outcome))
     session.flush()
-    section = build_operation(session, PERIOD, generated_at=datetime(2026, 11, 2, tzinfo=UTC))
+    section = build_operation(
+        session, PERIOD, generated_at=datetime(2026, 11, 2, tzinfo=UTC), pseudonymize=_pseudonym
+    )
     assert expected in section.statement
 
 
@@ -237,12 +245,13 @@ def test_a_url_password_is_masked(text: str, shown: str) -> None:
 
 
 @pytest.mark.both_databases
-def test_no_database_password_reaches_the_section(session: Session) -> None:
+def test_no_password_nor_person_id_reaches_the_section(session: Session) -> None:
     session.add(
         _run(
             "R-litellm",
             command="ingest",
             arguments={
+                "manager": "u76415",
                 "source": "postgresql://litellm:pa55word@gw/litellm",
                 "format": "litellm-db",
                 "database_password": "pa55word",
@@ -254,9 +263,12 @@ def test_no_database_password_reaches_the_section(session: Session) -> None:
         )
     )
     session.flush()
-    section = build_operation(session, PERIOD, generated_at=datetime(2026, 11, 2, tzinfo=UTC))
+    section = build_operation(
+        session, PERIOD, generated_at=datetime(2026, 11, 2, tzinfo=UTC), pseudonymize=_pseudonym
+    )
     [row] = section.runs
-    assert "pa55word" not in repr(section)
+    assert "pa55word" not in repr(section) and "u76415" not in repr(section)
+    assert f"manager={_pseudonym('u76415')}" in row.arguments
     assert "source=postgresql://litellm:***@gw/litellm" in row.arguments
     assert "database_password=***" in row.arguments and "litellm:***@gw" in (row.note or "")
 
