@@ -348,15 +348,15 @@ def describe(
     what changed since."""
     if previous is None:
         return ReportVersion(
-            number,
-            series,
-            name,
-            None,
-            None,
-            None,
-            None,
-            (),
-            f"Version {number} of {series}: the first recorded in this database.",
+            number=number,
+            series=series,
+            file_name=name,
+            previous_version=None,
+            previous_file=None,
+            previous_sha256=None,
+            previous_written_at=None,
+            changes=(),
+            statement=f"Version {number} of {series}: the first recorded in this database.",
         )
     prev_no = previous.version or 1
     prev_file = Path(previous.path).name
@@ -366,7 +366,7 @@ def describe(
     else:
         changes = changes_between(previous.inputs, inputs)
         said = (
-            "changed since v{}: {}.".format(prev_no, "; ".join(c.text for c in changes))
+            f"changed since v{prev_no}: " + "; ".join(c.text for c in changes) + "."
             if changes
             else f"no input changed since v{prev_no}; rendered again on request."
         )
