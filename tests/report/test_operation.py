@@ -285,7 +285,7 @@ BASE: dict[str, Any] = {
     "policy_revision": "aaaaaaaaaaaaaaaa",
     "scanner_revision": "s1",
     "sample": "S-1",
-    "text_fields_stored": 20,
+    "purges": ["R-p1"],
     "directory": "d1",
     "tiers": {"light": 3},
     "report_settings": "r1",
@@ -301,7 +301,7 @@ CHANGES = [
     ),
     ({"policy_revision": "bbbbbbbbbbbbbbbbbbbb"}, ["policy revision aaaaaaaaaaaa → bbbbbbbbbbbb"]),
     ({"scanner_revision": "s2", "sample": "S-2"}, ["scanner revision s1 → s2", "sample S-1 → S-2"]),
-    ({"text_fields_stored": 0}, ["raw text purged: 20 prompt or output field(s) fewer stored"]),
+    ({"purges": ["R-p1", "R-p2"]}, ["raw text of the period purged by R-p2"]),
     ({"directory": "d2"}, ["the people directory was changed"]),
     ({"report_settings": "r2"}, ["the report settings were changed"]),
 ]
@@ -477,6 +477,6 @@ def test_run_twice_keeps_v1_and_v2_with_their_digests_and_both_verify(  # type: 
     section = _section_text(v3.read_text(encoding="utf-8"))
     purge = next(r for r in _runs(settings) if r.command == "db purge")
     assert purge.periods == [PERIOD] and purge.id in section
-    assert "raw text purged" in section
+    assert f"raw text of the period purged by {purge.id}" in section
     code, out, err = cli("verify", str(v3))
     assert code == 0, err + out
