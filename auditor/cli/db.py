@@ -72,11 +72,13 @@ def purge_cmd(
         try:
             with recorded_run(engine, settings, "db purge", {"days": keep}) as record:
                 with session_scope(engine) as session:
-                    # The months whose text it removes, so the ledger lists the purge under
-                    # them (`auditor runs list --period`, the report's Control operation).
-                    record.periods = months_before(session, now - timedelta(days=keep))
                     count = purge_raw_text(session, now - timedelta(days=keep), now=now)
                 reclaim_space(engine)
+                # The months whose text it removed (the rows stay, blanked), so the ledger
+                # lists the purge under them (`auditor runs list --period`, the report's
+                # Control operation). Read after VACUUM, in a transaction of its own.
+                with session_scope(engine) as session:
+                    record.periods = months_before(session, now - timedelta(days=keep))
                 record.counts = {
                     "purged": count,
                     "before": (now - timedelta(days=keep)).isoformat(),
