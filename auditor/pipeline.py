@@ -86,6 +86,10 @@ class PeriodResult:
     tiers: dict[str, int] = field(default_factory=dict)
     report_path: Path | None = None
     open_findings: int = 0
+    # The report's version; `report_unchanged` when the period's inputs were those of the
+    # newest version, which `report_path` then names (nothing was rendered).
+    report_version: int | None = None
+    report_unchanged: bool = False
 
 
 @dataclass
@@ -151,6 +155,9 @@ class Components:
     # with (interactions done, to do) while it is evaluated.
     scan_progress: Callable[[int, int], None] | None = None
     evaluate_progress: Callable[[int, int], None] | None = None
+    # The ledger id of the run these serve: its reports name it in their Control operation
+    # section and in their version record.
+    run_id: str | None = None
 
     @property
     def scanner(self) -> Scanner:
@@ -254,7 +261,23 @@ def audit_period(
     )
     if write_report:
         progress(f"{period}: report: writing")
-        result.report_path = render_report(session, period, settings, progress=progress)
+        # Only a period whose inputs changed gets a new version of its report.
+        rendered = render_report_version(
+            session,
+            period,
+            settings,
+            progress=progress,
+            run_id=components.run_id,
+            only_if_changed=True,
+        )
+        result.report_path = rendered.path
+        result.report_version = rendered.version
+        result.report_unchanged = rendered.unchanged
+        if rendered.unchanged:
+            progress(
+                f"{period}: report unchanged: nothing it is built from changed since "
+                f"{rendered.path.name} (v{rendered.version})"
+            )
     return result
 
 
@@ -285,6 +308,16 @@ def _revisions(session: Session, period: str) -> tuple[str | None, str | None]:
 REPORT_FORMATS = ("html", "json", "csv", "ocsf")
 
 
+@dataclass(frozen=True)
+class RenderedReport:
+    """A report rendering: the file and its version; `unchanged` when nothing was rendered
+    because the period's inputs were those of the newest version, the file named."""
+
+    path: Path
+    version: int
+    unchanged: bool = False
+
+
 def render_report(
     session: Session,
     period: str,
@@ -294,12 +327,45 @@ def render_report(
     manager_id: str | None = None,
     fmt: str = "html",
     progress: Progress = _quiet,
+    run_id: str | None = None,
 ) -> Path:
-    """Write the period's report in `fmt` (REPORT_FORMATS), signed with the deployment's
-    report signing key, and record its digest and signature. Returns the file's path.
+    """Write a new version of the period's report in `fmt` (`render_report_version`) and
+    return its path."""
+    return render_report_version(
+        session,
+        period,
+        settings,
+        output_dir=output_dir,
+        manager_id=manager_id,
+        fmt=fmt,
+        progress=progress,
+        run_id=run_id,
+    ).path
+
+
+def render_report_version(
+    session: Session,
+    period: str,
+    settings: Settings,
+    *,
+    output_dir: Path | None = None,
+    manager_id: str | None = None,
+    fmt: str = "html",
+    progress: Progress = _quiet,
+    run_id: str | None = None,
+    only_if_changed: bool = False,
+) -> RenderedReport:
+    """Write the next version of the period's report in `fmt` (REPORT_FORMATS), signed with
+    the deployment's report signing key, and record its digest, signature, version and the
+    inputs it was built from (`report.versions`). An earlier version is never overwritten.
+
+    With `only_if_changed`, nothing is written when the period's inputs are those the newest
+    version recorded and its file is still there: that version is returned, `unchanged`.
 
     Raises NotFoundError if the period has no interactions, AuditorError for an unknown format."""
-    from auditor.report import writers
+    from dataclasses import replace
+
+    from auditor.report import versions, writers
     from auditor.report.context import build_report_context
     from auditor.report.records import record_report, report_signer
     from auditor.report.render import write_report
@@ -317,6 +383,28 @@ def render_report(
 
     policy_revision, scanner_revision = _revisions(session, period)
     pseudonymize = make_pseudonymizer(settings.hash_key_bytes())
+    packet = f"manager-{pseudonymize(manager_id)}" if manager_id else None
+    out_dir = output_dir or settings.report.output_dir
+    series = versions.file_name(period, fmt, packet)
+    inputs = versions.period_inputs(
+        session,
+        period,
+        settings,
+        policy_revision=policy_revision,
+        scanner_revision=scanner_revision,
+    )
+    digest = versions.inputs_digest(inputs)
+    previous = versions.latest_version(session, series)
+    if (
+        only_if_changed
+        and previous is not None
+        and previous.inputs_digest == digest
+        and Path(previous.path).is_file()
+    ):
+        return RenderedReport(Path(previous.path), previous.version or 1, unchanged=True)
+    number = versions.next_version_number(
+        previous, lambda n: versions.file_name(period, fmt, packet, n), out_dir
+    )
     context = build_report_context(
         session,
         period,
@@ -328,17 +416,43 @@ def render_report(
         scanner_revision=scanner_revision,
         reidentify=settings.report.reidentify,
         manager_id=manager_id,
+        current_run=run_id,
     )
-    packet = f"manager-{pseudonymize(manager_id)}" if manager_id else None
+    context = replace(
+        context,
+        version=versions.describe(
+            number, series, versions.file_name(period, fmt, packet, number), previous, inputs
+        ),
+    )
     signer = report_signer(session, settings)
     if signer.created:
         progress(
             f"report signing key {signer.fingerprint} recorded; its public key (for "
             f"`auditor verify --public-key`):\n{signer.public_key_pem}"
         )
-    path = write(context, output_dir or settings.report.output_dir, packet=packet, signer=signer)
-    record_report(session, period, path)
-    return path
+    path = write(context, out_dir, packet=packet, signer=signer)
+    written = [(path, series)]
+    if fmt == "csv":
+        # The Control operation section travels beside the findings CSV, whose columns are
+        # one row per finding.
+        written.append(
+            (
+                writers.write_runs_csv(context, out_dir, packet=packet, signer=signer),
+                versions.file_name(period, "runs", packet),
+            )
+        )
+    for file, its_series in written:
+        record_report(
+            session,
+            period,
+            file,
+            series=its_series,
+            version=number,
+            run_id=run_id,
+            inputs=inputs,
+            inputs_digest=digest,
+        )
+    return RenderedReport(path, number)
 
 
 def run_audit(
@@ -540,6 +654,7 @@ __all__ = [
     "demo_settings",
     "make_pseudonymizer",
     "render_report",
+    "render_report_version",
     "run_audit",
     "run_demo",
 ]

@@ -46,9 +46,10 @@ from auditor.ops.lock import RunLockedError, run_lock
 from auditor.ops.preflight import require_valid
 from auditor.pipeline import (
     Components,
+    PeriodResult,
     RunResult,
     demo_settings,
-    render_report,
+    render_report_version,
     run_audit,
     run_demo,
 )
@@ -263,7 +264,9 @@ def run_cmd(
         )
     for p in result.periods:
         if p.report_path:
-            console.print(f"report: {p.report_path}", markup=False, highlight=False)
+            console.print(
+                f"report: {p.report_path}" + _version_note(p), markup=False, highlight=False
+            )
     err_console.print(
         f"run {record.id}: {record.outcome} (`auditor runs show {record.id}`)",
         markup=False,
@@ -302,6 +305,12 @@ def run_cmd(
         raise typer.Exit(record.exit_code)
 
 
+def _version_note(p: PeriodResult) -> str:
+    if p.report_unchanged:
+        return f" (unchanged: nothing it is built from changed since v{p.report_version})"
+    return f" (v{p.report_version})" if p.report_version and p.report_version > 1 else ""
+
+
 def _run_locked(
     settings: Settings,
     paths: list[Path],
@@ -321,7 +330,10 @@ def _run_locked(
                 log.run_id = record.id
                 log.event("run_started", command="run", arguments=arguments)
             components = Components(
-                settings, scan_progress=scan_bar, evaluate_progress=evaluate_bar
+                settings,
+                scan_progress=scan_bar,
+                evaluate_progress=evaluate_bar,
+                run_id=record.id,
             )
             result = run_audit(
                 engine,
@@ -410,18 +422,45 @@ def report_cmd(
     ] = ReportFormat.html,
 ) -> None:
     """Write the period's audit report: one self-contained HTML file, or JSON, CSV or OCSF."""
+    from auditor.db.session import session_scope
+
     settings = settings_from(ctx)
-    with run_lock(settings, "report"), db_session(settings) as session:
-        path = render_report(
-            session,
-            period,
-            settings,
-            output_dir=output_dir,
-            manager_id=manager,
-            fmt=fmt.value,
-            progress=_progress,
-        )
-    console.print(f"report: {path}", markup=False, highlight=False)
+    arguments = {
+        "period": [period],
+        "format": fmt.value,
+        "output_dir": str(output_dir) if output_dir else None,
+        "manager": manager,
+    }
+    with run_lock(settings, "report"):
+        engine = open_engine(settings)
+        try:
+            # Recorded in the ledger like any run: the Control operation section lists it,
+            # and the run's counts name the version it wrote.
+            with recorded_run(engine, settings, "report", arguments, periods=[period]) as record:
+                with session_scope(engine) as session:
+                    rendered = render_report_version(
+                        session,
+                        period,
+                        settings,
+                        output_dir=output_dir,
+                        manager_id=manager,
+                        fmt=fmt.value,
+                        progress=_progress,
+                        run_id=record.id,
+                    )
+                record.counts = {
+                    "report": str(rendered.path),
+                    "report_version": rendered.version,
+                    "report_status": "rendered",
+                    "format": fmt.value,
+                }
+        finally:
+            engine.dispose()
+    console.print(
+        f"report: {rendered.path}" + (f" (v{rendered.version})" if rendered.version > 1 else ""),
+        markup=False,
+        highlight=False,
+    )
 
 
 @contextmanager

@@ -9,7 +9,7 @@ import typer
 from alembic.runtime.migration import MigrationContext
 
 from auditor.cli._common import console, err_console, open_engine, settings_from
-from auditor.db.retention import purge_raw_text, reclaim_space
+from auditor.db.retention import months_before, purge_raw_text, reclaim_space
 from auditor.db.session import make_engine, session_scope, upgrade
 from auditor.ops.ledger import recorded_run
 from auditor.ops.lock import run_lock
@@ -74,6 +74,11 @@ def purge_cmd(
                 with session_scope(engine) as session:
                     count = purge_raw_text(session, now - timedelta(days=keep), now=now)
                 kept_versions = reclaim_space(engine)
+                # The months whose text it removed (the rows stay, blanked), so the ledger
+                # lists the purge under them (`auditor runs list --period`, the report's
+                # Control operation). Read after VACUUM, in a transaction of its own.
+                with session_scope(engine) as session:
+                    record.periods = months_before(session, now - timedelta(days=keep))
                 record.counts = {
                     "purged": count,
                     "before": (now - timedelta(days=keep)).isoformat(),

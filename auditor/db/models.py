@@ -374,6 +374,16 @@ class ReportRecord(Base):
     created_at: Mapped[datetime]
     signature: Mapped[str | None] = mapped_column(String(128))  # base64 of 64 bytes
     key_fingerprint: Mapped[str | None] = mapped_column(ForeignKey("signing_keys.fingerprint"))
+    # Reports are records: each rendering is a new version of its series (the first version's
+    # file name, e.g. `audit-2026-10.html`; v2 is `audit-2026-10.v2.html`), never overwritten.
+    series: Mapped[str | None] = mapped_column(String(255), index=True)
+    version: Mapped[int | None]
+    # The run (ledger id) that rendered it; None for a report written outside a recorded run.
+    run_id: Mapped[str | None] = mapped_column(String(40))
+    # The period's inputs it was built from (counts, ids, revisions; auditor.report.versions),
+    # and their SHA-256: a rerun with the same inputs renders nothing new.
+    inputs: Mapped[dict[str, Any] | None]
+    inputs_digest: Mapped[str | None] = mapped_column(String(64))
 
 
 class Account(Base):

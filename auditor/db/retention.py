@@ -94,6 +94,33 @@ def purge_raw_text(session: Session, before: datetime, *, now: datetime) -> int:
     return purged
 
 
+def months_before(session: Session, before: datetime) -> list[str]:
+    """The calendar months ("YYYY-MM") of the interactions that occurred before `before`,
+    whose text a purge with that cut-off removes (months without any interaction left out)."""
+    from sqlalchemy import func
+
+    from auditor.periods import period_bounds, periods_between
+
+    first, last = session.execute(
+        select(func.min(Interaction.occurred_at), func.max(Interaction.occurred_at)).where(
+            Interaction.occurred_at < before
+        )
+    ).one()
+    if first is None:
+        return []
+    months = []
+    for period in periods_between(first, last):
+        start, end = period_bounds(period)
+        found = session.scalar(
+            select(Interaction.id)
+            .where(Interaction.occurred_at >= start, Interaction.occurred_at < min(end, before))
+            .limit(1)
+        )
+        if found is not None:
+            months.append(period)
+    return months
+
+
 def purged_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
     """What an interaction's attributes keep after purge: numbers and flags (counts, never
     text), the account type when it is spelled as one (lower-case letters and `_`), the

@@ -359,6 +359,14 @@ def fill_from_run(record: RunRecord, result: RunResult, components: Components) 
             "findings_new": getattr(found, "created", 0),
             "findings_open": p.open_findings,
             "report": str(p.report_path) if p.report_path else None,
+            # Which version of the period's report this run wrote, or that it wrote none
+            # because nothing the report is built from changed ("unchanged").
+            "report_version": p.report_version,
+            "report_status": (
+                None
+                if p.report_path is None
+                else ("unchanged" if p.report_unchanged else "rendered")
+            ),
         }
     counts["periods"] = per_period
     counts["sources"] = source_counts(result.files)

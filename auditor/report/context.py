@@ -42,7 +42,9 @@ from auditor.periods import period_bounds as parse_period
 from auditor.periods import period_label, previous_period
 from auditor.report.bidi import mark_bidi_controls
 from auditor.report.monitoring import MonitoringSection, monitoring_section
+from auditor.report.operation import OperationSection, build_operation
 from auditor.report.sections_accuracy import RevisionAccuracy, revision_accuracy
+from auditor.report.versions import ReportVersion
 from auditor.sample.precision import Precision, expected_confirmations, review_precision
 
 # Canonical orders; values found in the store outside these lists are appended, never dropped.
@@ -551,6 +553,10 @@ class ReportContext:
     # `auditor monitor` on every interaction of the period; None if not monitored, and in a
     # manager's packet (auditor/report/monitoring.py).
     monitoring: MonitoringSection | None = None
+    # The period's runs in the ledger (auditor/report/operation.py).
+    operation: OperationSection | None = None
+    # Which version of its series this rendering is, set by the writer (report/versions.py).
+    version: ReportVersion | None = None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -1874,8 +1880,12 @@ def build_report_context(
     scanner_revision: str | None,
     reidentify: bool = False,
     manager_id: str | None = None,
+    current_run: str | None = None,
 ) -> ReportContext:
     """Aggregate the store into the context of the report for `period` ("YYYY-MM").
+
+    `current_run` is the ledger id of the run rendering it, listed in the Control operation
+    section whatever periods its row names yet.
 
     With `manager_id`, a manager packet: findings and evidence of that manager's reporting
     line only (usage figures stay department-level, with small groups suppressed).
@@ -1974,6 +1984,13 @@ def build_report_context(
         ),
         audience=audience,
         monitoring=monitoring_section(session, period) if team is None else None,
+        operation=build_operation(
+            session,
+            period,
+            generated_at=generated_at,
+            pseudonymize=pseudonymize,
+            current_run=current_run,
+        ),
     )
     # Every string from a log or the directory enters the report here: a bidi control in any
     # of them is shown as a marker in every format, never obeyed (auditor/report/bidi.py).

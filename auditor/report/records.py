@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
@@ -73,9 +74,20 @@ def read_signature(path: Path) -> Signature | None:
     return Signature.from_json(sig.read_bytes()) if sig.exists() else None
 
 
-def record_report(session: Session, period: str, path: Path) -> ReportRecord:
+def record_report(
+    session: Session,
+    period: str,
+    path: Path,
+    *,
+    series: str | None = None,
+    version: int | None = None,
+    run_id: str | None = None,
+    inputs: dict[str, Any] | None = None,
+    inputs_digest: str | None = None,
+) -> ReportRecord:
     """Record (or update) the report written at `path`: the SHA-256 of the file as written,
-    its signature and key fingerprint. Raises AuditorError if the file cannot be read."""
+    its signature and key fingerprint, and which version of which series it is, rendered by
+    which run from which inputs (`versions`). Raises AuditorError if the file cannot be read."""
     try:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         signature = read_signature(path)
@@ -90,6 +102,9 @@ def record_report(session: Session, period: str, path: Path) -> ReportRecord:
     record.sha256, record.created_at = digest, _now()
     record.signature = signature.signature if signature else None
     record.key_fingerprint = signature.key_fingerprint if signature else None
+    record.series = series or path.name
+    record.version = version or 1
+    record.run_id, record.inputs, record.inputs_digest = run_id, inputs, inputs_digest
     session.flush()
     return record
 

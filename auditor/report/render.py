@@ -131,9 +131,12 @@ def render_html(context: ReportContext, *, environment: Environment | None = Non
     )
 
 
-def report_filename(period: str, packet: str | None = None) -> str:
-    """`audit-<period>.html`, or `audit-<period>-<packet>.html` for a manager packet."""
-    return f"audit-{period}-{packet}.html" if packet else f"audit-{period}.html"
+def report_filename(period: str, packet: str | None = None, version: int = 1) -> str:
+    """`audit-<period>.html`, or `audit-<period>-<packet>.html` for a manager packet; from
+    version 2 on `audit-<period>.v<n>.html` (`versions.file_name`)."""
+    from auditor.report.versions import file_name
+
+    return file_name(period, "html", packet, version)
 
 
 def write_report(
@@ -143,7 +146,8 @@ def write_report(
     packet: str | None = None,
     signer: ReportSigner | None = None,
 ) -> Path:
-    """Write `audit-<period>.html` into `output_dir` atomically and return its path.
+    """Write `audit-<period>.html` (`audit-<period>.v<n>.html` for the context's version n > 1)
+    into `output_dir` atomically and return its path.
 
     With a signer the page ends with its Ed25519 signature (`integrity.render_signed_html`);
     without one it is written unsigned, and `auditor verify` refuses it. The file is written
@@ -154,7 +158,8 @@ def write_report(
     from auditor.report.writers import write_file
 
     page = render_signed_html(context, signer)
-    target = output_dir / report_filename(context.period, packet)
+    version = context.version.number if context.version is not None else 1
+    target = output_dir / report_filename(context.period, packet, version)
     try:
         # Owner-only: a report carries masked evidence about named staff.
         write_file(target, page)

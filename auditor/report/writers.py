@@ -111,8 +111,11 @@ def canonical_json(data: Any) -> str:
 
 
 def _stem(ctx: ReportContext, packet: str | None) -> str:
-    """`audit-<period>`, or `audit-<period>-<packet>` for a manager packet (as the HTML)."""
-    return f"audit-{ctx.period}-{packet}" if packet else f"audit-{ctx.period}"
+    """`audit-<period>`, or `audit-<period>-<packet>` for a manager packet (as the HTML), with
+    `.v<n>` from the context's version 2 on (`versions.stem`)."""
+    from auditor.report.versions import stem
+
+    return stem(ctx.period, packet, ctx.version.number if ctx.version is not None else 1)
 
 
 def write_json(
@@ -172,6 +175,63 @@ def write_findings_csv(
     writer.writerow(CSV_COLUMNS)
     writer.writerows(_csv_row(f) for f in ctx.evidence.findings)
     target = out_dir / f"{_stem(ctx, packet)}-findings.csv"
+    return write_signed(target, buf.getvalue().encode("utf-8"), signer)
+
+
+RUN_COLUMNS: tuple[str, ...] = (
+    "id",
+    "command",
+    "arguments",
+    "started_at",
+    "ended_at",
+    "host",
+    "outcome",
+    "exit_code",
+    "this_run",
+    "files",
+    "records_read",
+    "records_stored",
+    "records_rejected",
+    "sampled",
+    "scanned",
+    "evaluated",
+    "not_evaluated",
+    "findings_new",
+    "findings_open",
+    "purged",
+    "report",
+    "note",
+)
+
+
+def write_runs_csv(
+    ctx: ReportContext,
+    out_dir: Path,
+    *,
+    packet: str | None = None,
+    signer: ReportSigner | None = None,
+) -> Path:
+    """Write `audit-<period>-runs.csv`: the Control operation section, one row per run of the
+    ledger that touched the period (RUN_COLUMNS), and its `.sig` with a signer. Written
+    beside the findings CSV, with the same version. Raises AuditorError if the folder cannot
+    be written."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(RUN_COLUMNS)
+    for run in ctx.operation.runs if ctx.operation is not None else ():
+        row = []
+        for column in RUN_COLUMNS:
+            value = getattr(run, column)
+            if isinstance(value, datetime):
+                row.append(iso_utc(value))
+            elif value is None:
+                row.append("")
+            elif isinstance(value, str):
+                row.append(_cell(value))  # paths and hosts can start with "=" too
+            else:
+                row.append(str(value).lower() if isinstance(value, bool) else str(value))
+        writer.writerow(row)
+    target = out_dir / f"{_stem(ctx, packet)}-runs.csv"
     return write_signed(target, buf.getvalue().encode("utf-8"), signer)
 
 
@@ -241,6 +301,8 @@ def ocsf_finding(ctx: ReportContext, f: ReportFinding) -> dict[str, Any]:
         ],
         "unmapped": {
             "period": ctx.period,
+            # Which rendering of the period this feed is (report/versions.py).
+            "report_version": ctx.version.number if ctx.version is not None else None,
             "entity_type": f.entity_type,
             "masked_excerpt": f.masked_excerpt,
             "department": f.department,

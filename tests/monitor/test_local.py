@@ -301,7 +301,7 @@ def test_the_report_shows_population_monitoring(demo_month: Any, tmp_path: Path)
     assert main(["--config", _toml(settings, tmp_path), "report", "-p", PERIOD]) == 0
     page = next((tmp_path / "reports").glob("*.html")).read_text()
     assert '<section id="monitoring">' in page
-    assert "8. Population monitoring" in page
+    assert "9. Population monitoring" in page
 
 
 def _context(session: Session, settings: Settings) -> ReportContext:

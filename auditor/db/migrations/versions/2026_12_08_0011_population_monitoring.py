@@ -1,7 +1,7 @@
 """population monitoring: monitor_runs, monitor_items, monitor_violations; findings.source
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-08 00:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
