@@ -22,7 +22,16 @@ from auditor.config import load_settings
 from auditor.pipeline import run_demo
 from tests.report.cdp import Browser, chromium, find_chromium
 
-SECTIONS = ("summary", "usage", "findings", "evidence", "method", "coverage", "provenance")
+SECTIONS = (
+    "summary",
+    "usage",
+    "findings",
+    "evidence",
+    "method",
+    "coverage",
+    "provenance",
+    "operation",
+)
 REPO = Path(__file__).resolve().parents[2]
 EXECUTABLE = find_chromium()
 
