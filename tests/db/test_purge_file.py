@@ -147,6 +147,26 @@ def _relation_bytes(url: str) -> bytes:
         engine.dispose()
 
 
+KEPT = "old row version(s) of purged interactions are still in the table's files"
+
+
+def _purge_until_nothing_is_kept(cli, seconds: float = 120) -> str:  # type: ignore[no-untyped-def]
+    """`auditor db purge` again while it reports old row versions kept: a transaction that
+    another client (another test run, a benchmark) holds open on the shared server keeps them,
+    and the purge says so; once it has ended, the next purge removes them. Returns the last
+    purge's stdout."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        code, out, err = cli("db", "purge", "--days", "365")
+        assert code == 0, err
+        if KEPT not in err or time.monotonic() > deadline:
+            assert KEPT not in err, "another transaction on the server stayed open throughout"
+            return str(out)
+        time.sleep(2)
+
+
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_purged_text_is_gone_from_postgresql_files(cli, settings: Settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     records = [
@@ -163,6 +183,8 @@ def test_purged_text_is_gone_from_postgresql_files(cli, settings: Settings, tmp_
     code, out, err = cli("db", "purge", "--days", "365")
     assert code == 0, err
     assert "purged raw text of 600 interaction(s)" in out
+    if KEPT in err:  # another client's open transaction on the shared server
+        _purge_until_nothing_is_kept(cli)
     left = [s for s in SNIPPETS if s.encode() in _relation_bytes(url)]
     assert left == [], f"{len(left)} purged snippets still readable in the table's files"
     assert b"KEEP-ME-recent" in _relation_bytes(url)
@@ -194,13 +216,11 @@ def test_a_transaction_open_elsewhere_on_the_server_is_named_and_a_later_purge_f
         code, out, err = cli("db", "purge", "--days", "365")
         assert code == 0, err
         assert "purged raw text of 600 interaction(s)" in out
-        assert "old row version(s) of purged interactions are still in the table's files" in err
+        assert KEPT in err
         assert any(s.encode() in _relation_bytes(url) for s in SNIPPETS)
     finally:
         holder.rollback()
         holder.close()
         other.dispose()
-    code, out, err = cli("db", "purge", "--days", "365")
-    assert code == 0, err
-    assert "still in the table's files" not in err
+    _purge_until_nothing_is_kept(cli)
     assert not [s for s in SNIPPETS if s.encode() in _relation_bytes(url)]
