@@ -63,6 +63,21 @@ class FindingStats:
         return self.created + self.seen_again
 
 
+def finding_targets(
+    entity_types: list[str] | None, detections: dict[str, list[Detection]]
+) -> list[tuple[str, str, str | None]]:
+    """What one violation makes findings of: (entity type, value hash, masked excerpt) for
+    each distinct value of each entity type the rule names, in the order found (the first
+    detection of a value gives the excerpt); ("", "", None) once if it names none."""
+    targets: list[tuple[str, str, str | None]] = []
+    for entity_type in entity_types or []:
+        firsts: dict[str, Detection] = {}
+        for det in detections.get(entity_type, []):
+            firsts.setdefault(det.value_hash, det)
+        targets.extend((entity_type, h, d.masked_excerpt) for h, d in firsts.items())
+    return targets or [("", "", None)]
+
+
 def build_findings(session: Session, sample_id: str, policy_revision: str) -> FindingStats:
     """Create or refresh findings from the violation decisions on a sample's interactions.
 
@@ -100,14 +115,7 @@ def build_findings(session: Session, sample_id: str, policy_revision: str) -> Fi
     for decision, fmt, event_id in decisions:
         stats.decisions += 1
         key = stable_key(fmt, event_id)
-        targets: list[tuple[str, str, str | None]] = []
-        for entity_type in decision.entity_types or []:
-            firsts: dict[str, Detection] = {}
-            for det in detections[decision.interaction_id].get(entity_type, []):
-                firsts.setdefault(det.value_hash, det)
-            targets.extend((entity_type, h, d.masked_excerpt) for h, d in firsts.items())
-        if not targets:
-            targets.append(("", "", None))
+        targets = finding_targets(decision.entity_types, detections[decision.interaction_id])
         for entity_type, value_hash, excerpt in targets:
             fid = finding_id(key, decision.rule_id, entity_type, value_hash)
             produced.add(fid)

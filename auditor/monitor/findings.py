@@ -17,6 +17,7 @@ from auditor.findings import (
     SUPERSEDED,
     FindingStats,
     _system_event,
+    finding_targets,
     monitoring_finding_id,
 )
 from auditor.periods import period_bounds
@@ -62,14 +63,7 @@ def build_population_findings(
     for violation, fmt, event_id in rows:
         stats.decisions += 1
         key = stable_key(fmt, event_id)
-        targets: list[tuple[str, str, str | None]] = []
-        for entity_type in violation.entity_types or []:
-            firsts: dict[str, Detection] = {}
-            for det in detections[violation.interaction_id].get(entity_type, []):
-                firsts.setdefault(det.value_hash, det)
-            targets.extend((entity_type, h, d.masked_excerpt) for h, d in firsts.items())
-        if not targets:
-            targets.append(("", "", None))
+        targets = finding_targets(violation.entity_types, detections[violation.interaction_id])
         for entity_type, value_hash, excerpt in targets:
             fid = monitoring_finding_id(key, violation.rule_id, entity_type, value_hash)
             if fid in produced:
