@@ -260,7 +260,7 @@ def audit_period(
         or 0
     )
     if write_report:
-        progress(f"{period}: report: writing")
+        progress(f"{period}: report: a new version if its inputs changed")
         # Only a period whose inputs changed gets a new version of its report.
         rendered = render_report_version(
             session,
