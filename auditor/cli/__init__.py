@@ -36,6 +36,7 @@ from auditor.cli._common import ConfigOption, LogFormat, configure_logs, err_con
 from auditor.config import load_settings, parse_assignments
 from auditor.errors import AuditorError
 from auditor.ops.ledger import Terminated
+from auditor.ops.lifetime import request_termination
 
 app = typer.Typer(
     name="auditor",
@@ -180,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _terminate(_signum: int, _frame: object) -> None:
+    # Recorded first: if this exception is lost (raised inside a finalizer), the stages' work
+    # loops raise it again (ops.lifetime.check_termination).
+    request_termination()
     raise Terminated()
 
 

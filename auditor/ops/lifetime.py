@@ -40,3 +40,26 @@ def die_with_parent(parent_pid: int) -> None:
                 os._exit(1)
 
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+# SIGTERM, once received. The CLI's handler raises Terminated where the main thread is; but a
+# signal that lands while Python runs a finalizer (a __del__, a weakref callback) has its
+# exception printed as "Exception ignored in ..." and lost, and the run would go on. Long waits
+# in the stages (the policy guard's answer, each evaluated chunk) call check_termination(),
+# which raises it again there.
+_termination_requested = False
+
+
+def request_termination() -> None:
+    """Record that SIGTERM came (the CLI's signal handler calls this before raising)."""
+    global _termination_requested
+    _termination_requested = True
+
+
+def check_termination() -> None:
+    """Raise Terminated if SIGTERM came; a no-op otherwise. Call it from work loops only, never
+    from clean-up code (which must finish once Terminated is on its way)."""
+    if _termination_requested:
+        from auditor.ops.ledger import Terminated
+
+        raise Terminated()

@@ -34,6 +34,7 @@ from auditor.db.models import (
 )
 from auditor.errors import AuditorError, NotFoundError, PolicyError
 from auditor.normalize import attribute_text
+from auditor.ops.lifetime import check_termination
 from auditor.policy.engine import PolicyEngine
 from auditor.policy.input import build_policy_input
 
@@ -116,6 +117,7 @@ def evaluate_sample(
     if progress is not None:
         progress(0, len(interaction_ids))
     for chunk in _chunks(interaction_ids, CHUNK):
+        check_termination()
         _evaluate_chunk(session, engine, chunk, required, evaluated_at, stats)
         done += len(chunk)
         if progress is not None:

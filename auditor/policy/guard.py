@@ -29,6 +29,7 @@ from typing import IO, Any
 
 from auditor.config import PolicySettings
 from auditor.errors import PolicyError
+from auditor.ops.lifetime import check_termination
 from auditor.policy.engine import PolicyEngine, RegoTestResult, RuleInfo, Violation
 
 # How long a new child may take to load the pack before it counts as failed.
@@ -178,10 +179,11 @@ class _Overrun(PolicyError):
 def _read_line(stream: IO[str], deadline: float) -> str | None:
     """One line from the child, "" at its end, None if it did not come by `deadline`."""
     while True:
+        check_termination()  # a SIGTERM whose first exception was lost stops the wait too
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return None
-        ready, _, _ = select.select([stream], [], [], remaining)
+        ready, _, _ = select.select([stream], [], [], min(remaining, 1.0))
         if ready:
             return stream.readline()
 
