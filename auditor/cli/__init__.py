@@ -128,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logs(LogFormat.plain)  # until the root callback reads --log-format
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    if in_main_thread and sys.unraisablehook is not _quiet_lost_termination:
+        sys.unraisablehook = _quiet_lost_termination
     try:
         # Standalone mode: the CLI framework prints usage errors (exit 2) and turns Exit into
         # SystemExit; everything else reaches the handlers below.
@@ -178,6 +180,14 @@ def main(argv: list[str] | None = None) -> int:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _quiet_lost_termination(unraisable: sys.UnraisableHookArgs) -> None:
+    """A Terminated raised inside a finalizer is lost by Python, which would print it with a
+    traceback; it is raised again by the next work loop (see _terminate), so say nothing."""
+    if isinstance(unraisable.exc_value, Terminated):
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def _terminate(_signum: int, _frame: object) -> None:
